@@ -1,0 +1,1 @@
+"""The HTTP edge: turns requests into service calls and results into responses."""

@@ -1,0 +1,87 @@
+"""Reading what a request carries: identity, JSON bodies, the absence of a body."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from glimpse.context import RequestContext
+
+
+def context(request: Request) -> RequestContext:
+    """The caller, from the unauthenticated identity headers Glance's noauth mode uses.
+
+    No project header means an unscoped administrator; a project without
+    ``X-Roles`` gets the ``member`` and ``reader`` roles.
+    """
+    cached = getattr(request.state, "context", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    headers = request.headers
+    project = (headers.get("x-project-id") or headers.get("x-tenant-id") or "").strip()
+    raw_roles = headers.get("x-roles")
+    roles = {r.strip().lower() for r in raw_roles.split(",") if r.strip()} if raw_roles is not None else None
+    user = (headers.get("x-user-id") or "").strip() or None
+    request_id = request.state.request_id
+    if not project:
+        ctx = RequestContext.admin(request_id=request_id)
+        if roles is not None:
+            ctx = RequestContext(project_id=None, user_id=user, roles=frozenset(roles) | {"admin"},
+                                 is_admin=True, request_id=request_id)
+    else:
+        ctx = RequestContext.for_project(project, user_id=user, roles=roles if roles is not None
+                                         else {"member", "reader"}, request_id=request_id)
+    request.state.context = ctx
+    return ctx
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def json_body(request: Request, *, max_size: int, accepted: tuple[str, ...] = ("application/json",)) -> Any:
+    """The decoded JSON body; 415 for another content type, 413 when too large, 400 when malformed."""
+    kind = media_type(request)
+    if kind not in accepted:
+        raise HTTPException(
+            415,
+            f"Unsupported content type '{kind or 'none'}'; send {' or '.join(accepted)}.",
+            headers=None,
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_size:
+        raise HTTPException(413, f"The request body is larger than the limit of {max_size} bytes.")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > max_size:
+            raise HTTPException(413, f"The request body is larger than the limit of {max_size} bytes.")
+    if not raw.strip():
+        raise HTTPException(400, "A JSON body was expected with this request.")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise HTTPException(400, "The request body is not valid UTF-8.") from None
+    except ValueError as exc:
+        raise HTTPException(400, f"The request body is not valid JSON: {exc}.") from None
+
+
+async def json_object(request: Request, *, max_size: int) -> dict[str, Any]:
+    body = await json_body(request, max_size=max_size)
+    if not isinstance(body, dict):
+        raise HTTPException(400, "The request body must be a JSON object.")
+    return body
+
+
+async def expect_no_body(request: Request) -> None:
+    """400 if the request carries a body on a route that takes none."""
+    length = request.headers.get("content-length")
+    if length is not None and length.strip() not in ("", "0"):
+        raise HTTPException(400, "A body is not expected with this request.")
+    if "chunked" in request.headers.get("transfer-encoding", "").lower():
+        async for chunk in request.stream():
+            if chunk:
+                raise HTTPException(400, "A body is not expected with this request.")

@@ -1,0 +1,1 @@
+"""Images API v2 resources."""

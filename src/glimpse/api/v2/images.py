@@ -1,0 +1,113 @@
+"""``/v2/images``: create, list, show, update, delete, (de)activate, tags."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from glimpse.api.requests import context, json_body, json_object, media_type
+from glimpse.api.routing import bodiless
+from glimpse.api.urls import base_url
+from glimpse.api.v2.views import image_view
+from glimpse.domain.patch import MEDIA_TYPE_V20, MEDIA_TYPE_V21, MEDIA_TYPES, Dialect, parse_patch
+from glimpse.domain.queries import parse_image_query
+from glimpse.services import Services
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def create(request: Request) -> Response:
+    services = _services(request)
+    body = await json_object(request, max_size=services.settings.max_json_body_size)
+    image = await run_in_threadpool(services.images.create, context(request), body)
+    headers = {"Location": f"{base_url(request)}/v2/images/{image.id}"}
+    if services.import_methods:
+        headers["OpenStack-image-import-methods"] = ",".join(services.import_methods)
+    return JSONResponse(image_view(image, services.schema), status_code=201, headers=headers)
+
+
+@bodiless
+async def index(request: Request) -> Response:
+    services = _services(request)
+    pairs = list(request.query_params.multi_items())
+    query = parse_image_query(
+        pairs, default_limit=services.settings.limit_param_default, max_limit=services.settings.api_limit_max
+    )
+    page = await run_in_threadpool(services.images.list, context(request), query)
+    unmarked = [(k, v) for k, v in pairs if k != "marker"]
+    body: dict[str, object] = {
+        "images": [image_view(image, services.schema) for image in page.images],
+        "first": "/v2/images" + (f"?{urlencode(unmarked)}" if unmarked else ""),
+        "schema": "/v2/schemas/images",
+    }
+    if page.next_marker:
+        body["next"] = "/v2/images?" + urlencode([*unmarked, ("marker", page.next_marker)])
+    return JSONResponse(body)
+
+
+@bodiless
+async def show(request: Request) -> Response:
+    services = _services(request)
+    image = await run_in_threadpool(services.images.get, context(request), request.path_params["image_id"])
+    return JSONResponse(image_view(image, services.schema))
+
+
+async def update(request: Request) -> Response:
+    services = _services(request)
+    kind = media_type(request)
+    if kind not in MEDIA_TYPES:
+        raise HTTPException(
+            415,
+            f"Unsupported content type '{kind or 'none'}' for PATCH; send {MEDIA_TYPE_V21}.",
+            headers={"Accept-Patch": ", ".join(MEDIA_TYPES)},
+        )
+    document = await json_body(request, max_size=services.settings.max_json_body_size, accepted=MEDIA_TYPES)
+    dialect = Dialect.V20 if kind == MEDIA_TYPE_V20 else Dialect.V21
+    operations = parse_patch(document, dialect)
+    image = await run_in_threadpool(
+        services.images.update, context(request), request.path_params["image_id"], operations, dialect
+    )
+    return JSONResponse(image_view(image, services.schema))
+
+
+@bodiless
+async def delete(request: Request) -> Response:
+    await run_in_threadpool(_services(request).images.delete, context(request), request.path_params["image_id"])
+    return Response(status_code=204)
+
+
+@bodiless
+async def deactivate(request: Request) -> Response:
+    services = _services(request)
+    await run_in_threadpool(services.images.deactivate, context(request), request.path_params["image_id"])
+    return Response(status_code=204)
+
+
+@bodiless
+async def reactivate(request: Request) -> Response:
+    services = _services(request)
+    await run_in_threadpool(services.images.reactivate, context(request), request.path_params["image_id"])
+    return Response(status_code=204)
+
+
+@bodiless
+async def add_tag(request: Request) -> Response:
+    services = _services(request)
+    params = request.path_params
+    await run_in_threadpool(services.images.add_tag, context(request), params["image_id"], params["tag"])
+    return Response(status_code=204)
+
+
+@bodiless
+async def remove_tag(request: Request) -> Response:
+    services = _services(request)
+    params = request.path_params
+    await run_in_threadpool(services.images.remove_tag, context(request), params["image_id"], params["tag"])
+    return Response(status_code=204)

@@ -1,0 +1,70 @@
+"""``/v2/info/*``: what this node offers (import methods, stores, usage)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from glimpse import policy
+from glimpse.api.requests import context
+from glimpse.api.routing import bodiless
+from glimpse.services import Services
+
+_SECRET = re.compile(r"secret|password|token|credential|access_key", re.IGNORECASE)
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+@bodiless
+async def import_methods(request: Request) -> Response:
+    return JSONResponse({
+        "import-methods": {
+            "description": "Import methods available.",
+            "type": "array",
+            "value": list(_services(request).import_methods),
+        }
+    })
+
+
+def _store_entries(services: Services, *, detail: bool) -> list[dict[str, Any]]:
+    entries = []
+    for store_id, options in services.settings.stores.items():
+        entry: dict[str, Any] = {"id": store_id}
+        description = options.get("description")
+        if description:
+            entry["description"] = str(description)
+        if store_id == services.stores.default:
+            entry["default"] = "true"
+        if detail:
+            entry["type"] = options["driver"]
+            entry["weight"] = int(options.get("weight", 0))
+            entry["properties"] = {
+                k: v for k, v in options.items() if k not in ("driver", "description", "weight") and not _SECRET.search(k)
+            }
+        entries.append(entry)
+    return entries
+
+
+@bodiless
+async def stores(request: Request) -> Response:
+    return JSONResponse({"stores": _store_entries(_services(request), detail=False)})
+
+
+@bodiless
+async def stores_detail(request: Request) -> Response:
+    if not policy.view_store_details(context(request)):
+        raise HTTPException(403, "Store details are available to administrators and services only.")
+    return JSONResponse({"stores": _store_entries(_services(request), detail=True)})
+
+
+@bodiless
+async def usage(request: Request) -> Response:
+    # No per-project limits are configured yet, so there is nothing to report (as Glance without limits).
+    return JSONResponse({"usage": {}})

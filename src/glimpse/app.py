@@ -1,0 +1,41 @@
+"""``build_app(settings)``: the only place the parts are wired together."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from glimpse.api import health, versions
+from glimpse.api.errors import EXCEPTION_HANDLERS
+from glimpse.api.middleware import RequestIdMiddleware
+from glimpse.api.routing import resource
+from glimpse.api.v2.routes import ROUTES
+from glimpse.services import Services, open_services
+from glimpse.settings import Settings
+
+
+def build_app(settings: Settings, *, services: Services | None = None, migrate: bool = True) -> ASGIApp:
+    """The ASGI application of one node, serving ``services`` (opened from ``settings`` if not given)."""
+    services = services or open_services(settings, migrate=migrate)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        try:
+            yield
+        finally:
+            services.close()
+
+    routes = [
+        resource("/", GET=versions.multiple_choices),
+        resource("/versions", GET=versions.versions),
+        resource("/healthcheck", GET=health.healthcheck),
+        *ROUTES,
+    ]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    app.state.services = services
+    return RequestIdMiddleware(versions.VersionNegotiation(app, settings.public_endpoint))

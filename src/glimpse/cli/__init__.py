@@ -1,0 +1,1 @@
+"""Command-line entry points: ``glimpse-api`` and ``glimpse-manage``."""

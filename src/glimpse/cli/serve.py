@@ -1,0 +1,50 @@
+"""``glimpse-api``: run an API node."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+import uvicorn
+
+from glimpse import __version__
+from glimpse.app import build_app
+from glimpse.cli.options import add_common, settings_from
+from glimpse.db.engine import Database
+from glimpse.db.migrate import upgrade
+
+log = logging.getLogger("glimpse")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="glimpse-api",
+        description="Serve the OpenStack Images API v2. With no options: SQLite and a filesystem store "
+                    "under the data directory, on http://127.0.0.1:9292.",
+    )
+    p.add_argument("--host", help="address to listen on (GLIMPSE_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (GLIMPSE_PORT, default 9292)")
+    add_common(p)
+    p.add_argument("--version", action="version", version=f"glimpse {__version__}")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    settings = settings_from(args, host=args.host, port=args.port)
+    logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG",
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.database_url)
+    upgrade(database)
+    database.dispose()
+    log.info("glimpse %s: database %s, stores %s (default %s)", __version__, database.url.render_as_string(),
+             ", ".join(settings.stores), settings.default_store)
+    app = build_app(settings, migrate=False)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+                timeout_keep_alive=30, server_header=False)
+
+
+if __name__ == "__main__":
+    main()

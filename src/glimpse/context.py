@@ -1,0 +1,59 @@
+"""Who is calling: the identity every service method receives first."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+
+def new_request_id() -> str:
+    """Return a fresh request id in the OpenStack form ``req-<uuid4>``."""
+    return f"req-{uuid.uuid4()}"
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """The caller of one operation: user, project, roles and a request id.
+
+    ``project_id`` is ``None`` for an unscoped caller (the embedded default's
+    header-less admin); images it creates have no owner and are visible to all,
+    as in Glance's unauthenticated mode.
+    """
+
+    project_id: str | None = None
+    user_id: str | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    is_admin: bool = False
+    request_id: str = field(default_factory=new_request_id)
+
+    @classmethod
+    def admin(cls, project_id: str | None = None, *, request_id: str | None = None) -> RequestContext:
+        """An administrator, optionally scoped to ``project_id``."""
+        return cls(
+            project_id=project_id,
+            roles=frozenset({"admin", "member", "reader"}),
+            is_admin=True,
+            request_id=request_id or new_request_id(),
+        )
+
+    @classmethod
+    def for_project(
+        cls,
+        project_id: str,
+        *,
+        user_id: str | None = None,
+        roles: frozenset[str] | set[str] = frozenset({"member", "reader"}),
+        request_id: str | None = None,
+    ) -> RequestContext:
+        """A caller inside ``project_id``; ``admin`` among ``roles`` makes it an admin."""
+        lowered = frozenset(r.lower() for r in roles)
+        return cls(
+            project_id=project_id,
+            user_id=user_id,
+            roles=lowered,
+            is_admin="admin" in lowered,
+            request_id=request_id or new_request_id(),
+        )
+
+    def has_role(self, role: str) -> bool:
+        return role.lower() in self.roles

@@ -1,0 +1,1 @@
+"""Persistence: engine set-up, table definitions, repositories and migrations."""

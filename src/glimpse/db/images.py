@@ -1,0 +1,364 @@
+"""The image repository: images with their properties, tags and locations.
+
+Every change goes through :meth:`ImageRepository.update`, a compare-and-swap on
+the image's ``revision``: it applies only if nobody changed the image since it
+was read, so callers re-read and retry instead of overwriting a concurrent
+change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import IntegrityError
+
+from glimpse.db.engine import Database
+from glimpse.db.tables import image_locations, image_members, image_properties, image_tags, images
+from glimpse.domain.images import Image, ImageLocation, ImageStatus, Visibility
+from glimpse.domain.queries import ImageQuery, TimeFilter
+from glimpse.errors import DuplicateImage
+
+_NULLABLE_SORT_KEYS = frozenset({"name", "container_format", "disk_format", "size"})
+_COLUMNS = ("name", "status", "visibility", "owner", "protected", "os_hidden", "disk_format", "container_format",
+            "min_disk", "min_ram", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value")
+_ONE_SECOND = dt.timedelta(seconds=1)
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now, the form every timestamp column holds."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class ListScope:
+    """Whose view a list is computed for."""
+
+    project_id: str | None
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class PendingDeletion:
+    """Stored data whose image is gone (or whose upload never finished)."""
+
+    location_id: int
+    image_id: str
+    store: str
+    key: str
+    #: "pending_delete" (the image let go of it) or "pending" (an upload that stopped)
+    status: str
+
+
+class ImageRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- reads
+    def get(self, image_id: str) -> Image | None:
+        """The image, or ``None`` if unknown or deleted."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(images).where(images.c.id == image_id, images.c.deleted.is_(False))
+            ).first()
+            return self._load(conn, [row])[0] if row else None
+
+    def exists_ever(self, image_id: str) -> bool:
+        """True if an image with this id exists or existed (ids are never reused)."""
+        with self._db.read() as conn:
+            return conn.execute(sa.select(images.c.id).where(images.c.id == image_id)).first() is not None
+
+    def list_page(self, query: ImageQuery, scope: ListScope, marker: Image | None) -> list[Image]:
+        """One page of images matching ``query`` as seen by ``scope``, after ``marker``."""
+        conditions = [
+            images.c.deleted.is_(False),
+            images.c.status.not_in([ImageStatus.DELETED.value, ImageStatus.KILLED.value]),
+            images.c.os_hidden.is_(query.os_hidden),
+            _visibility_clause(query, scope),
+            *_filter_clauses(query),
+        ]
+        if marker is not None:
+            conditions.append(_after(query.sort, marker))
+        statement = sa.select(images).where(*conditions).order_by(*_order_by(query.sort)).limit(query.limit)
+        with self._db.read() as conn:
+            return self._load(conn, conn.execute(statement).all())
+
+    # -- writes
+    def add(self, image: Image) -> Image:
+        """Insert a new image; raise :class:`DuplicateImage` if the id was ever used."""
+        try:
+            with self._db.write() as conn:
+                conn.execute(images.insert().values(
+                    id=image.id, created_at=image.created_at, updated_at=image.updated_at,
+                    deleted=False, deleted_at=None, revision=image.revision, **_column_values(image)))
+                if image.properties:
+                    conn.execute(image_properties.insert(),
+                                 [{"image_id": image.id, "name": k, "value": v} for k, v in image.properties.items()])
+                if image.tags:
+                    conn.execute(image_tags.insert(), [{"image_id": image.id, "value": t} for t in image.tags])
+        except IntegrityError:
+            raise DuplicateImage(f"An image with identifier {image.id} already exists.") from None
+        return image
+
+    def update(self, before: Image, after: Image) -> Image | None:
+        """Store ``after`` if the image is still exactly ``before``; else return ``None``.
+
+        Properties, tags and locations are written as differences. Locations
+        that disappear are marked for deletion from their store.
+        """
+        now = utcnow()
+        values: dict[str, Any] = {**_column_values(after), "updated_at": now, "revision": before.revision + 1}
+        if after.status is ImageStatus.DELETED:
+            values.update(deleted=True, deleted_at=now)
+        with self._db.write() as conn:
+            result = conn.execute(
+                images.update()
+                .where(images.c.id == before.id, images.c.revision == before.revision, images.c.deleted.is_(False))
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                return None
+            _write_properties(conn, before, after)
+            _write_tags(conn, before, after)
+            _write_locations(conn, before, after, now)
+        return dataclasses.replace(after, updated_at=now, revision=before.revision + 1)
+
+    # -- data bookkeeping
+    def reserve_location(self, image_id: str, store: str, key: str, url: str) -> int:
+        """Record, before writing, that ``key`` in ``store`` may soon hold data for the image."""
+        now = utcnow()
+        with self._db.write() as conn:
+            result = conn.execute(image_locations.insert().values(
+                image_id=image_id, store=store, key=key, url=url, meta={}, status="pending",
+                created_at=now, updated_at=now))
+            return int(result.inserted_primary_key[0])
+
+    def touch_location(self, location_id: int) -> None:
+        """Show that the upload writing this location is still making progress."""
+        with self._db.write() as conn:
+            conn.execute(image_locations.update().where(image_locations.c.id == location_id)
+                         .values(updated_at=utcnow()))
+
+    def release_location(self, location_id: int) -> None:
+        """Forget a location whose data is gone (or was never written)."""
+        with self._db.write() as conn:
+            conn.execute(image_locations.delete().where(image_locations.c.id == location_id))
+
+    def pending_deletions(
+        self, *, image_id: str | None = None, stale_before: dt.datetime | None = None
+    ) -> list[PendingDeletion]:
+        """Locations whose data should be removed from their store.
+
+        That is every location marked ``pending_delete``, plus ``pending`` ones
+        (an upload in progress or abandoned) last touched before ``stale_before``.
+        """
+        condition = image_locations.c.status == "pending_delete"
+        if stale_before is not None:
+            condition = sa.or_(condition, sa.and_(image_locations.c.status == "pending",
+                                                  image_locations.c.updated_at < stale_before))
+        if image_id is not None:
+            condition = sa.and_(condition, image_locations.c.image_id == image_id)
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(image_locations).where(condition)).all()
+        return [PendingDeletion(r.id, r.image_id, r.store, r.key, r.status) for r in rows]
+
+    # -- loading
+    def _load(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Image]:
+        ids = [row.id for row in rows]
+        if not ids:
+            return []
+        properties: dict[str, dict[str, str]] = defaultdict(dict)
+        for r in conn.execute(sa.select(image_properties).where(image_properties.c.image_id.in_(ids))):
+            properties[r.image_id][r.name] = r.value
+        tags: dict[str, list[str]] = defaultdict(list)
+        for r in conn.execute(sa.select(image_tags).where(image_tags.c.image_id.in_(ids))):
+            tags[r.image_id].append(r.value)
+        locations: dict[str, list[ImageLocation]] = defaultdict(list)
+        location_rows = conn.execute(
+            sa.select(image_locations)
+            .where(image_locations.c.image_id.in_(ids), image_locations.c.status == "active")
+            .order_by(image_locations.c.id)
+        )
+        for r in location_rows:
+            locations[r.image_id].append(ImageLocation(store=r.store, key=r.key, url=r.url, metadata=dict(r.meta)))
+        return [_image(row, properties[row.id], tags[row.id], locations[row.id]) for row in rows]
+
+
+def _image(row: Row[Any], properties: dict[str, str], tags: list[str], locations: list[ImageLocation]) -> Image:
+    return Image(
+        id=row.id, name=row.name, status=ImageStatus(row.status), visibility=Visibility(row.visibility),
+        owner=row.owner, created_at=row.created_at, updated_at=row.updated_at, protected=bool(row.protected),
+        os_hidden=bool(row.os_hidden), disk_format=row.disk_format, container_format=row.container_format,
+        min_disk=row.min_disk, min_ram=row.min_ram, size=row.size, virtual_size=row.virtual_size,
+        checksum=row.checksum, os_hash_algo=row.os_hash_algo, os_hash_value=row.os_hash_value,
+        tags=tuple(sorted(tags)), properties=properties, locations=tuple(locations), revision=row.revision,
+    )
+
+
+def _column_values(image: Image) -> dict[str, Any]:
+    values = {name: getattr(image, name) for name in _COLUMNS}
+    values["status"] = image.status.value
+    values["visibility"] = image.visibility.value
+    return values
+
+
+def _write_properties(conn: Connection, before: Image, after: Image) -> None:
+    old, new = before.properties, after.properties
+    gone = [name for name in old if name not in new]
+    if gone:
+        conn.execute(image_properties.delete().where(image_properties.c.image_id == before.id,
+                                                     image_properties.c.name.in_(gone)))
+    for name, value in new.items():
+        if name not in old:
+            conn.execute(image_properties.insert().values(image_id=before.id, name=name, value=value))
+        elif old[name] != value:
+            conn.execute(image_properties.update()
+                         .where(image_properties.c.image_id == before.id, image_properties.c.name == name)
+                         .values(value=value))
+
+
+def _write_tags(conn: Connection, before: Image, after: Image) -> None:
+    old, new = set(before.tags), set(after.tags)
+    if old - new:
+        conn.execute(image_tags.delete().where(image_tags.c.image_id == before.id,
+                                               image_tags.c.value.in_(sorted(old - new))))
+    if new - old:
+        conn.execute(image_tags.insert(), [{"image_id": before.id, "value": t} for t in sorted(new - old)])
+
+
+def _write_locations(conn: Connection, before: Image, after: Image, now: dt.datetime) -> None:
+    old = {(loc.store, loc.key) for loc in before.locations}
+    new = {(loc.store, loc.key) for loc in after.locations}
+    where_image = image_locations.c.image_id == before.id
+    for store, key in new - old:
+        # An upload reserved the row as "pending" before writing; activate it.
+        activated = conn.execute(
+            image_locations.update()
+            .where(where_image, image_locations.c.store == store, image_locations.c.key == key,
+                   image_locations.c.status == "pending")
+            .values(status="active", updated_at=now)
+        ).rowcount
+        if not activated:
+            location = next(loc for loc in after.locations if (loc.store, loc.key) == (store, key))
+            conn.execute(image_locations.insert().values(
+                image_id=before.id, store=store, key=key, url=location.url, meta=location.metadata,
+                status="active", created_at=now, updated_at=now))
+    for store, key in old - new:
+        conn.execute(
+            image_locations.update()
+            .where(where_image, image_locations.c.store == store, image_locations.c.key == key,
+                   image_locations.c.status == "active")
+            .values(status="pending_delete", updated_at=now)
+        )
+
+
+# -- list query building
+
+
+def _visibility_clause(query: ImageQuery, scope: ListScope) -> sa.ColumnElement[bool]:
+    visibility = images.c.visibility
+    wanted = query.visibility
+    project = scope.project_id
+    owned = images.c.owner == project if project is not None else sa.false()
+    if scope.is_admin:
+        if wanted == "all":
+            return sa.true()
+        if wanted is not None:
+            return visibility == wanted
+        return sa.or_(visibility != "community", owned)
+
+    membership = [image_members.c.image_id == images.c.id, image_members.c.member == project]
+    if query.member_status != "all":
+        membership.append(image_members.c.status == query.member_status)
+    shared_with_me = sa.and_(visibility == "shared", sa.exists().where(*membership)) if project else sa.false()
+    unowned = images.c.owner.is_(None)
+    if wanted is None:
+        return sa.or_(owned, shared_with_me, visibility == "public", sa.and_(unowned, visibility != "community"))
+    candidates = sa.or_(owned, unowned, visibility.in_(["public", "community"]), shared_with_me)
+    if wanted == "all":
+        return candidates
+    if wanted == "shared":
+        return sa.and_(visibility == "shared", sa.or_(owned, unowned, shared_with_me))
+    return sa.and_(visibility == wanted, candidates)
+
+
+def _filter_clauses(query: ImageQuery) -> Iterable[sa.ColumnElement[bool]]:
+    for column, values in query.columns.items():
+        yield images.c[column].in_(values) if len(values) > 1 else images.c[column] == values[0]
+    for column, number in query.integers.items():
+        yield images.c[column] == number
+    if query.size_min is not None:
+        yield images.c.size >= query.size_min
+    if query.size_max is not None:
+        yield images.c.size <= query.size_max
+    if query.protected is not None:
+        yield images.c.protected.is_(query.protected)
+    for tag in query.tags:
+        yield sa.exists().where(image_tags.c.image_id == images.c.id, image_tags.c.value == tag)
+    for name, value in query.properties.items():
+        yield sa.exists().where(image_properties.c.image_id == images.c.id, image_properties.c.name == name,
+                                image_properties.c.value == value)
+    for time_filter in query.times:
+        yield _time_clause(time_filter)
+
+
+def _time_clause(f: TimeFilter) -> sa.ColumnElement[bool]:
+    column = images.c[f.column]
+    low = f.moment
+    high = f.moment + _ONE_SECOND if f.whole_second else f.moment
+    equal = sa.and_(column >= low, column < high) if f.whole_second else column == low
+    return {
+        "eq": equal,
+        "neq": sa.not_(equal),
+        "gt": column >= high if f.whole_second else column > low,
+        "gte": column >= low,
+        "lt": column < low,
+        "lte": column < high if f.whole_second else column <= low,
+    }[f.operator]
+
+
+def _order_by(sort: Sequence[tuple[str, str]]) -> list[sa.ColumnElement[Any]]:
+    """NULLs sort first ascending and last descending, on every backend."""
+    clauses: list[sa.ColumnElement[Any]] = []
+    for key, direction in sort:
+        column = images.c[key]
+        parts: list[sa.ColumnElement[Any]] = [column]
+        if key in _NULLABLE_SORT_KEYS:
+            parts.insert(0, sa.case((column.is_(None), 0), else_=1))
+        clauses.extend(p.asc() if direction == "asc" else p.desc() for p in parts)
+    return clauses
+
+
+def _after(sort: Sequence[tuple[str, str]], marker: Image) -> sa.ColumnElement[bool]:
+    """Rows strictly after ``marker`` in ``sort`` order (keyset pagination)."""
+    alternatives = []
+    for i, (key, direction) in enumerate(sort):
+        equal_before = [_equal(k, getattr(marker, k)) for k, _ in sort[:i]]
+        alternatives.append(sa.and_(*equal_before, _beyond(key, direction, getattr(marker, key))))
+    return sa.or_(*alternatives)
+
+
+def _equal(key: str, value: Any) -> sa.ColumnElement[bool]:
+    column = images.c[key]
+    return column.is_(None) if value is None else column == _plain(value)
+
+
+def _beyond(key: str, direction: str, value: Any) -> sa.ColumnElement[bool]:
+    column = images.c[key]
+    if direction == "asc":
+        return column.is_not(None) if value is None else column > _plain(value)
+    if value is None:
+        return sa.false()
+    if key in _NULLABLE_SORT_KEYS:
+        return sa.or_(column < _plain(value), column.is_(None))
+    return column < _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, (ImageStatus, Visibility)) else value

@@ -1,0 +1,68 @@
+"""The member repository: which projects an image is shared with, and their answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+
+from glimpse.db.engine import Database
+from glimpse.db.images import utcnow
+from glimpse.db.tables import image_members
+from glimpse.domain.members import Member, MemberStatus
+from glimpse.errors import DuplicateMember
+
+_table = image_members
+
+
+class MemberRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, image_id: str, member_id: str) -> Member | None:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(_table).where(_table.c.image_id == image_id,
+                                                       _table.c.member == member_id)).first()
+        return _member(row) if row else None
+
+    def list(self, image_id: str) -> list[Member]:
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(_table).where(_table.c.image_id == image_id)
+                                .order_by(_table.c.created_at, _table.c.member)).all()
+        return [_member(r) for r in rows]
+
+    def count(self, image_id: str) -> int:
+        with self._db.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(_table)
+                                    .where(_table.c.image_id == image_id)).scalar_one())
+
+    def add(self, image_id: str, member_id: str) -> Member:
+        """Add a pending member; raise :class:`DuplicateMember` if it is already there."""
+        now = utcnow()
+        try:
+            with self._db.write() as conn:
+                conn.execute(_table.insert().values(image_id=image_id, member=member_id,
+                                                    status=MemberStatus.PENDING.value, created_at=now, updated_at=now))
+        except IntegrityError:
+            raise DuplicateMember(f"Project {member_id} is already a member of image {image_id}.") from None
+        return Member(image_id, member_id, MemberStatus.PENDING, now, now)
+
+    def set_status(self, image_id: str, member_id: str, status: MemberStatus) -> Member | None:
+        now = utcnow()
+        with self._db.write() as conn:
+            changed = conn.execute(_table.update()
+                                   .where(_table.c.image_id == image_id, _table.c.member == member_id)
+                                   .values(status=status.value, updated_at=now)).rowcount
+        return self.get(image_id, member_id) if changed else None
+
+    def delete(self, image_id: str, member_id: str) -> bool:
+        with self._db.write() as conn:
+            return bool(conn.execute(_table.delete().where(_table.c.image_id == image_id,
+                                                           _table.c.member == member_id)).rowcount)
+
+
+def _member(row: Row[Any]) -> Member:
+    return Member(image_id=row.image_id, member_id=row.member, status=MemberStatus(row.status),
+                  created_at=row.created_at, updated_at=row.updated_at)

@@ -1,0 +1,81 @@
+"""Bring a database to the schema this code needs, and tell whether it is there.
+
+Several nodes may start at once against one server database; each migration
+run holds a database-wide advisory lock so only one of them migrates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from glimpse.db.engine import Database
+from glimpse.db.tables import metadata
+
+_SCRIPTS = Path(__file__).parent / "migrations"
+_LOCK_NAME = "glimpse-migrations"
+_LOCK_ID = 0x676C696D7073  # "glimps"
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    """Migrate to ``revision`` (default: the newest)."""
+    with db.engine.connect() as conn, _migration_lock(conn):
+        command.upgrade(_config(conn), revision)
+        conn.commit()
+
+
+def schema_differences(db: Database) -> list[Any]:
+    """Differences between the live schema and ``tables.py`` (empty when they agree)."""
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+@contextlib.contextmanager
+def _migration_lock(conn: Connection) -> Iterator[None]:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": _LOCK_ID})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _LOCK_ID})
+            conn.commit()
+    elif dialect in ("mysql", "mariadb"):
+        conn.execute(sa.text("SELECT GET_LOCK(:name, 600)"), {"name": _LOCK_NAME})
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _LOCK_NAME})
+    else:
+        yield

@@ -1,0 +1,103 @@
+"""SQLAlchemy table definitions; migrations in ``migrations/`` must agree with them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: Microsecond timestamps everywhere (MySQL/MariaDB default to whole seconds).
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+#: Case- and accent-sensitive text comparison on MySQL/MariaDB, as on the others.
+_MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
+
+images = sa.Table(
+    "images",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(255)),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("visibility", sa.String(20), nullable=False),
+    sa.Column("owner", sa.String(255)),
+    sa.Column("protected", sa.Boolean, nullable=False),
+    sa.Column("os_hidden", sa.Boolean, nullable=False),
+    sa.Column("disk_format", sa.String(20)),
+    sa.Column("container_format", sa.String(20)),
+    sa.Column("min_disk", sa.Integer, nullable=False),
+    sa.Column("min_ram", sa.Integer, nullable=False),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("virtual_size", sa.BigInteger),
+    sa.Column("checksum", sa.String(32)),
+    sa.Column("os_hash_algo", sa.String(64)),
+    sa.Column("os_hash_value", sa.String(128)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("deleted_at", Timestamp),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Index(None, "owner"),
+    sa.Index(None, "status"),
+    sa.Index(None, "name"),
+    sa.Index(None, "checksum"),
+    sa.Index(None, "os_hash_value"),
+    sa.Index(None, "created_at", "id"),
+    sa.Index(None, "updated_at"),
+    sa.Index(None, "visibility", "deleted"),
+    **_MYSQL,
+)
+
+image_properties = sa.Table(
+    "image_properties",
+    metadata,
+    sa.Column("image_id", sa.String(36), sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text),
+    **_MYSQL,
+)
+
+image_tags = sa.Table(
+    "image_tags",
+    metadata,
+    sa.Column("image_id", sa.String(36), sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("value", sa.String(255), primary_key=True),
+    sa.Index(None, "value"),
+    **_MYSQL,
+)
+
+image_locations = sa.Table(
+    "image_locations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("image_id", sa.String(36), sa.ForeignKey("images.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("store", sa.String(255), nullable=False),
+    sa.Column("key", sa.String(1024), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("meta", sa.JSON, nullable=False),
+    #: active | pending_delete (data still to be removed from the store) | deleted
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index(None, "image_id"),
+    sa.Index(None, "status"),
+    **_MYSQL,
+)
+
+image_members = sa.Table(
+    "image_members",
+    metadata,
+    sa.Column("image_id", sa.String(36), sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("member", sa.String(255), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index(None, "member", "status"),
+    **_MYSQL,
+)

@@ -1,0 +1,119 @@
+"""The image entity, its status machine and the names of its base attributes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class ImageStatus(StrEnum):
+    QUEUED = "queued"
+    SAVING = "saving"
+    UPLOADING = "uploading"
+    IMPORTING = "importing"
+    ACTIVE = "active"
+    KILLED = "killed"
+    PENDING_DELETE = "pending_delete"
+    DEACTIVATED = "deactivated"
+    DELETED = "deleted"
+
+
+S = ImageStatus
+
+#: Allowed status transitions, current -> possible next statuses.
+TRANSITIONS: dict[ImageStatus, frozenset[ImageStatus]] = {
+    S.QUEUED: frozenset({S.SAVING, S.UPLOADING, S.IMPORTING, S.ACTIVE, S.DELETED}),
+    S.SAVING: frozenset({S.ACTIVE, S.KILLED, S.DELETED, S.QUEUED}),
+    S.UPLOADING: frozenset({S.IMPORTING, S.QUEUED, S.DELETED}),
+    S.IMPORTING: frozenset({S.ACTIVE, S.DELETED, S.QUEUED}),
+    S.ACTIVE: frozenset({S.PENDING_DELETE, S.DELETED, S.DEACTIVATED}),
+    S.KILLED: frozenset({S.DELETED}),
+    S.PENDING_DELETE: frozenset({S.DELETED, S.ACTIVE}),
+    S.DEACTIVATED: frozenset({S.ACTIVE, S.DELETED}),
+    S.DELETED: frozenset(),
+}
+
+
+def can_transition(current: ImageStatus, target: ImageStatus) -> bool:
+    """True when the status machine allows ``current -> target``."""
+    return target in TRANSITIONS[current]
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    COMMUNITY = "community"
+    SHARED = "shared"
+    PRIVATE = "private"
+
+
+#: Statuses whose images never appear in lists.
+UNLISTED_STATUSES = frozenset({S.DELETED, S.KILLED})
+#: Statuses in which disk_format and container_format may still change.
+FORMAT_MUTABLE_STATUSES = frozenset({S.QUEUED, S.IMPORTING})
+
+#: Base attributes a caller may give when creating an image.
+CREATE_ATTRIBUTES = frozenset(
+    {"id", "name", "visibility", "protected", "os_hidden", "owner", "container_format", "disk_format",
+     "min_disk", "min_ram", "tags"}
+)
+#: Attributes that are links or views; never accepted in a body.
+LINK_ATTRIBUTES = frozenset({"direct_url", "self", "file", "schema", "stores"})
+#: Attributes only the service sets.
+READ_ONLY_ATTRIBUTES = frozenset(
+    {"status", "checksum", "os_hash_algo", "os_hash_value", "size", "virtual_size", "created_at", "updated_at"}
+)
+#: Names that can never be used as custom properties.
+RESERVED_ATTRIBUTES = frozenset({"location", "locations", "deleted", "deleted_at"})
+RESERVED_PREFIX = "os_glance"
+#: Every base attribute of the image schema.
+BASE_ATTRIBUTES = CREATE_ATTRIBUTES | LINK_ATTRIBUTES | READ_ONLY_ATTRIBUTES | {"locations"}
+
+MAX_NAME_LENGTH = 255
+
+
+def is_reserved(name: str) -> bool:
+    return name in RESERVED_ATTRIBUTES or name.startswith(RESERVED_PREFIX)
+
+
+@dataclass(frozen=True)
+class ImageLocation:
+    """Where a copy of an image's data lives: a store id and the driver's key."""
+
+    store: str
+    key: str
+    url: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Image:
+    """One image record. Custom properties are strings; tags are a sorted tuple."""
+
+    id: str
+    name: str | None
+    status: ImageStatus
+    visibility: Visibility
+    owner: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    protected: bool = False
+    os_hidden: bool = False
+    disk_format: str | None = None
+    container_format: str | None = None
+    min_disk: int = 0
+    min_ram: int = 0
+    size: int | None = None
+    virtual_size: int | None = None
+    checksum: str | None = None
+    os_hash_algo: str | None = None
+    os_hash_value: str | None = None
+    tags: tuple[str, ...] = ()
+    properties: dict[str, str] = field(default_factory=dict)
+    locations: tuple[ImageLocation, ...] = ()
+    revision: int = 1
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.locations)

@@ -1,0 +1,214 @@
+"""Image list queries: filters, sorting and paging parsed from query parameters.
+
+Parsing is transport-agnostic: it takes ``(name, value)`` pairs, as an HTTP
+query string or an RPC message would carry them, and raises
+:class:`~glimpse.errors.InvalidQuery` with a message naming the parameter.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from glimpse.errors import InvalidQuery
+
+SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at")
+SORT_DIRS = ("asc", "desc")
+VISIBILITY_FILTERS = ("public", "private", "shared", "community", "all")
+MEMBER_STATUS_FILTERS = ("pending", "accepted", "rejected", "all")
+TIME_OPERATORS = ("gt", "gte", "lt", "lte", "eq", "neq")
+#: Columns that take ``in:a,b`` and ``eq:a`` as well as a bare value.
+LIST_COLUMNS = ("name", "id", "status", "container_format", "disk_format")
+#: Other columns matched exactly.
+EXACT_COLUMNS = ("owner", "checksum", "os_hash_value", "os_hash_algo")
+INTEGER_COLUMNS = ("min_ram", "min_disk", "virtual_size")
+_PAGING_KEYS = {"limit", "marker", "sort_key", "sort_dir", "sort"}
+
+
+@dataclass(frozen=True)
+class TimeFilter:
+    """``column <operator> moment``; a moment given to the second covers that whole second."""
+
+    column: str
+    operator: str
+    moment: dt.datetime
+    whole_second: bool
+
+
+@dataclass(frozen=True)
+class ImageQuery:
+    limit: int
+    marker: str | None = None
+    sort: tuple[tuple[str, str], ...] = (("created_at", "desc"), ("id", "desc"))
+    visibility: str | None = None
+    member_status: str = "accepted"
+    os_hidden: bool = False
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    integers: dict[str, int] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    size_min: int | None = None
+    size_max: int | None = None
+    protected: bool | None = None
+    times: tuple[TimeFilter, ...] = ()
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+def parse_image_query(params: Iterable[tuple[str, str]], *, default_limit: int, max_limit: int) -> ImageQuery:
+    """Build an :class:`ImageQuery` from query parameters (repeated keys allowed)."""
+    pairs = list(params)
+    single: dict[str, str] = {}
+    for key, value in pairs:
+        if key not in ("tag", "sort_key", "sort_dir"):
+            if key in single and single[key] != value:
+                raise InvalidQuery(f"Query parameter '{key}' may be given only once.")
+            single[key] = value
+
+    columns: dict[str, tuple[str, ...]] = {}
+    integers: dict[str, int] = {}
+    times: list[TimeFilter] = []
+    properties: dict[str, str] = {}
+    for key, value in single.items():
+        if key in _PAGING_KEYS or key in ("visibility", "member_status", "os_hidden", "protected",
+                                          "size_min", "size_max"):
+            continue
+        if key == "changes-since":
+            raise InvalidQuery("The 'changes-since' filter is not available in v2; use 'updated_at=gte:<time>'.")
+        if key in LIST_COLUMNS:
+            columns[key] = _parse_value_list(key, value)
+        elif key in EXACT_COLUMNS:
+            columns[key] = (value,)
+        elif key in INTEGER_COLUMNS:
+            integers[key] = _parse_int(key, value, minimum=0)
+        elif key in ("created_at", "updated_at"):
+            times.append(_parse_time_filter(key, value))
+        else:
+            properties[key] = value
+
+    return ImageQuery(
+        limit=_parse_limit(single.get("limit"), default_limit, max_limit),
+        marker=single.get("marker"),
+        sort=_parse_sort(pairs, single.get("sort")),
+        visibility=_parse_choice("visibility", single.get("visibility"), VISIBILITY_FILTERS),
+        member_status=_parse_choice("member_status", single.get("member_status"), MEMBER_STATUS_FILTERS) or "accepted",
+        os_hidden=_parse_bool("os_hidden", single.get("os_hidden")) or False,
+        columns=columns,
+        integers=integers,
+        tags=tuple(value for key, value in pairs if key == "tag"),
+        size_min=_parse_optional_int("size_min", single.get("size_min")),
+        size_max=_parse_optional_int("size_max", single.get("size_max")),
+        protected=_parse_bool("protected", single.get("protected")),
+        times=tuple(times),
+        properties=properties,
+    )
+
+
+def _parse_limit(raw: str | None, default: int, maximum: int) -> int:
+    if raw is None:
+        return default
+    return min(_parse_int("limit", raw, minimum=0), maximum)
+
+
+def _parse_int(name: str, raw: str, *, minimum: int | None = None) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise InvalidQuery(f"Query parameter '{name}' must be an integer, got {raw!r}.") from None
+    if minimum is not None and value < minimum:
+        raise InvalidQuery(f"Query parameter '{name}' must be at least {minimum}, got {value}.")
+    return value
+
+
+def _parse_optional_int(name: str, raw: str | None) -> int | None:
+    return None if raw is None else _parse_int(name, raw, minimum=0)
+
+
+def _parse_bool(name: str, raw: str | None) -> bool | None:
+    if raw is None:
+        return None
+    raw = raw.lower()  # openstacksdk sends Python's "True"/"False"
+    if raw not in ("true", "false"):
+        raise InvalidQuery(f"Query parameter '{name}' must be 'true' or 'false', got {raw!r}.")
+    return raw == "true"
+
+
+def _parse_choice(name: str, raw: str | None, choices: tuple[str, ...]) -> str | None:
+    if raw is None:
+        return None
+    if raw not in choices:
+        raise InvalidQuery(f"Query parameter '{name}' must be one of {', '.join(choices)}; got {raw!r}.")
+    return raw
+
+
+def _parse_value_list(name: str, raw: str) -> tuple[str, ...]:
+    """``in:a,"b,c"`` -> several values, ``eq:a`` -> one; anything else is taken literally."""
+    operator, sep, rest = raw.partition(":")
+    if not sep or operator not in ("in", "eq"):
+        return (raw,)
+    if operator == "eq":
+        return (rest,)
+    try:
+        rows = list(csv.reader([rest], skipinitialspace=True, strict=True))
+    except csv.Error as exc:
+        raise InvalidQuery(f"Cannot parse the 'in:' list of '{name}': {exc}.") from None
+    values = tuple(v for v in rows[0] if v) if rows else ()
+    if not values:
+        raise InvalidQuery(f"The 'in:' list of '{name}' is empty.")
+    return values
+
+
+def _parse_time_filter(column: str, raw: str) -> TimeFilter:
+    operator, sep, rest = raw.partition(":")
+    if sep and operator.isalpha():
+        if operator not in TIME_OPERATORS:
+            raise InvalidQuery(
+                f"Operator '{operator}' is not supported for '{column}'; use one of {', '.join(TIME_OPERATORS)}."
+            )
+        text = rest
+    else:
+        operator, text = "eq", raw
+    moment, whole_second = parse_timestamp(column, text)
+    return TimeFilter(column, operator, moment, whole_second)
+
+
+def parse_timestamp(name: str, text: str) -> tuple[dt.datetime, bool]:
+    """Parse an ISO 8601 time into naive UTC; also tell whether it has no fraction of a second."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidQuery(f"Query parameter '{name}' has an invalid ISO 8601 time: {text!r}.") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment, moment.microsecond == 0
+
+
+def _parse_sort(pairs: list[tuple[str, str]], sort: str | None) -> tuple[tuple[str, str], ...]:
+    keys = [v for k, v in pairs if k == "sort_key"]
+    dirs = [v for k, v in pairs if k == "sort_dir"]
+    if sort is not None:
+        if keys or dirs:
+            raise InvalidQuery("Use either 'sort' or 'sort_key'/'sort_dir', not both.")
+        chosen = []
+        for item in sort.split(","):
+            key, _, direction = item.strip().partition(":")
+            chosen.append((key.strip(), (direction.strip() or "desc")))
+    else:
+        if dirs and len(dirs) not in (1, len(keys) or 1):
+            raise InvalidQuery("Give one 'sort_dir' for all sort keys or one per 'sort_key'.")
+        keys = keys or ["created_at"]
+        dirs = dirs or ["desc"]
+        chosen = [(key, dirs[i] if len(dirs) > 1 else dirs[0]) for i, key in enumerate(keys)]
+    for key, direction in chosen:
+        if key not in SORT_KEYS:
+            raise InvalidQuery(f"Unknown sort key '{key}'; use one of {', '.join(SORT_KEYS)}.")
+        if direction not in SORT_DIRS:
+            raise InvalidQuery(f"Unknown sort direction '{direction}'; use 'asc' or 'desc'.")
+    seen = [key for key, _ in chosen]
+    if len(set(seen)) != len(seen):
+        raise InvalidQuery("A sort key may be given only once.")
+    last = chosen[-1][1]
+    for tie_breaker in ("created_at", "id"):
+        if tie_breaker not in seen:
+            chosen.append((tie_breaker, last))
+    return tuple(chosen)

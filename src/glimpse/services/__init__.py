@@ -1,0 +1,107 @@
+"""The service layer: Glimpse's internal Python API.
+
+Every transport (HTTP today) is a thin adapter over these objects. Build them
+with :func:`open_services`::
+
+    from glimpse.context import RequestContext
+    from glimpse.services import open_services
+    from glimpse.settings import Settings
+
+    services = open_services(Settings(data_dir="/tmp/glimpse"))
+    ctx = RequestContext.for_project("demo")
+    image = services.images.create(ctx, {"name": "cirros", "disk_format": "raw", "container_format": "bare"})
+    services.image_data.upload(ctx, image.id, [b"bytes", b"of the image"])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from glimpse.db.engine import Database
+from glimpse.db.images import ImageRepository
+from glimpse.db.members import MemberRepository
+from glimpse.db.migrate import upgrade
+from glimpse.domain.schemas import ImageSchema, load_custom_properties
+from glimpse.services.access import ImageAccess
+from glimpse.services.image_data import ImageDataService
+from glimpse.services.images import ImageService
+from glimpse.services.maintenance import MaintenanceService
+from glimpse.services.members import MemberService
+from glimpse.services.quotas import ImageLimits
+from glimpse.services.stores import StoreSet
+from glimpse.settings import Settings
+from glimpse.stores.base import StoreError
+from glimpse.stores.loader import load_stores
+
+__all__ = ["Services", "open_services"]
+
+
+@dataclass
+class Services:
+    """Everything a transport needs, wired for one node."""
+
+    settings: Settings
+    database: Database
+    schema: ImageSchema
+    stores: StoreSet
+    images: ImageService
+    image_data: ImageDataService
+    members: MemberService
+    maintenance: MaintenanceService
+    image_repository: ImageRepository
+    import_methods: tuple[str, ...] = ()
+
+    def health(self) -> dict[str, str]:
+        """``{"database": "ok", "store:file": "ok", ...}``; failing parts carry their error."""
+        report: dict[str, str] = {}
+        try:
+            self.database.ping()
+            report["database"] = "ok"
+        except Exception as exc:  # any driver error means unhealthy
+            report["database"] = f"error: {exc.__class__.__name__}: {exc}"
+        for store_id, store in self.stores.stores.items():
+            try:
+                store.check()
+                report[f"store:{store_id}"] = "ok"
+            except StoreError as exc:
+                report[f"store:{store_id}"] = f"error: {exc}"
+        return report
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def open_services(settings: Settings, *, migrate: bool = True) -> Services:
+    """Connect to the database and stores that ``settings`` name and build the services.
+
+    With ``migrate`` the database is first brought to the current schema.
+    """
+    database = Database(settings.database_url)
+    if migrate:
+        upgrade(database)
+    custom, required = load_custom_properties(settings.image_schema_file)
+    schema = ImageSchema(settings.disk_formats, settings.container_formats, custom, required)
+    stores = StoreSet(
+        stores=load_stores(settings.stores),
+        default=settings.default_store,
+        descriptions={k: str(v.get("description", "")) for k, v in settings.stores.items()},
+    )
+    image_repository = ImageRepository(database)
+    access = ImageAccess(image_repository, MemberRepository(database))
+    limits = ImageLimits(
+        properties=settings.image_property_quota, tags=settings.image_tag_quota, members=settings.image_member_quota
+    )
+    return Services(
+        settings=settings,
+        database=database,
+        schema=schema,
+        stores=stores,
+        images=ImageService(access, schema, limits, stores),
+        image_data=ImageDataService(
+            access, stores, size_cap=settings.image_size_cap, hash_algorithm=settings.hashing_algorithm,
+            require_format_match=settings.require_image_format_match,
+        ),
+        members=MemberService(access, limits),
+        maintenance=MaintenanceService(access, stores),
+        image_repository=image_repository,
+    )

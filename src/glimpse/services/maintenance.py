@@ -1,0 +1,52 @@
+"""Housekeeping an operator runs (``glimpse-manage cleanup``) or a scheduler calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from glimpse.db.images import ImageRepository, utcnow
+from glimpse.domain.images import ImageStatus
+from glimpse.errors import ImageNotFound
+from glimpse.services.access import ImageAccess
+from glimpse.services.image_data import back_to_queued
+from glimpse.services.stores import StoreSet
+
+log = logging.getLogger(__name__)
+
+
+class MaintenanceService:
+    def __init__(self, access: ImageAccess, stores: StoreSet) -> None:
+        self._access = access
+        self._images: ImageRepository = access.images
+        self._stores = stores
+
+    def cleanup(self, *, stale_after: dt.timedelta) -> list[str]:
+        """Remove data no image needs and reset uploads that stopped making progress.
+
+        Deleted images' data is removed from the stores; an upload whose
+        heartbeat is older than ``stale_after`` is treated as abandoned: its
+        partial data goes and its image returns to ``queued``. Returns one line
+        per kind of work done.
+        """
+        stale_before = utcnow() - stale_after
+        abandoned = {p.image_id for p in self._images.pending_deletions(stale_before=stale_before)
+                     if p.status == "pending"}
+        removed = self._stores.purge(self._images, stale_before=stale_before)
+        reset = 0
+        for image_id in abandoned:
+            try:
+                if self._access.change(image_id, back_to_queued).status is ImageStatus.QUEUED:
+                    reset += 1
+            except ImageNotFound:
+                continue
+        temporary = 0
+        for store in self._stores.stores.values():
+            purge = getattr(store, "purge_incomplete", None)
+            if purge is not None:
+                temporary += len(purge(older_than=stale_after.total_seconds()))
+        return [
+            f"removed data of {removed} location(s) no longer in use",
+            f"returned {reset} image(s) with abandoned uploads to queued",
+            f"removed {temporary} incomplete temporary file(s)",
+        ]

@@ -1,0 +1,80 @@
+"""Image sharing: the owner offers a ``shared`` image to projects, which accept or reject it."""
+
+from __future__ import annotations
+
+from glimpse import policy
+from glimpse.context import RequestContext
+from glimpse.domain.images import Image, Visibility
+from glimpse.domain.members import Member, MemberStatus
+from glimpse.errors import Forbidden, MemberNotFound, SchemaViolation
+from glimpse.services.access import ImageAccess
+from glimpse.services.quotas import ImageLimits
+
+
+class MemberService:
+    def __init__(self, access: ImageAccess, limits: ImageLimits) -> None:
+        self._access = access
+        self._members = access.members
+        self._limits = limits
+
+    def add(self, ctx: RequestContext, image_id: str, member_id: str) -> Member:
+        """Offer the image to ``member_id`` (status ``pending``).
+
+        Raises :class:`ImageNotFound`, :class:`Forbidden` (not the owner, or the
+        image is not ``shared``), :class:`DuplicateMember`, :class:`QuotaExceeded`.
+        """
+        if not isinstance(member_id, str) or not member_id.strip() or len(member_id) > 255:
+            raise SchemaViolation("'member' must be a project id of 1 to 255 characters.")
+        image = self._shared_image(ctx, image_id)
+        if not policy.manage_members(ctx, image):
+            raise Forbidden(f"You are not permitted to share image {image.id}; only its owner can.")
+        self._limits.check_members(self._members.count(image.id) + 1)
+        return self._members.add(image.id, member_id)
+
+    def list(self, ctx: RequestContext, image_id: str) -> list[Member]:
+        """All members for the owner and admins; for a member, only its own entry."""
+        image = self._shared_image(ctx, image_id)
+        members = self._members.list(image.id)
+        if ctx.is_admin or (ctx.project_id is not None and ctx.project_id == image.owner):
+            return members
+        return [m for m in members if m.member_id == ctx.project_id]
+
+    def get(self, ctx: RequestContext, image_id: str, member_id: str) -> Member:
+        """One membership, seen by the owner, the member itself or an admin; else :class:`MemberNotFound`."""
+        return self._find(ctx, image_id, member_id)[1]
+
+    def update(self, ctx: RequestContext, image_id: str, member_id: str, status: object) -> Member:
+        """Accept, reject or reset a share; only the member project itself may."""
+        if status not in set(MemberStatus):
+            raise SchemaViolation(f"Member status must be one of pending, accepted, rejected; got {status!r}.")
+        image, _ = self._find(ctx, image_id, member_id)
+        if not policy.modify_member(ctx, member_id):
+            raise Forbidden("Only the member project can accept or reject an image shared with it.")
+        updated = self._members.set_status(image.id, member_id, MemberStatus(str(status)))
+        if updated is None:
+            raise MemberNotFound(f"Project {member_id} is not a member of image {image.id}.")
+        return updated
+
+    def delete(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
+        image, _ = self._find(ctx, image_id, member_id)
+        if not policy.manage_members(ctx, image):
+            raise Forbidden(f"You are not permitted to unshare image {image.id}; only its owner can.")
+        if not self._members.delete(image.id, member_id):
+            raise MemberNotFound(f"Project {member_id} is not a member of image {image.id}.")
+
+    def _find(self, ctx: RequestContext, image_id: str, member_id: str) -> tuple[Image, Member]:
+        image = self._access.find(ctx, image_id)
+        member = self._members.get(image.id, member_id) if image.visibility is Visibility.SHARED else None
+        if member is None or not self._may_read(ctx, image, member_id):
+            raise MemberNotFound(f"Project {member_id} is not a member of image {image.id}.")
+        return image, member
+
+    def _shared_image(self, ctx: RequestContext, image_id: str) -> Image:
+        image = self._access.find(ctx, image_id)
+        if image.visibility is not Visibility.SHARED:
+            raise Forbidden(f"Image {image.id} is not shared; only images with 'shared' visibility have members.")
+        return image
+
+    @staticmethod
+    def _may_read(ctx: RequestContext, image: Image, member_id: str) -> bool:
+        return ctx.is_admin or ctx.project_id in (image.owner, member_id)

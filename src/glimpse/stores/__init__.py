@@ -1,0 +1,1 @@
+"""Store drivers: where image bytes live. Drivers only move bytes."""
