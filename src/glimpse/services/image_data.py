@@ -22,6 +22,7 @@ from glimpse.errors import (
     Forbidden,
     ImageFormatsMissing,
     ImageGone,
+    ImageNotFound,
     ImageStatusConflict,
     ImageTooLarge,
     RangeNotSatisfiable,
@@ -142,8 +143,10 @@ class ImageDataService:
 
         try:
             return self._access.change(image.id, activated)
-        except BaseException:
+        except BaseException as exc:
             self._abandon(image.id, store_id, key, location_id, restore=False)
+            if isinstance(exc, ImageNotFound):
+                raise ImageGone(f"Image {image.id} was deleted while its data was being uploaded.") from None
             raise
 
     def _inspect(self, image: Image, inbound: _Inbound) -> int | None:

@@ -1,0 +1,205 @@
+"""Shared fixtures: database backends, real server processes and HTTP helpers.
+
+Every API test runs once per database backend. SQLite always runs; PostgreSQL
+and MariaDB run when reachable at the URLs below (override with
+``GLIMPSE_TEST_POSTGRESQL_URL`` / ``GLIMPSE_TEST_MARIADB_URL``; set one to an
+empty string to turn that backend off) and are skipped, with the reason, when not.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+ADMIN_URLS = {
+    "postgresql": os.environ.get(
+        "GLIMPSE_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    ),
+    "mariadb": os.environ.get("GLIMPSE_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
+}
+BACKENDS = ["sqlite", "postgresql", "mariadb"]
+
+
+def _server_database(backend: str, tmp: Path) -> Iterator[str]:
+    """Create an empty database on ``backend``, yield its URL, drop it afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp / 'glimpse.db'}"
+        return
+    admin_url = ADMIN_URLS[backend]
+    if not admin_url:
+        pytest.skip(f"{backend} tests disabled: GLIMPSE_TEST_{backend.upper()}_URL is empty")
+    name = f"glimpse_test_{secrets.token_hex(4)}"
+    connect_args = {"connect_timeout": 5}
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args=connect_args)
+        with admin.connect() as conn:
+            if backend == "mariadb":
+                conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+            else:
+                conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    except Exception as exc:  # any connection problem means: not available here
+        pytest.skip(f"{backend} not reachable at {admin_url} ({exc.__class__.__name__}: {exc}); "
+                    f"set GLIMPSE_TEST_{backend.upper()}_URL to a server URL to run these tests")
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            if backend == "postgresql":
+                conn.execute(sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name})
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _server_database(backend, tmp_path_factory.mktemp(f"db-{backend}"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A ``glimpse-api`` process listening on a loopback port."""
+
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(data_dir: Path, *, database_url: str | None = None, env: dict[str, str] | None = None,
+                 args: list[str] | None = None) -> Server:
+    """Start ``glimpse-api`` and wait until its health check answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = [sys.executable, "-m", "glimpse.cli.serve", "--host", "127.0.0.1", "--port", str(port),
+               "--data-dir", str(data_dir), "--log-level", "warning"]
+    if database_url:
+        command += ["--database-url", database_url]
+    command += args or []
+    log = data_dir / "server.log"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+    environment.update(env or {})
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environment)
+    server = Server(f"http://127.0.0.1:{port}", data_dir, process, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"glimpse-api exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{server.url}/healthcheck", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"glimpse-api did not become healthy:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp(f"server-{backend}"), database_url=database_url)
+    yield srv
+    srv.stop()
+
+
+class Api:
+    """An HTTP client for one caller; JSON error bodies by default."""
+
+    def __init__(self, base_url: str, project: str | None = None, roles: str | None = None,
+                 user: str | None = None) -> None:
+        self.base_url = base_url
+        self.project = project
+        headers = {"Accept": "application/json"}
+        if project is not None:
+            headers["X-Project-Id"] = project
+        if roles is not None:
+            headers["X-Roles"] = roles
+        if user is not None:
+            headers["X-User-Id"] = user
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=120)
+
+    def as_project(self, project: str, roles: str | None = None) -> Api:
+        return Api(self.base_url, project, roles)
+
+    def create(self, **fields: Any) -> dict[str, Any]:
+        fields.setdefault("disk_format", "raw")
+        fields.setdefault("container_format", "bare")
+        response = self.http.post("/v2/images", json=fields)
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def upload(self, image_id: str, data: bytes, **headers: str) -> httpx.Response:
+        return self.http.put(f"/v2/images/{image_id}/file", content=data,
+                             headers={"Content-Type": "application/octet-stream", **headers})
+
+    def show(self, image_id: str) -> dict[str, Any]:
+        response = self.http.get(f"/v2/images/{image_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def patch(self, image_id: str, operations: list[dict[str, Any]],
+              media_type: str = "application/openstack-images-v2.1-json-patch") -> httpx.Response:
+        import json
+
+        return self.http.patch(f"/v2/images/{image_id}", content=json.dumps(operations),
+                               headers={"Content-Type": media_type})
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture
+def project() -> str:
+    """A fresh project id, so a test sees only the images it made."""
+    return uuid.uuid4().hex
+
+
+@pytest.fixture
+def api(server: Server, project: str) -> Iterator[Api]:
+    client = Api(server.url, project)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def admin(server: Server) -> Iterator[Api]:
+    client = Api(server.url)
+    yield client
+    client.close()
