@@ -31,6 +31,8 @@ ADMIN_URLS = {
     "mariadb": os.environ.get("GLIMPSE_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
 }
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
+#: Backends that must be reachable (CI sets this): failing beats silently skipping there.
+REQUIRED = {b.strip() for b in os.environ.get("GLIMPSE_TEST_REQUIRE_BACKENDS", "").split(",") if b.strip()}
 
 
 def _server_database(backend: str, tmp: Path) -> Iterator[str]:
@@ -51,8 +53,11 @@ def _server_database(backend: str, tmp: Path) -> Iterator[str]:
             else:
                 conn.execute(sa.text(f"CREATE DATABASE {name}"))
     except Exception as exc:  # any connection problem means: not available here
-        pytest.skip(f"{backend} not reachable at {admin_url} ({exc.__class__.__name__}: {exc}); "
-                    f"set GLIMPSE_TEST_{backend.upper()}_URL to a server URL to run these tests")
+        reason = (f"{backend} not reachable at {admin_url} ({exc.__class__.__name__}: {exc}); "
+                  f"set GLIMPSE_TEST_{backend.upper()}_URL to a server URL to run these tests")
+        if backend in REQUIRED:
+            pytest.fail(reason)
+        pytest.skip(reason)
     url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
         yield url

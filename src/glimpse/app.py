@@ -36,6 +36,6 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
         resource("/healthcheck", GET=health.healthcheck),
         *ROUTES,
     ]
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
     return RequestIdMiddleware(versions.VersionNegotiation(app, settings.public_endpoint))

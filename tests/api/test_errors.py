@@ -36,10 +36,24 @@ def test_json_with_wildcard_still_gets_html_as_webob_does(server: Server) -> Non
     assert response.headers["content-type"].startswith("text/html")
 
 
-def test_plain_error_body_without_accept(server: Server) -> None:
-    response = httpx.get(f"{server.url}/v2/images/{uuid.uuid4()}", headers={"Accept": ""})
+def test_plain_error_body_for_text_plain(server: Server) -> None:
+    response = httpx.get(f"{server.url}/v2/images/{uuid.uuid4()}", headers={"Accept": "text/plain"})
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text.startswith("404 Not Found\n\n")
+    assert "No image found" in response.text
+
+
+def test_json_error_body_for_empty_accept(server: Server) -> None:
+    """openstacksdk sends ``Accept:`` on updates and uploads and reads only JSON or HTML errors."""
+    response = httpx.get(f"{server.url}/v2/images/{uuid.uuid4()}", headers={"Accept": ""})
+    assert response.headers["content-type"] == "application/json"
+    assert "No image found" in response.json()["message"]
+
+
+def test_html_error_keeps_quotes_readable(server: Server) -> None:
+    response = httpx.post(f"{server.url}/v2/images", json={"status": "active"}, headers={"Accept": "*/*"})
+    assert response.status_code == 403
+    assert "Attribute 'status' is read-only." in response.text
 
 
 def test_unknown_path_under_v2_is_404(api: Api) -> None:

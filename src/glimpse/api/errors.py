@@ -3,7 +3,10 @@
 Error bodies are negotiated on ``Accept`` the way Glance (WebOb) does it, so
 every existing client can read them: JSON for clients that ask for JSON, an
 HTML page for ``*/*`` and ``text/html`` (what python-glanceclient parses), and
-plain text when no ``Accept`` is sent.
+plain text for ``text/plain``. One deliberate difference: with no or an empty
+``Accept`` (openstacksdk sends ``Accept:`` on uploads and updates) Glance
+answers plain text, which openstacksdk cannot read, so its users never see the
+reason; we answer JSON, which it reads.
 """
 
 from __future__ import annotations
@@ -46,9 +49,9 @@ def status_for(exc: Exception) -> int:
 
 
 def negotiate(accept: str | None) -> str:
-    """The error media type WebOb would choose for this ``Accept`` header."""
+    """The error media type for this ``Accept`` header (WebOb's choice, but JSON when absent)."""
     if not accept or not accept.strip():
-        return "text/plain"
+        return "application/json"
     ranges: list[tuple[str, float]] = []
     for part in accept.split(","):
         media, *params = [p.strip() for p in part.split(";")]
@@ -102,7 +105,7 @@ def error_response(
     elif media == "text/html":
         content = (
             f"<html>\n <head>\n  <title>{status_line}</title>\n </head>\n <body>\n  <h1>{status_line}</h1>\n"
-            f"  {html.escape(message)}<br /><br />\n\n\n\n </body>\n</html>"
+            f"  {html.escape(message, quote=False)}<br /><br />\n\n\n\n </body>\n</html>"
         )
         media = "text/html; charset=UTF-8"
     else:

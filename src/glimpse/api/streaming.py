@@ -44,9 +44,12 @@ class RequestChunks:
     def __iter__(self) -> Iterator[bytes]:
         while True:
             try:
-                yield anyio.from_thread.run(self._source.__anext__)
+                yield anyio.from_thread.run(self._next)
             except StopAsyncIteration:
                 return
+
+    async def _next(self) -> bytes:
+        return await self._source.__anext__()
 
 
 async def download_body(download: Download) -> AsyncIterator[bytes]:

@@ -137,7 +137,9 @@ class ImageRepository:
             result = conn.execute(image_locations.insert().values(
                 image_id=image_id, store=store, key=key, url=url, meta={}, status="pending",
                 created_at=now, updated_at=now))
-            return int(result.inserted_primary_key[0])
+            primary_key = result.inserted_primary_key
+            assert primary_key is not None
+            return int(primary_key[0])
 
     def touch_location(self, location_id: int) -> None:
         """Show that the upload writing this location is still making progress."""
@@ -262,7 +264,7 @@ def _write_locations(conn: Connection, before: Image, after: Image, now: dt.date
 
 
 def _visibility_clause(query: ImageQuery, scope: ListScope) -> sa.ColumnElement[bool]:
-    visibility = images.c.visibility
+    visibility: sa.ColumnElement[str] = images.c.visibility
     wanted = query.visibility
     project = scope.project_id
     owned = images.c.owner == project if project is not None else sa.false()
@@ -277,14 +279,12 @@ def _visibility_clause(query: ImageQuery, scope: ListScope) -> sa.ColumnElement[
     if query.member_status != "all":
         membership.append(image_members.c.status == query.member_status)
     shared_with_me = sa.and_(visibility == "shared", sa.exists().where(*membership)) if project else sa.false()
-    unowned = images.c.owner.is_(None)
+    # As in Glance, images without an owner are readable by id but listed only when public/community.
     if wanted is None:
-        return sa.or_(owned, shared_with_me, visibility == "public", sa.and_(unowned, visibility != "community"))
-    candidates = sa.or_(owned, unowned, visibility.in_(["public", "community"]), shared_with_me)
+        return sa.or_(owned, shared_with_me, visibility == "public")
+    candidates = sa.or_(owned, visibility.in_(["public", "community"]), shared_with_me)
     if wanted == "all":
         return candidates
-    if wanted == "shared":
-        return sa.and_(visibility == "shared", sa.or_(owned, unowned, shared_with_me))
     return sa.and_(visibility == wanted, candidates)
 
 
@@ -309,7 +309,7 @@ def _filter_clauses(query: ImageQuery) -> Iterable[sa.ColumnElement[bool]]:
 
 
 def _time_clause(f: TimeFilter) -> sa.ColumnElement[bool]:
-    column = images.c[f.column]
+    column: sa.ColumnElement[dt.datetime] = images.c[f.column]
     low = f.moment
     high = f.moment + _ONE_SECOND if f.whole_second else f.moment
     equal = sa.and_(column >= low, column < high) if f.whole_second else column == low
@@ -345,19 +345,20 @@ def _after(sort: Sequence[tuple[str, str]], marker: Image) -> sa.ColumnElement[b
 
 
 def _equal(key: str, value: Any) -> sa.ColumnElement[bool]:
-    column = images.c[key]
+    column: sa.ColumnElement[Any] = images.c[key]
     return column.is_(None) if value is None else column == _plain(value)
 
 
 def _beyond(key: str, direction: str, value: Any) -> sa.ColumnElement[bool]:
-    column = images.c[key]
+    column: sa.ColumnElement[Any] = images.c[key]
     if direction == "asc":
         return column.is_not(None) if value is None else column > _plain(value)
     if value is None:
         return sa.false()
     if key in _NULLABLE_SORT_KEYS:
         return sa.or_(column < _plain(value), column.is_(None))
-    return column < _plain(value)
+    below: sa.ColumnElement[bool] = column < _plain(value)
+    return below
 
 
 def _plain(value: Any) -> Any:

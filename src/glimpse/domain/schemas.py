@@ -139,10 +139,11 @@ class ImageSchema:
     @property
     def nullable_custom_names(self) -> frozenset[str]:
         """Custom properties whose schema admits ``null``."""
-        return frozenset(
-            name for name, definition in self.custom_properties.items()
-            if "null" in (definition.get("type") if isinstance(definition.get("type"), list) else [definition.get("type")])
-        )
+        def admits_null(definition: dict[str, Any]) -> bool:
+            kind = definition.get("type")
+            return kind == "null" or (isinstance(kind, list) and "null" in kind)
+
+        return frozenset(name for name, definition in self.custom_properties.items() if admits_null(definition))
 
     def document(self) -> dict[str, Any]:
         """The body of ``GET /v2/schemas/image``."""

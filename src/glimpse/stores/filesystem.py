@@ -9,8 +9,9 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
 
 from glimpse.stores.base import (
     StoredObject,
@@ -20,6 +21,7 @@ from glimpse.stores.base import (
     StoreUnavailableError,
 )
 
+T = TypeVar("T")
 _TEMP_PREFIX = ".incoming-"
 READ_CHUNK = 1024 * 1024
 
@@ -43,47 +45,35 @@ class FilesystemStore:
     def put(self, key: str, chunks: Iterable[bytes], *, size: int | None = None) -> StoredObject:
         target = self._path(key)
         temp = self.root / f"{_TEMP_PREFIX}{key}-{os.getpid()}-{time.monotonic_ns()}"
-        written = 0
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            try:
-                with os.fdopen(fd, "wb", buffering=0) as out:
-                    for chunk in chunks:
-                        view = memoryview(chunk)
-                        while view:
-                            n = out.write(view)
-                            assert n is not None
-                            view = view[n:]
-                            written += n
-                    os.fsync(out.fileno())
-            except BaseException:
-                temp.unlink(missing_ok=True)
-                raise
-            os.replace(temp, target)
-            _fsync_dir(self.root)
-        except OSError as exc:
+            fd = _os_call(os.open, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            with os.fdopen(fd, "wb", buffering=0) as out:
+                written = _write_all(out, chunks)  # errors of ``chunks`` itself pass through untouched
+                _os_call(os.fsync, out.fileno())
+            _os_call(os.replace, temp, target)
+            _os_call(_fsync_dir, self.root)
+        except BaseException:
             temp.unlink(missing_ok=True)
-            raise _translate(exc) from exc
+            raise
         return StoredObject(key=key, url=target.as_uri(), size=written)
 
     def open(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         try:
-            handle = open(self._path(key), "rb", buffering=0)  # noqa: SIM115 - closed by the generator
+            handle = open(self._path(key), "rb", buffering=0)  # noqa: SIM115 - the generator closes it
         except FileNotFoundError:
             raise StoreObjectNotFound(key) from None
         except OSError as exc:
             raise _translate(exc) from exc
         return self._read(handle, offset, length)
 
-    def _read(self, handle: object, offset: int, length: int | None) -> Iterator[bytes]:
-        assert hasattr(handle, "readinto")
-        with handle:  # type: ignore[attr-defined]
+    def _read(self, handle: BinaryIO, offset: int, length: int | None) -> Iterator[bytes]:
+        with handle:
             if offset:
-                handle.seek(offset)  # type: ignore[attr-defined]
+                handle.seek(offset)
             remaining = length
             while remaining is None or remaining > 0:
                 want = self._chunk if remaining is None else min(self._chunk, remaining)
-                data = handle.read(want)  # type: ignore[attr-defined]
+                data = _os_call(handle.read, want)
                 if not data:
                     return
                 if remaining is not None:
@@ -103,8 +93,14 @@ class FilesystemStore:
             raise StoreObjectNotFound(key) from None
 
     def check(self) -> None:
-        if not os.access(self.root, os.W_OK | os.X_OK):
-            raise StoreUnavailableError(f"filesystem store {self.root} is not writable")
+        if not self.root.is_dir():
+            raise StoreUnavailableError(f"filesystem store directory {self.root} does not exist")
+        probe = self.root / f"{_TEMP_PREFIX}probe-{os.getpid()}-{time.monotonic_ns()}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StoreUnavailableError(f"filesystem store {self.root} is not writable: {exc.strerror}") from exc
 
     def purge_incomplete(self, *, older_than: float) -> list[str]:
         """Remove temporary files of writes abandoned more than ``older_than`` seconds ago."""
@@ -118,6 +114,25 @@ class FilesystemStore:
             except FileNotFoundError:
                 continue
         return removed
+
+
+def _write_all(out: BinaryIO, chunks: Iterable[bytes]) -> int:
+    written = 0
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while view:
+            n = _os_call(out.write, view)
+            view = view[n:]
+            written += n
+    return written
+
+
+def _os_call(function: Callable[..., T], *args: Any) -> T:
+    """Call ``function``, turning an ``OSError`` into the matching store error."""
+    try:
+        return function(*args)
+    except OSError as exc:
+        raise _translate(exc) from exc
 
 
 def _fsync_dir(path: Path) -> None:

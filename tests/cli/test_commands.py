@@ -1,0 +1,118 @@
+"""``glimpse-api`` and ``glimpse-manage`` as an operator runs them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import Api, free_port, start_server
+
+MANAGE = [sys.executable, "-m", "glimpse.cli.manage"]
+SERVE = [sys.executable, "-m", "glimpse.cli.serve"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+    env.update(extra)
+    return env
+
+
+def run(command: list[str], **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=clean_env(**extra))
+
+
+def test_api_help_lists_the_options() -> None:
+    result = run([*SERVE, "--help"])
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--data-dir", "--config", "--database-url", "--log-level"):
+        assert option in result.stdout
+
+
+def test_config_file_sets_port_and_data_dir(tmp_path: Path) -> None:
+    port = free_port()
+    data = tmp_path / "from-config"
+    config = tmp_path / "glimpse.toml"
+    config.write_text(f'port = {port}\ndata_dir = "{data}"\nimage_size_cap = 1000\nlog_level = "warning"\n')
+    process = subprocess.Popen([*SERVE, "--config", str(config)], env=clean_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthcheck").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.1)
+        assert (data / "glimpse.db").exists() and (data / "images").is_dir()
+        api = Api(f"http://127.0.0.1:{port}", "p")
+        image = api.create()
+        assert api.upload(image["id"], b"x" * 1001).status_code == 413
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def test_invalid_settings_fail_fast_with_a_message(tmp_path: Path) -> None:
+    result = run([*SERVE, "--data-dir", str(tmp_path)], GLIMPSE_HASHING_ALGORITHM="nope")
+    assert result.returncode != 0
+    assert "hashing_algorithm" in result.stderr and "nope" in result.stderr
+    result = run([*SERVE, "--config", str(tmp_path / "missing.toml")])
+    assert result.returncode != 0 and "does not exist" in result.stderr
+    result = run([*SERVE, "--data-dir", str(tmp_path)], GLIMPSE_DEFAULT_STORE="elsewhere")
+    assert result.returncode != 0 and "default_store" in result.stderr
+
+
+def test_manage_db_commands(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    result = run([*MANAGE, "--database-url", url, "db", "check"])
+    assert result.returncode == 1 and "db upgrade" in result.stdout
+    result = run([*MANAGE, "--database-url", url, "db", "upgrade"])
+    assert result.returncode == 0, result.stderr
+    result = run([*MANAGE, "--database-url", url, "db", "check"])
+    assert result.returncode == 0 and "current" in result.stdout
+    result = run([*MANAGE, "--database-url", url, "db", "version"])
+    assert result.stdout.splitlines()[0] == result.stdout.splitlines()[1].replace("code:    ", "database:")
+
+
+def test_cleanup_recovers_from_a_crash_mid_upload(tmp_path: Path) -> None:
+    data_dir = tmp_path / "crash"
+    server = start_server(data_dir)
+    api = Api(server.url, uuid.uuid4().hex)
+    image = api.create()
+    host, port = server.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.sendall(f"PUT /v2/images/{image['id']}/file HTTP/1.1\r\nHost: x\r\nX-Project-Id: {api.project}\r\n"
+                 "Content-Type: application/octet-stream\r\nContent-Length: 10000000\r\n\r\n".encode()
+                 + b"x" * 3_000_000)
+    deadline = time.monotonic() + 20
+    while api.show(image["id"])["status"] != "saving":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+    sock.close()
+    leftovers = [p.name for p in (data_dir / "images").iterdir()]
+    assert leftovers and all(name.startswith(".incoming-") for name in leftovers)
+
+    result = run([*MANAGE, "--data-dir", str(data_dir), "cleanup", "--stale-minutes", "0"])
+    assert result.returncode == 0, result.stderr
+    assert "returned 1 image(s)" in result.stdout
+    assert list((data_dir / "images").iterdir()) == []
+
+    server = start_server(data_dir)
+    try:
+        api = Api(server.url, api.project)
+        assert api.show(image["id"])["status"] == "queued"
+        assert api.upload(image["id"], b"after the crash").status_code == 204
+    finally:
+        server.stop()

@@ -1,0 +1,123 @@
+"""The filesystem store: the guarantees of the store interface."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from glimpse.stores.base import Store, StoreError, StoreObjectNotFound, StoreUnavailableError
+from glimpse.stores.filesystem import FilesystemStore
+from glimpse.stores.loader import driver_class, load_stores
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FilesystemStore:
+    return FilesystemStore(path=str(tmp_path / "objects"), read_chunk_size=1000)
+
+
+def test_is_a_store(store: FilesystemStore) -> None:
+    assert isinstance(store, Store)
+
+
+def test_put_then_read_back(store: FilesystemStore) -> None:
+    data = os.urandom(10_500)
+    stored = store.put("k1", [data[:5000], data[5000:]], size=len(data))
+    assert stored.size == len(data) and stored.key == "k1"
+    assert stored.url == store.url_for("k1") and stored.url.startswith("file:///")
+    assert b"".join(store.open("k1")) == data
+    assert all(len(chunk) <= 1000 for chunk in store.open("k1"))
+    assert store.stat("k1") == len(data)
+
+
+def test_ranged_reads(store: FilesystemStore) -> None:
+    data = bytes(range(256)) * 20
+    store.put("r", [data])
+    assert b"".join(store.open("r", offset=100, length=50)) == data[100:150]
+    assert b"".join(store.open("r", offset=5000)) == data[5000:]
+    assert b"".join(store.open("r", offset=0, length=0)) == b""
+    assert b"".join(store.open("r", offset=len(data) - 1, length=10)) == data[-1:]
+
+
+def test_failed_put_leaves_nothing(store: FilesystemStore) -> None:
+    def failing() -> Iterator[bytes]:
+        yield b"partial"
+        raise RuntimeError("source broke")
+
+    with pytest.raises(RuntimeError):
+        store.put("broken", failing())
+    assert list(store.root.iterdir()) == []
+    with pytest.raises(StoreObjectNotFound):
+        store.open("broken")
+
+
+def test_put_replaces_atomically(store: FilesystemStore) -> None:
+    store.put("k", [b"old"])
+
+    def failing() -> Iterator[bytes]:
+        yield b"new"
+        raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        store.put("k", failing())
+    assert b"".join(store.open("k")) == b"old"
+
+
+def test_missing_objects(store: FilesystemStore) -> None:
+    with pytest.raises(StoreObjectNotFound):
+        store.open("nope")
+    with pytest.raises(StoreObjectNotFound):
+        store.stat("nope")
+    store.delete("nope")
+
+
+def test_delete(store: FilesystemStore) -> None:
+    store.put("d", [b"x"])
+    store.delete("d")
+    with pytest.raises(StoreObjectNotFound):
+        store.stat("d")
+
+
+@pytest.mark.parametrize("key", ["", "../escape", "a/b", ".hidden"])
+def test_unsafe_keys_are_refused(store: FilesystemStore, key: str) -> None:
+    with pytest.raises(StoreError):
+        store.put(key, [b"x"])
+
+
+def test_purge_incomplete_removes_only_old_temporaries(store: FilesystemStore) -> None:
+    old = store.root / ".incoming-old"
+    old.write_bytes(b"x")
+    past = time.time() - 3600
+    os.utime(old, (past, past))
+    fresh = store.root / ".incoming-fresh"
+    fresh.write_bytes(b"y")
+    store.put("kept", [b"z"])
+    assert store.purge_incomplete(older_than=600) == [".incoming-old"]
+    assert sorted(p.name for p in store.root.iterdir()) == [".incoming-fresh", "kept"]
+
+
+def test_check_reports_a_vanished_directory(store: FilesystemStore) -> None:
+    store.check()
+    store.root.rmdir()
+    with pytest.raises(StoreUnavailableError, match="does not exist"):
+        store.check()
+
+
+def test_source_errors_pass_through_untranslated(store: FilesystemStore) -> None:
+    def source() -> Iterator[bytes]:
+        yield b"x"
+        raise ConnectionResetError("peer went away")
+
+    with pytest.raises(ConnectionResetError):
+        store.put("k", source())
+
+
+def test_drivers_are_found_by_entry_point(tmp_path: Path) -> None:
+    assert driver_class("filesystem") is FilesystemStore
+    with pytest.raises(ValueError, match="filesystem"):
+        driver_class("floppy")
+    stores = load_stores({"a": {"driver": "filesystem", "path": str(tmp_path / "a"), "description": "A"}})
+    assert isinstance(stores["a"], FilesystemStore)
