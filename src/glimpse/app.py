@@ -38,4 +38,5 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
-    return RequestIdMiddleware(versions.VersionNegotiation(app, settings.public_endpoint))
+    return RequestIdMiddleware(versions.VersionNegotiation(
+        app, settings.public_endpoint, registry=settings.registry_endpoint, streaming=settings.streaming_endpoint))

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     public_endpoint: str | None = Field(
         default=None, description="base URL clients reach this node at (version document, Location headers)"
     )
+    registry_endpoint: str | None = Field(
+        default=None, description="base URL of the metadata (registry) nodes, advertised in the version document"
+    )
+    streaming_endpoint: str | None = Field(
+        default=None, description="base URL of the image data (streaming) nodes, advertised in the version document"
+    )
     max_json_body_size: int = Field(default=1024 * 1024, gt=0, description="largest JSON request body in bytes")
     worker_threads: int = Field(default=128, ge=4, description="threads for blocking database and store calls")
 

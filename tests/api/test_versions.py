@@ -68,3 +68,18 @@ def test_public_endpoint_is_used_in_links(tmp_path) -> None:
         assert created.headers["location"].startswith("https://images.example.com/v2/images/")
     finally:
         srv.stop()
+
+
+def test_registry_and_streaming_endpoints_are_advertised(tmp_path) -> None:
+    from tests.conftest import start_server
+
+    srv = start_server(tmp_path / "split", env={"GLIMPSE_REGISTRY_ENDPOINT": "http://meta.example.com:9292",
+                                                "GLIMPSE_STREAMING_ENDPOINT": "http://data.example.com:9393/"})
+    try:
+        for path in ("/versions", "/"):
+            links = httpx.get(srv.url + path).json()["versions"][0]["links"]
+            assert {"rel": "registry", "href": "http://meta.example.com:9292/v2/"} in links
+            assert {"rel": "streaming", "href": "http://data.example.com:9393/v2/"} in links
+            assert links[0] == {"rel": "self", "href": f"{srv.url}/v2/"}
+    finally:
+        srv.stop()

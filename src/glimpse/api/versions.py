@@ -18,32 +18,50 @@ _KNOWN_ROOTS = ("/v2", "/versions", "/healthcheck")
 _VND = re.compile(r"application/vnd\.openstack\.images-v2(\.\d+)?")
 
 
-def version_document(root: str) -> dict[str, object]:
-    href = f"{root}/v2/"
+def version_document(root: str, *, registry: str | None = None, streaming: str | None = None) -> dict[str, object]:
+    """The version list; every entry links to ``<root>/v2/``.
+
+    When the deployment splits metadata (registry) and data (streaming) nodes,
+    each entry also carries links with ``rel`` ``registry`` and ``streaming``,
+    so a client can send metadata calls and data calls straight to the right
+    nodes. Clients that only know ``self`` ignore them.
+    """
+    links = [{"rel": "self", "href": f"{root}/v2/"}]
+    for rel, endpoint in (("registry", registry), ("streaming", streaming)):
+        if endpoint:
+            links.append({"rel": rel, "href": f"{endpoint.rstrip('/')}/v2/"})
     return {
         "versions": [
-            {"id": vid, "status": "CURRENT" if i == 0 else "SUPPORTED", "links": [{"rel": "self", "href": href}]}
+            {"id": vid, "status": "CURRENT" if i == 0 else "SUPPORTED", "links": links}
             for i, vid in enumerate(VERSION_IDS)
         ]
     }
 
 
+def _document_for(request: Request) -> dict[str, object]:
+    settings = request.app.state.services.settings
+    return version_document(base_url(request), registry=settings.registry_endpoint,
+                            streaming=settings.streaming_endpoint)
+
+
 async def versions(request: Request) -> Response:
     """``GET /versions``: 200 with the version list."""
-    return JSONResponse(version_document(base_url(request)))
+    return JSONResponse(_document_for(request))
 
 
 async def multiple_choices(request: Request) -> Response:
     """``GET /`` (and unknown version prefixes): 300 with the version list."""
-    return JSONResponse(version_document(base_url(request)), status_code=300)
+    return JSONResponse(_document_for(request), status_code=300)
 
 
 class VersionNegotiation:
     """Rewrite ``/v2.N/...`` to ``/v2/...`` and answer unknown version prefixes with 300."""
 
-    def __init__(self, app: ASGIApp, public_endpoint: str | None = None) -> None:
+    def __init__(self, app: ASGIApp, public_endpoint: str | None = None, *, registry: str | None = None,
+                 streaming: str | None = None) -> None:
         self.app = app
         self.public_endpoint = public_endpoint
+        self.endpoints = {"registry": registry, "streaming": streaming}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -57,7 +75,8 @@ class VersionNegotiation:
                     scope = {**scope, "path": "/v2" + path, "raw_path": None}
                 else:
                     root = base_url(Request(scope, receive), self.public_endpoint)
-                    await JSONResponse(version_document(root), status_code=300)(scope, receive, send)
+                    document = version_document(root, **self.endpoints)
+                    await JSONResponse(document, status_code=300)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
