@@ -10,10 +10,12 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from glimpse.api import health, versions
+from glimpse.api.authentication import AuthenticationMiddleware
 from glimpse.api.errors import EXCEPTION_HANDLERS
 from glimpse.api.middleware import RequestIdMiddleware
 from glimpse.api.routing import resource
 from glimpse.api.v2.routes import ROUTES
+from glimpse.auth import Authenticator
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
@@ -21,6 +23,7 @@ from glimpse.settings import Settings
 def build_app(settings: Settings, *, services: Services | None = None, migrate: bool = True) -> ASGIApp:
     """The ASGI application of one node, serving ``services`` (opened from ``settings`` if not given)."""
     services = services or open_services(settings, migrate=migrate)
+    authenticator = build_authenticator(settings, services)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -28,6 +31,7 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
         try:
             yield
         finally:
+            await authenticator.close()
             services.close()
 
     routes = [
@@ -39,4 +43,20 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
     return RequestIdMiddleware(versions.VersionNegotiation(
-        app, settings.public_endpoint, registry=settings.registry_endpoint, streaming=settings.streaming_endpoint))
+        AuthenticationMiddleware(app, authenticator), settings.public_endpoint,
+        registry=settings.registry_endpoint, streaming=settings.streaming_endpoint))
+
+
+def build_authenticator(settings: Settings, services: Services) -> Authenticator:
+    """The authentication strategy ``settings.auth_strategy`` names."""
+    if settings.auth_strategy == "keystone":
+        from glimpse.auth.keystone import KeystoneAuthenticator
+
+        return KeystoneAuthenticator(settings, services.policy)
+    if settings.auth_strategy == "tokens":
+        from glimpse.auth.tokens import TokenAuthenticator
+
+        return TokenAuthenticator(services.tokens, services.policy)
+    from glimpse.auth.noauth import HeaderAuthenticator
+
+    return HeaderAuthenticator(services.policy)

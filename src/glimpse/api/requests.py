@@ -12,29 +12,8 @@ from glimpse.context import RequestContext
 
 
 def context(request: Request) -> RequestContext:
-    """The caller, from the unauthenticated identity headers Glance's noauth mode uses.
-
-    No project header means an unscoped administrator; a project without
-    ``X-Roles`` gets the ``member`` and ``reader`` roles.
-    """
-    cached = getattr(request.state, "context", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    headers = request.headers
-    project = (headers.get("x-project-id") or headers.get("x-tenant-id") or "").strip()
-    raw_roles = headers.get("x-roles")
-    roles = {r.strip().lower() for r in raw_roles.split(",") if r.strip()} if raw_roles is not None else None
-    user = (headers.get("x-user-id") or "").strip() or None
-    request_id = request.state.request_id
-    if not project:
-        ctx = RequestContext.admin(request_id=request_id)
-        if roles is not None:
-            ctx = RequestContext(project_id=None, user_id=user, roles=frozenset(roles) | {"admin"},
-                                 is_admin=True, request_id=request_id)
-    else:
-        ctx = RequestContext.for_project(project, user_id=user, roles=roles if roles is not None
-                                         else {"member", "reader"}, request_id=request_id)
-    request.state.context = ctx
+    """The authenticated caller (set by :class:`~glimpse.api.authentication.AuthenticationMiddleware`)."""
+    ctx: RequestContext = request.state.context
     return ctx
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,9 @@ from glimpse.db.tables import image_locations, image_members, image_properties, 
 from glimpse.domain.images import Image, ImageLocation, ImageStatus, Visibility
 from glimpse.domain.queries import ImageQuery, TimeFilter
 from glimpse.errors import DuplicateImage
+
+#: A check run inside the write transaction of a change, before the change is written (quotas).
+TransactionGuard = Callable[[Connection], None]
 
 _NULLABLE_SORT_KEYS = frozenset({"name", "container_format", "disk_format", "size"})
 _COLUMNS = ("name", "status", "visibility", "owner", "protected", "os_hidden", "disk_format", "container_format",
@@ -90,10 +93,15 @@ class ImageRepository:
             return self._load(conn, conn.execute(statement).all())
 
     # -- writes
-    def add(self, image: Image) -> Image:
-        """Insert a new image; raise :class:`DuplicateImage` if the id was ever used."""
+    def add(self, image: Image, *, guard: TransactionGuard | None = None) -> Image:
+        """Insert a new image; raise :class:`DuplicateImage` if the id was ever used.
+
+        ``guard`` runs first in the same transaction and may raise to refuse.
+        """
         try:
             with self._db.write() as conn:
+                if guard is not None:
+                    guard(conn)
                 conn.execute(images.insert().values(
                     id=image.id, created_at=image.created_at, updated_at=image.updated_at,
                     deleted=False, deleted_at=None, revision=image.revision, **_column_values(image)))
@@ -106,17 +114,20 @@ class ImageRepository:
             raise DuplicateImage(f"An image with identifier {image.id} already exists.") from None
         return image
 
-    def update(self, before: Image, after: Image) -> Image | None:
+    def update(self, before: Image, after: Image, *, guard: TransactionGuard | None = None) -> Image | None:
         """Store ``after`` if the image is still exactly ``before``; else return ``None``.
 
         Properties, tags and locations are written as differences. Locations
-        that disappear are marked for deletion from their store.
+        that disappear are marked for deletion from their store. ``guard`` runs
+        first in the same transaction and may raise to refuse the change.
         """
         now = utcnow()
         values: dict[str, Any] = {**_column_values(after), "updated_at": now, "revision": before.revision + 1}
         if after.status is ImageStatus.DELETED:
             values.update(deleted=True, deleted_at=now)
         with self._db.write() as conn:
+            if guard is not None:
+                guard(conn)
             result = conn.execute(
                 images.update()
                 .where(images.c.id == before.id, images.c.revision == before.revision, images.c.deleted.is_(False))
@@ -175,7 +186,7 @@ class ImageRepository:
         ids = [row.id for row in rows]
         if not ids:
             return []
-        properties: dict[str, dict[str, str]] = defaultdict(dict)
+        properties: dict[str, dict[str, str | None]] = defaultdict(dict)
         for r in conn.execute(sa.select(image_properties).where(image_properties.c.image_id.in_(ids))):
             properties[r.image_id][r.name] = r.value
         tags: dict[str, list[str]] = defaultdict(list)
@@ -192,7 +203,7 @@ class ImageRepository:
         return [_image(row, properties[row.id], tags[row.id], locations[row.id]) for row in rows]
 
 
-def _image(row: Row[Any], properties: dict[str, str], tags: list[str], locations: list[ImageLocation]) -> Image:
+def _image(row: Row[Any], properties: dict[str, str | None], tags: list[str], locations: list[ImageLocation]) -> Image:
     return Image(
         id=row.id, name=row.name, status=ImageStatus(row.status), visibility=Visibility(row.visibility),
         owner=row.owner, created_at=row.created_at, updated_at=row.updated_at, protected=bool(row.protected),
