@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
-from glimpse.db.engine import Database
+from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.db.tables import image_locations, image_members, image_properties, image_tags, images
 from glimpse.domain.images import Image, ImageLocation, ImageStatus, Visibility
 from glimpse.domain.queries import ImageQuery, TimeFilter
@@ -93,6 +93,7 @@ class ImageRepository:
             return self._load(conn, conn.execute(statement).all())
 
     # -- writes
+    @retry_on_conflict
     def add(self, image: Image, *, guard: TransactionGuard | None = None) -> Image:
         """Insert a new image; raise :class:`DuplicateImage` if the id was ever used.
 
@@ -114,6 +115,7 @@ class ImageRepository:
             raise DuplicateImage(f"An image with identifier {image.id} already exists.") from None
         return image
 
+    @retry_on_conflict
     def update(self, before: Image, after: Image, *, guard: TransactionGuard | None = None) -> Image | None:
         """Store ``after`` if the image is still exactly ``before``; else return ``None``.
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
-from glimpse.db.engine import Database
+from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.db.images import utcnow
 from glimpse.db.tables import image_members
 from glimpse.domain.members import Member, MemberStatus
@@ -38,6 +38,7 @@ class MemberRepository:
             return int(conn.execute(sa.select(sa.func.count()).select_from(_table)
                                     .where(_table.c.image_id == image_id)).scalar_one())
 
+    @retry_on_conflict
     def add(self, image_id: str, member_id: str) -> Member:
         """Add a pending member; raise :class:`DuplicateMember` if it is already there."""
         now = utcnow()

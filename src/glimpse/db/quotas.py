@@ -48,6 +48,7 @@ class QuotaCheck:
 class QuotaRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._known_projects: set[str] = set()
 
     def overrides(self, project_id: str) -> dict[str, int]:
         with self._db.read() as conn:
@@ -82,9 +83,10 @@ class QuotaRepository:
 
     def guard(self, project_id: str, checks: list[QuotaCheck]) -> TransactionGuard:
         """A check to run inside the write transaction of the change it guards."""
+        self._ensure_project_row(project_id)
 
         def check(conn: Connection) -> None:
-            _lock_project(conn, project_id)
+            conn.execute(sa.select(projects.c.id).where(projects.c.id == project_id).with_for_update())
             usage = _usage(conn, project_id)
             for item in checks:
                 used = getattr(usage, item.resource)
@@ -94,15 +96,24 @@ class QuotaRepository:
         return check
 
 
-def _lock_project(conn: Connection, project_id: str) -> None:
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        conn.execute(pg_insert(projects).values(id=project_id).on_conflict_do_nothing())
-    elif dialect in ("mysql", "mariadb"):
-        conn.execute(projects.insert().values(id=project_id).prefix_with("IGNORE"))
-    else:
-        conn.execute(projects.insert().values(id=project_id).prefix_with("OR IGNORE"))
-    conn.execute(sa.select(projects.c.id).where(projects.c.id == project_id).with_for_update())
+    def _ensure_project_row(self, project_id: str) -> None:
+        """Create the project's lock row, in a transaction of its own.
+
+        Creating it inside the guarded transaction would let concurrent first
+        uses take shared locks on it and then deadlock wanting exclusive ones
+        (InnoDB); once it exists, the guard only takes the exclusive lock.
+        """
+        if project_id in self._known_projects:
+            return
+        with self._db.write() as conn:
+            dialect = conn.dialect.name
+            if dialect == "postgresql":
+                conn.execute(pg_insert(projects).values(id=project_id).on_conflict_do_nothing())
+            elif dialect in ("mysql", "mariadb"):
+                conn.execute(projects.insert().values(id=project_id).prefix_with("IGNORE"))
+            else:
+                conn.execute(projects.insert().values(id=project_id).prefix_with("OR IGNORE"))
+        self._known_projects.add(project_id)
 
 
 def _usage(conn: Connection, project_id: str) -> Usage:
