@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Sequence
 
 import uvicorn
@@ -13,6 +14,7 @@ from glimpse.app import build_app
 from glimpse.cli.options import add_common, settings_from
 from glimpse.db.engine import Database
 from glimpse.db.migrate import upgrade
+from glimpse.extensions.manager import ExtensionNotFound
 
 log = logging.getLogger("glimpse")
 
@@ -25,6 +27,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", help="address to listen on (GLIMPSE_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (GLIMPSE_PORT, default 9292)")
+    p.add_argument("--role", choices=["all", "registry", "streaming"],
+                   help="serve metadata (registry), image data (streaming) or both (all, the default; GLIMPSE_ROLE)")
     add_common(p)
     p.add_argument("--version", action="version", version=f"glimpse {__version__}")
     return p
@@ -32,16 +36,20 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    settings = settings_from(args, host=args.host, port=args.port)
+    settings = settings_from(args, host=args.host, port=args.port, role=args.role)
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url)
     upgrade(database)
     database.dispose()
-    log.info("glimpse %s: database %s, stores %s (default %s)", __version__, database.url.render_as_string(),
-             ", ".join(settings.stores), settings.default_store)
-    app = build_app(settings, migrate=False)
+    log.info("glimpse %s (%s role): database %s, stores %s (default %s), extensions %s", __version__, settings.role,
+             database.url.render_as_string(), ", ".join(settings.stores), settings.default_store,
+             ", ".join(settings.extensions) or "none")
+    try:
+        app = build_app(settings, migrate=False)
+    except ExtensionNotFound as exc:
+        sys.exit(f"error: {exc}")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                 timeout_keep_alive=30, server_header=False)
 

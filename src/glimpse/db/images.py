@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,9 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from glimpse.db.engine import Database
+from glimpse.db.outbox import write_messages
 from glimpse.db.tables import image_locations, image_members, image_properties, image_tags, images
+from glimpse.domain.events import OutboxMessage
 from glimpse.domain.images import Image, ImageLocation, ImageStatus, Visibility
 from glimpse.domain.queries import ImageQuery, TimeFilter
 from glimpse.errors import DuplicateImage
@@ -90,8 +92,11 @@ class ImageRepository:
             return self._load(conn, conn.execute(statement).all())
 
     # -- writes
-    def add(self, image: Image) -> Image:
-        """Insert a new image; raise :class:`DuplicateImage` if the id was ever used."""
+    def add(self, image: Image, *, outbox: Sequence[OutboxMessage] = ()) -> Image:
+        """Insert a new image; raise :class:`DuplicateImage` if the id was ever used.
+
+        ``outbox`` messages are written in the same transaction.
+        """
         try:
             with self._db.write() as conn:
                 conn.execute(images.insert().values(
@@ -102,15 +107,19 @@ class ImageRepository:
                                  [{"image_id": image.id, "name": k, "value": v} for k, v in image.properties.items()])
                 if image.tags:
                     conn.execute(image_tags.insert(), [{"image_id": image.id, "value": t} for t in image.tags])
+                write_messages(conn, outbox)
         except IntegrityError:
             raise DuplicateImage(f"An image with identifier {image.id} already exists.") from None
         return image
 
-    def update(self, before: Image, after: Image) -> Image | None:
+    def update(self, before: Image, after: Image, *,
+               outbox: Callable[[Image], Sequence[OutboxMessage]] | None = None) -> Image | None:
         """Store ``after`` if the image is still exactly ``before``; else return ``None``.
 
         Properties, tags and locations are written as differences. Locations
-        that disappear are marked for deletion from their store.
+        that disappear are marked for deletion from their store. ``outbox``
+        gets the image as stored and returns messages written in the same
+        transaction (so none exist for a change that did not happen).
         """
         now = utcnow()
         values: dict[str, Any] = {**_column_values(after), "updated_at": now, "revision": before.revision + 1}
@@ -127,7 +136,10 @@ class ImageRepository:
             _write_properties(conn, before, after)
             _write_tags(conn, before, after)
             _write_locations(conn, before, after, now)
-        return dataclasses.replace(after, updated_at=now, revision=before.revision + 1)
+            stored = dataclasses.replace(after, updated_at=now, revision=before.revision + 1)
+            if outbox is not None:
+                write_messages(conn, outbox(stored))
+        return stored
 
     # -- data bookkeeping
     def reserve_location(self, image_id: str, store: str, key: str, url: str) -> int:

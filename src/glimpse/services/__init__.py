@@ -21,7 +21,9 @@ from glimpse.db.engine import Database
 from glimpse.db.images import ImageRepository
 from glimpse.db.members import MemberRepository
 from glimpse.db.migrate import upgrade
+from glimpse.db.outbox import OutboxRepository
 from glimpse.domain.schemas import ImageSchema, load_custom_properties
+from glimpse.extensions.manager import Extensions, load_extensions
 from glimpse.services.access import ImageAccess
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.images import ImageService
@@ -49,6 +51,8 @@ class Services:
     members: MemberService
     maintenance: MaintenanceService
     image_repository: ImageRepository
+    extensions: Extensions
+    outbox: OutboxRepository
     import_methods: tuple[str, ...] = ()
 
     def health(self) -> dict[str, str]:
@@ -75,7 +79,10 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Connect to the database and stores that ``settings`` name and build the services.
 
     With ``migrate`` the database is first brought to the current schema.
+    Raises :class:`glimpse.extensions.manager.ExtensionNotFound` when the
+    settings enable an extension that is not installed.
     """
+    extensions = load_extensions(settings)
     database = Database(settings.database_url)
     if migrate:
         upgrade(database)
@@ -87,7 +94,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         descriptions={k: str(v.get("description", "")) for k, v in settings.stores.items()},
     )
     image_repository = ImageRepository(database)
-    access = ImageAccess(image_repository, MemberRepository(database))
+    access = ImageAccess(image_repository, MemberRepository(database), extensions)
+    outbox = OutboxRepository(database)
     limits = ImageLimits(
         properties=settings.image_property_quota, tags=settings.image_tag_quota, members=settings.image_member_quota
     )
@@ -98,10 +106,12 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         stores=stores,
         images=ImageService(access, schema, limits, stores),
         image_data=ImageDataService(
-            access, stores, size_cap=settings.image_size_cap, hash_algorithm=settings.hashing_algorithm,
+            access, stores, outbox, size_cap=settings.image_size_cap, hash_algorithm=settings.hashing_algorithm,
             require_format_match=settings.require_image_format_match,
         ),
         members=MemberService(access, limits),
         maintenance=MaintenanceService(access, stores),
         image_repository=image_repository,
+        extensions=extensions,
+        outbox=outbox,
     )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from glimpse import policy
 from glimpse.context import RequestContext
 from glimpse.db.images import ImageRepository
 from glimpse.db.members import MemberRepository
+from glimpse.domain.events import DomainEvent, OutboxMessage
 from glimpse.domain.images import Image, Visibility
 from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict
+from glimpse.extensions.manager import Extensions
 
 #: How often a change is re-read and re-applied after losing a race.
 _MAX_ATTEMPTS = 20
@@ -29,9 +31,10 @@ def normalize_image_id(image_id: str) -> str | None:
 class ImageAccess:
     """Image lookups that apply visibility, and compare-and-swap changes."""
 
-    def __init__(self, images: ImageRepository, members: MemberRepository) -> None:
+    def __init__(self, images: ImageRepository, members: MemberRepository, extensions: Extensions) -> None:
         self.images = images
         self.members = members
+        self.extensions = extensions
 
     def is_visible(self, ctx: RequestContext, image: Image) -> bool:
         member = (
@@ -57,12 +60,16 @@ class ImageAccess:
             raise Forbidden(f"You are not permitted to {action} image {image.id}.")
         return image
 
-    def change(self, image_id: str, apply: Callable[[Image], Image]) -> Image:
+    def change(self, image_id: str, apply: Callable[[Image], Image], *,
+               events: Callable[[Image, Image], Sequence[DomainEvent]] | None = None) -> Image:
         """Apply ``apply`` to the current image and store the result atomically.
 
         ``apply`` gets the freshest image and returns the changed one (or the
         same object for no change); it may raise to refuse. When another writer
         got there first, the image is read again and ``apply`` runs again.
+        ``events`` describes a stored change (image before, image as stored);
+        the enabled extensions' outbox messages for them are written in the
+        change's transaction. No change, no events.
         """
         for _ in range(_MAX_ATTEMPTS):
             current = self.images.get(image_id)
@@ -71,7 +78,13 @@ class ImageAccess:
             changed = apply(current)
             if changed == current:
                 return current
-            stored = self.images.update(current, changed)
+            stored = self.images.update(current, changed, outbox=self._outbox(current, events))
             if stored is not None:
                 return stored
         raise ImageStatusConflict(f"Image {image_id} is being changed concurrently; try again.")
+
+    def _outbox(self, before: Image, events: Callable[[Image, Image], Sequence[DomainEvent]] | None
+                ) -> Callable[[Image], Sequence[OutboxMessage]] | None:
+        if events is None:
+            return None
+        return lambda stored: self.extensions.outbox(events(before, stored))
