@@ -21,19 +21,13 @@ def context(request: Request) -> RequestContext:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     headers = request.headers
-    project = (headers.get("x-project-id") or headers.get("x-tenant-id") or "").strip()
     raw_roles = headers.get("x-roles")
-    roles = {r.strip().lower() for r in raw_roles.split(",") if r.strip()} if raw_roles is not None else None
-    user = (headers.get("x-user-id") or "").strip() or None
-    request_id = request.state.request_id
-    if not project:
-        ctx = RequestContext.admin(request_id=request_id)
-        if roles is not None:
-            ctx = RequestContext(project_id=None, user_id=user, roles=frozenset(roles) | {"admin"},
-                                 is_admin=True, request_id=request_id)
-    else:
-        ctx = RequestContext.for_project(project, user_id=user, roles=roles if roles is not None
-                                         else {"member", "reader"}, request_id=request_id)
+    ctx = RequestContext.from_identity(
+        headers.get("x-project-id") or headers.get("x-tenant-id"),
+        user_id=headers.get("x-user-id"),
+        roles=raw_roles.split(",") if raw_roles is not None else None,
+        request_id=request.state.request_id,
+    )
     request.state.context = ctx
     return ctx
 
