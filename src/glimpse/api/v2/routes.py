@@ -45,10 +45,10 @@ def routes_for(settings: Settings) -> list[Route]:
     if settings.role == "all":
         return ROUTES
     if settings.role == "registry":
-        to_streaming = redirect_to("streaming", settings.streaming_endpoint)
+        to_streaming = redirect_to("streaming", settings.streaming_endpoint, from_role="registry")
         return [resource(path, **methods) for path, methods in METADATA] + [
             resource(path, **{method: to_streaming for method in methods}) for path, methods in DATA]
-    to_registry = redirect_to("registry", settings.registry_endpoint)
+    to_registry = redirect_to("registry", settings.registry_endpoint, from_role="streaming")
     return [resource(path, **{method: handler if method in READ_METHODS else to_registry
                               for method, handler in methods.items()}) for path, methods in METADATA] + [
         resource(path, **methods) for path, methods in DATA]
