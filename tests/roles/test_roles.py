@@ -132,6 +132,9 @@ def test_metadata_traffic_through_the_registry_never_reaches_the_streaming_node(
     assert [i.id for i in sdk.image.images(name="renamed")] == [image["id"]]
     sdk.image.delete_image(image["id"])
     assert pair.seen(pair.streaming)[before:] == []
+    # The count does see requests that do reach the streaming node.
+    assert httpx.get(f"{pair.streaming.url}/v2/images/{image['id']}").status_code == 404
+    assert pair.seen(pair.streaming)[before:] == [("GET", f"/v2/images/{image['id']}", 404)]
 
 
 def test_glanceclient_works_through_the_streaming_node(pair: Pair, project: str) -> None:
