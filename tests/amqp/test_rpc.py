@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import pytest
 
 from glimpse import errors
@@ -26,6 +27,14 @@ def rpc_server(amqp_url: str, rpc_queue: str, tmp_path_factory: pytest.TempPathF
         "GLIMPSE_EXTENSIONS": '["rpc"]', "GLIMPSE_AMQP_URL": amqp_url, "GLIMPSE_RPC_QUEUE": rpc_queue})
     yield server
     server.stop()
+    asyncio.run(_delete_queue(amqp_url, rpc_queue))
+
+
+async def _delete_queue(url: str, name: str) -> None:
+    connection = await aio_pika.connect(url)
+    channel = await connection.channel()
+    await channel.queue_delete(name)
+    await connection.close()
 
 
 def run(amqp_url: str, rpc_queue: str, calls: Any, **identity: Any) -> Any:

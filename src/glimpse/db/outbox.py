@@ -73,6 +73,9 @@ class OutboxRepository:
         now = utcnow()
         unsent = outbox.c.sent_at.is_(None)
         free = sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+        with self._db.read() as conn:  # an idle relay should not take SQLite's write lock
+            if conn.execute(sa.select(outbox.c.id).where(unsent, free).limit(1)).first() is None:
+                return []
         with self._db.write() as conn:
             statement = sa.select(outbox).where(unsent, free).order_by(outbox.c.id).limit(limit)
             if conn.dialect.name in ("postgresql", "mysql", "mariadb"):
