@@ -12,10 +12,12 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from glimpse.api import health, versions
+from glimpse.api.authentication import AuthenticationMiddleware
 from glimpse.api.errors import EXCEPTION_HANDLERS
 from glimpse.api.middleware import RequestIdMiddleware
 from glimpse.api.routing import resource
 from glimpse.api.v2.routes import routes_for
+from glimpse.auth import Authenticator
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
@@ -33,6 +35,7 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     """
     services = services or open_services(settings, migrate=migrate)
     background = services.extensions.background_tasks(services)
+    authenticator = build_authenticator(settings, services)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -46,6 +49,7 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
                 finally:
                     tasks.cancel_scope.cancel()
         finally:
+            await authenticator.close()
             services.close()
 
     routes = [
@@ -58,7 +62,23 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
     return RequestIdMiddleware(versions.VersionNegotiation(
-        app, settings.public_endpoint, registry=settings.registry_endpoint, streaming=settings.streaming_endpoint))
+        AuthenticationMiddleware(app, authenticator), settings.public_endpoint,
+        registry=settings.registry_endpoint, streaming=settings.streaming_endpoint))
+
+
+def build_authenticator(settings: Settings, services: Services) -> Authenticator:
+    """The authentication strategy ``settings.auth_strategy`` names."""
+    if settings.auth_strategy == "keystone":
+        from glimpse.auth.keystone import KeystoneAuthenticator
+
+        return KeystoneAuthenticator(settings, services.policy)
+    if settings.auth_strategy == "tokens":
+        from glimpse.auth.tokens import TokenAuthenticator
+
+        return TokenAuthenticator(services.tokens, services.policy)
+    from glimpse.auth.noauth import HeaderAuthenticator
+
+    return HeaderAuthenticator(services.policy)
 
 
 async def _supervised(task: Callable[[], Awaitable[None]]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -55,31 +54,6 @@ class RequestContext:
             is_admin="admin" in lowered,
             request_id=request_id or new_request_id(),
         )
-
-    @classmethod
-    def from_identity(
-        cls,
-        project_id: str | None,
-        *,
-        user_id: str | None = None,
-        roles: Iterable[str] | None = None,
-        request_id: str | None = None,
-    ) -> RequestContext:
-        """The caller as every unauthenticated transport (HTTP headers, AMQP RPC) names it.
-
-        No project means an unscoped administrator; a project without roles
-        has the ``member`` and ``reader`` roles.
-        """
-        project = (project_id or "").strip()
-        user = (user_id or "").strip() or None
-        given = {r.strip().lower() for r in roles if r.strip()} if roles is not None else None
-        if not project:
-            if given is None:
-                return cls.admin(request_id=request_id)
-            return cls(project_id=None, user_id=user, roles=frozenset(given) | {"admin"}, is_admin=True,
-                       request_id=request_id or new_request_id())
-        return cls.for_project(project, user_id=user, roles=given if given is not None else {"member", "reader"},
-                               request_id=request_id)
 
     def has_role(self, role: str) -> bool:
         return role.lower() in self.roles

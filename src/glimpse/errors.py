@@ -3,6 +3,8 @@
 ::
 
     GlimpseError
+    ├── Unauthenticated             no, or no valid, credentials
+    ├── IdentityUnavailable         the identity service cannot answer
     ├── InvalidRequest              input that can never succeed as sent
     │   ├── SchemaViolation         a value does not fit the image/member schema
     │   ├── InvalidPatch            a JSON Patch document is malformed
@@ -42,6 +44,18 @@ class GlimpseError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class Unauthenticated(GlimpseError):
+    """The request carries no valid credentials; ``challenge`` says how to authenticate."""
+
+    def __init__(self, message: str, challenge: str) -> None:
+        super().__init__(message)
+        self.challenge = challenge
+
+
+class IdentityUnavailable(GlimpseError):
+    pass
 
 
 class InvalidRequest(GlimpseError):

@@ -63,6 +63,37 @@ class Settings(BaseSettings):
     max_json_body_size: int = Field(default=1024 * 1024, gt=0, description="largest JSON request body in bytes")
     worker_threads: int = Field(default=128, ge=4, description="threads for blocking database and store calls")
 
+    # -- identity and access
+    auth_strategy: str = Field(
+        default="noauth", description="noauth (identity from headers; development only), keystone or tokens"
+    )
+    allow_insecure_noauth: bool = Field(
+        default=False, description="let noauth listen on a non-loopback address (never in production)"
+    )
+    keystone_url: str | None = Field(default=None, description="Keystone v3 base URL, e.g. http://keystone:5000/v3")
+    keystone_username: str | None = Field(default=None, description="service user that validates tokens")
+    keystone_password: str | None = Field(default=None, description="password of the service user")
+    keystone_project_name: str = Field(default="service", description="project of the service user")
+    keystone_user_domain: str = Field(default="Default", description="domain name of the service user")
+    keystone_project_domain: str = Field(default="Default", description="domain name of the service project")
+    keystone_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for Keystone")
+    token_cache_seconds: float = Field(
+        default=300.0, ge=0, description="how long a validated token is trusted before asking again"
+    )
+    policy_file: Path | None = Field(default=None, description="YAML/JSON file overriding policy rules")
+    property_protection_file: Path | None = Field(
+        default=None, description="Glance-format file protecting custom properties by role"
+    )
+    property_protection_rule_format: str = Field(default="roles", description="roles or policies")
+
+    # -- per-project quotas (-1 = unlimited), overridable per project with glimpse-manage quota
+    quota_image_count_total: int = Field(default=-1, ge=-1, description="images a project may own")
+    quota_image_size_total: int = Field(default=-1, ge=-1, description="MiB of image data a project may store")
+    quota_image_stage_total: int = Field(default=-1, ge=-1, description="MiB a project may hold in staging")
+    quota_image_count_uploading: int = Field(
+        default=-1, ge=-1, description="uploads a project may run at the same time"
+    )
+
     # -- persistence
     data_dir: Path = Field(default_factory=default_data_dir, description="where the embedded default keeps its files")
     database_url: str = Field(default="", description="SQLAlchemy URL; default sqlite:///<data_dir>/glimpse.db")
@@ -108,6 +139,7 @@ class Settings(BaseSettings):
     image_property_quota: int = Field(default=128, description="custom properties per image; negative = unlimited")
     image_tag_quota: int = Field(default=128, description="tags per image; negative = unlimited")
     image_member_quota: int = Field(default=128, description="members per image; negative = unlimited")
+    image_location_quota: int = Field(default=10, description="locations per image; negative = unlimited")
 
     @classmethod
     def settings_customise_sources(
@@ -134,6 +166,20 @@ class Settings(BaseSettings):
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
         return value.lower()
 
+    @field_validator("auth_strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value not in ("noauth", "keystone", "tokens"):
+            raise ValueError("auth_strategy must be noauth, keystone or tokens")
+        return value
+
+    @field_validator("property_protection_rule_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in ("roles", "policies"):
+            raise ValueError("property_protection_rule_format must be roles or policies")
+        return value
+
     @field_validator("hashing_algorithm")
     @classmethod
     def _known_hash(cls, value: str) -> str:
@@ -159,6 +205,10 @@ class Settings(BaseSettings):
             raise ValueError(f"default_store {self.default_store!r} is not one of the stores: {', '.join(self.stores)}")
         if not self.notification_publisher_id:
             self.notification_publisher_id = f"image.{socket.gethostname()}"
+        if self.auth_strategy == "keystone" and not (
+            self.keystone_url and self.keystone_username and self.keystone_password
+        ):
+            raise ValueError("auth_strategy keystone needs keystone_url, keystone_username and keystone_password")
         if self.limit_param_default > self.api_limit_max:
             raise ValueError("limit_param_default cannot exceed api_limit_max")
         return self

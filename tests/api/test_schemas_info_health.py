@@ -74,8 +74,17 @@ def test_info_stores(api: Api, admin: Api) -> None:
     assert detail["properties"]["path"].endswith("images")
 
 
-def test_info_usage_without_limits_is_empty(api: Api) -> None:
-    assert api.http.get("/v2/info/usage").json() == {"usage": {}}
+def test_info_usage_reports_usage_and_unlimited_defaults(api: Api) -> None:
+    image = api.create()
+    api.upload(image["id"], b"x" * (3 * 1024 * 1024))
+    api.create()
+    usage = api.http.get("/v2/info/usage").json()["usage"]
+    assert usage == {
+        "image_count_total": {"limit": -1, "usage": 2},
+        "image_size_total": {"limit": -1, "usage": 3},
+        "image_stage_total": {"limit": -1, "usage": 0},
+        "image_count_uploading": {"limit": -1, "usage": 0},
+    }
 
 
 def test_healthcheck(api: Api) -> None:

@@ -27,6 +27,8 @@ log = logging.getLogger("glimpse.api")
 
 #: Domain error class -> HTTP status; lookup follows the class hierarchy.
 STATUS_CODES: dict[type[Exception], int] = {
+    errors.Unauthenticated: 401,
+    errors.IdentityUnavailable: 503,
     errors.InvalidRequest: 400,
     errors.Forbidden: 403,
     errors.NotFound: 404,
@@ -119,6 +121,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     headers = None
     if isinstance(exc, errors.RangeNotSatisfiable):
         headers = {"Content-Range": f"bytes */{exc.size}"}
+    elif isinstance(exc, errors.Unauthenticated):
+        headers = {"WWW-Authenticate": exc.challenge}
     return error_response(request, status_for(exc), exc.message, headers=headers)
 
 

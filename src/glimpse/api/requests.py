@@ -12,23 +12,8 @@ from glimpse.context import RequestContext
 
 
 def context(request: Request) -> RequestContext:
-    """The caller, from the unauthenticated identity headers Glance's noauth mode uses.
-
-    No project header means an unscoped administrator; a project without
-    ``X-Roles`` gets the ``member`` and ``reader`` roles.
-    """
-    cached = getattr(request.state, "context", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    headers = request.headers
-    raw_roles = headers.get("x-roles")
-    ctx = RequestContext.from_identity(
-        headers.get("x-project-id") or headers.get("x-tenant-id"),
-        user_id=headers.get("x-user-id"),
-        roles=raw_roles.split(",") if raw_roles is not None else None,
-        request_id=request.state.request_id,
-    )
-    request.state.context = ctx
+    """The authenticated caller (set by :class:`~glimpse.api.authentication.AuthenticationMiddleware`)."""
+    ctx: RequestContext = request.state.context
     return ctx
 
 

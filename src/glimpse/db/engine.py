@@ -8,14 +8,50 @@ instead of failing with "database is locked" when a reader upgrades.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+import random
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 _WRITE = "glimpse_write"
+#: MySQL/MariaDB deadlock and lock-wait timeout; PostgreSQL serialization failure and deadlock.
+_RETRYABLE_CODES = {1213, 1205}
+_RETRYABLE_STATES = {"40001", "40P01"}
+_ATTEMPTS = 5
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    """Did the database abort the transaction only because of a lock conflict?"""
+    original = exc.orig
+    code = getattr(original, "args", [None])[0] if original is not None else None
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return code in _RETRYABLE_CODES or state in _RETRYABLE_STATES
+
+
+def retry_on_conflict(method: Callable[P, T]) -> Callable[P, T]:
+    """Re-run a method that is one whole write transaction when the database aborted it for a deadlock."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(_ATTEMPTS):
+            try:
+                return method(*args, **kwargs)
+            except DBAPIError as exc:
+                if attempt == _ATTEMPTS - 1 or not is_retryable(exc):
+                    raise
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 class Database:

@@ -19,13 +19,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
-from glimpse.db.engine import Database
+from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.db.outbox import write_messages
 from glimpse.db.tables import image_locations, image_members, image_properties, image_tags, images
 from glimpse.domain.events import OutboxMessage
 from glimpse.domain.images import Image, ImageLocation, ImageStatus, Visibility
 from glimpse.domain.queries import ImageQuery, TimeFilter
 from glimpse.errors import DuplicateImage
+
+#: A check run inside the write transaction of a change, before the change is written (quotas).
+TransactionGuard = Callable[[Connection], None]
 
 _NULLABLE_SORT_KEYS = frozenset({"name", "container_format", "disk_format", "size"})
 _COLUMNS = ("name", "status", "visibility", "owner", "protected", "os_hidden", "disk_format", "container_format",
@@ -92,13 +95,18 @@ class ImageRepository:
             return self._load(conn, conn.execute(statement).all())
 
     # -- writes
-    def add(self, image: Image, *, outbox: Sequence[OutboxMessage] = ()) -> Image:
+    @retry_on_conflict
+    def add(self, image: Image, *, guard: TransactionGuard | None = None,
+            outbox: Sequence[OutboxMessage] = ()) -> Image:
         """Insert a new image; raise :class:`DuplicateImage` if the id was ever used.
 
-        ``outbox`` messages are written in the same transaction.
+        ``guard`` runs first in the same transaction and may raise to refuse;
+        ``outbox`` messages are written in that transaction too.
         """
         try:
             with self._db.write() as conn:
+                if guard is not None:
+                    guard(conn)
                 conn.execute(images.insert().values(
                     id=image.id, created_at=image.created_at, updated_at=image.updated_at,
                     deleted=False, deleted_at=None, revision=image.revision, **_column_values(image)))
@@ -112,20 +120,24 @@ class ImageRepository:
             raise DuplicateImage(f"An image with identifier {image.id} already exists.") from None
         return image
 
-    def update(self, before: Image, after: Image, *,
+    @retry_on_conflict
+    def update(self, before: Image, after: Image, *, guard: TransactionGuard | None = None,
                outbox: Callable[[Image], Sequence[OutboxMessage]] | None = None) -> Image | None:
         """Store ``after`` if the image is still exactly ``before``; else return ``None``.
 
         Properties, tags and locations are written as differences. Locations
-        that disappear are marked for deletion from their store. ``outbox``
-        gets the image as stored and returns messages written in the same
-        transaction (so none exist for a change that did not happen).
+        that disappear are marked for deletion from their store. ``guard`` runs
+        first in the same transaction and may raise to refuse the change;
+        ``outbox`` gets the image as stored and returns messages written in the
+        same transaction (so none exist for a change that did not happen).
         """
         now = utcnow()
         values: dict[str, Any] = {**_column_values(after), "updated_at": now, "revision": before.revision + 1}
         if after.status is ImageStatus.DELETED:
             values.update(deleted=True, deleted_at=now)
         with self._db.write() as conn:
+            if guard is not None:
+                guard(conn)
             result = conn.execute(
                 images.update()
                 .where(images.c.id == before.id, images.c.revision == before.revision, images.c.deleted.is_(False))
@@ -187,7 +199,7 @@ class ImageRepository:
         ids = [row.id for row in rows]
         if not ids:
             return []
-        properties: dict[str, dict[str, str]] = defaultdict(dict)
+        properties: dict[str, dict[str, str | None]] = defaultdict(dict)
         for r in conn.execute(sa.select(image_properties).where(image_properties.c.image_id.in_(ids))):
             properties[r.image_id][r.name] = r.value
         tags: dict[str, list[str]] = defaultdict(list)
@@ -204,7 +216,7 @@ class ImageRepository:
         return [_image(row, properties[row.id], tags[row.id], locations[row.id]) for row in rows]
 
 
-def _image(row: Row[Any], properties: dict[str, str], tags: list[str], locations: list[ImageLocation]) -> Image:
+def _image(row: Row[Any], properties: dict[str, str | None], tags: list[str], locations: list[ImageLocation]) -> Image:
     return Image(
         id=row.id, name=row.name, status=ImageStatus(row.status), visibility=Visibility(row.visibility),
         owner=row.owner, created_at=row.created_at, updated_at=row.updated_at, protected=bool(row.protected),

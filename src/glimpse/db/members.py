@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
-from glimpse.db.engine import Database
+from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.db.images import utcnow
 from glimpse.db.outbox import write_messages
 from glimpse.db.tables import image_members
@@ -47,6 +47,7 @@ class MemberRepository:
             return int(conn.execute(sa.select(sa.func.count()).select_from(_table)
                                     .where(_table.c.image_id == image_id)).scalar_one())
 
+    @retry_on_conflict
     def add(self, image_id: str, member_id: str, *, outbox: Outbox = _no_messages) -> Member:
         """Add a pending member; raise :class:`DuplicateMember` if it is already there."""
         now = utcnow()

@@ -104,6 +104,41 @@ image_members = sa.Table(
     **_MYSQL,
 )
 
+#: One row per project that has used a quota-checked operation: locked to serialise quota checks.
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    **_MYSQL,
+)
+
+#: Per-project overrides of the default quota limits.
+project_quotas = sa.Table(
+    "project_quotas",
+    metadata,
+    sa.Column("project_id", sa.String(255), primary_key=True),
+    sa.Column("resource", sa.String(64), primary_key=True),
+    sa.Column("limit", sa.BigInteger, nullable=False),
+    **_MYSQL,
+)
+
+#: API tokens of the ``tokens`` auth strategy; only a hash of the secret is kept.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("project_id", sa.String(255)),
+    sa.Column("user_id", sa.String(255)),
+    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("description", sa.String(255)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp),
+    sa.Column("revoked_at", Timestamp),
+    sa.Index(None, "project_id"),
+    **_MYSQL,
+)
+
 outbox = sa.Table(
     "outbox",
     metadata,

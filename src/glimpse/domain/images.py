@@ -77,6 +77,22 @@ def is_reserved(name: str) -> bool:
     return name in RESERVED_ATTRIBUTES or name.startswith(RESERVED_PREFIX)
 
 
+def is_visible_to(image: Image, project_id: str | None, *, is_admin: bool, is_member: bool) -> bool:
+    """Glance's visibility rule: who can see an image at all, before any policy.
+
+    Admins see everything; images without an owner, public and community
+    images are seen by all; the owner sees its images; a ``shared`` image is
+    also seen by its member projects, whatever their member status.
+    """
+    if is_admin or image.owner is None:
+        return True
+    if image.visibility in (Visibility.PUBLIC, Visibility.COMMUNITY):
+        return True
+    if project_id is not None and image.owner == project_id:
+        return True
+    return image.visibility is Visibility.SHARED and is_member
+
+
 @dataclass(frozen=True)
 class ImageLocation:
     """Where a copy of an image's data lives: a store id and the driver's key."""
@@ -110,7 +126,7 @@ class Image:
     os_hash_algo: str | None = None
     os_hash_value: str | None = None
     tags: tuple[str, ...] = ()
-    properties: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str | None] = field(default_factory=dict)
     locations: tuple[ImageLocation, ...] = ()
     revision: int = 1
 

@@ -148,7 +148,7 @@ def _check_path(operation: PatchOperation) -> None:
         raise InvalidPatch("Property names are limited to 255 characters.")
 
 
-def _updated(image: Image, base: Mapping[str, Any], properties: dict[str, str]) -> Image:
+def _updated(image: Image, base: Mapping[str, Any], properties: dict[str, str | None]) -> Image:
     changes: dict[str, Any] = dict(base)
     for name in ("disk_format", "container_format"):
         if name in changes and changes[name] != getattr(image, name) and image.status not in FORMAT_MUTABLE_STATUSES:

@@ -16,10 +16,10 @@ import anyio
 import anyio.to_thread
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from glimpse.context import RequestContext
+from glimpse.auth.noauth import HeaderAuthenticator
 from glimpse.errors import GlimpseError, InvalidRequest
 from glimpse.rpc.methods import METHODS
-from glimpse.rpc.wire import CONTENT_TYPE, context_from_wire, error_to_wire, to_wire
+from glimpse.rpc.wire import CONTENT_TYPE, error_to_wire, identity_headers, request_id_of, to_wire
 from glimpse.services import Services
 
 log = logging.getLogger("glimpse.rpc")
@@ -31,6 +31,7 @@ PREFETCH = 16
 class RpcServer:
     def __init__(self, services: Services, url: str, queue: str) -> None:
         self._services = services
+        self._authenticator = HeaderAuthenticator(services.policy)
         self._url = url
         self._queue = queue
 
@@ -53,16 +54,16 @@ class RpcServer:
 
     async def _answer(self, channel: AbstractChannel, request: AbstractIncomingMessage) -> None:
         async with request.process(requeue=False):
-            reply = await anyio.to_thread.run_sync(self.handle, request.body)
+            reply = await self.handle(request.body)
             if request.reply_to:
                 await channel.default_exchange.publish(
                     aio_pika.Message(json.dumps(reply).encode(), content_type=CONTENT_TYPE,
                                      correlation_id=request.correlation_id),
                     routing_key=request.reply_to)
 
-    def handle(self, body: bytes) -> dict[str, Any]:
+    async def handle(self, body: bytes) -> dict[str, Any]:
         """The reply to one request body."""
-        ctx: RequestContext | None = None
+        request_id: str | None = None
         try:
             try:
                 request = json.loads(body)
@@ -74,15 +75,16 @@ class RpcServer:
             if method is None:
                 raise InvalidRequest(f"Unknown RPC method {request.get('method')!r}; "
                                      f"known: {', '.join(sorted(METHODS))}.")
-            ctx = context_from_wire(request.get("context"))
+            request_id = request_id_of(request.get("context"))
+            ctx = await self._authenticator.authenticate(identity_headers(request.get("context")), request_id)
             args = request.get("args") or {}
             if not isinstance(args, dict):
                 raise InvalidRequest("The RPC 'args' must be an object.")
-            return {"result": to_wire(method(self._services, ctx, args))}
+            result = await anyio.to_thread.run_sync(lambda: method(self._services, ctx, args))
+            return {"result": to_wire(result)}
         except GlimpseError as exc:
             return {"error": error_to_wire(exc)}
         except Exception:
-            request_id = ctx.request_id if ctx else None
             log.exception("unexpected error answering an RPC request (request %s)", request_id)
             return {"error": {"type": "RemoteError",
                               "message": f"The server failed to handle this request; report request id "

@@ -15,7 +15,9 @@ import enum
 from typing import Any
 
 from glimpse import errors
-from glimpse.context import RequestContext
+from starlette.datastructures import Headers
+
+from glimpse.context import RequestContext, new_request_id
 
 #: Content type of requests and replies.
 CONTENT_TYPE = "application/json"
@@ -29,15 +31,32 @@ def context_to_wire(ctx: RequestContext | None = None, *, project_id: str | None
     return {"project_id": project_id, "user_id": user_id, "roles": roles}
 
 
-def context_from_wire(raw: Any) -> RequestContext:
-    """The caller a request names, under the same rules as the HTTP identity headers."""
+def identity_headers(raw: Any) -> Headers:
+    """The HTTP identity headers a request's ``context`` stands for.
+
+    The server authenticates them exactly as the ``noauth`` strategy does an
+    HTTP request, so the identity rules (no project: an unscoped admin; a
+    project without roles: member and reader) are the same on both transports.
+    """
     if not isinstance(raw, dict):
         raise errors.InvalidRequest("An RPC request needs a 'context' object.")
     roles = raw.get("roles")
     if roles is not None and not (isinstance(roles, list) and all(isinstance(r, str) for r in roles)):
         raise errors.InvalidRequest("The RPC context's 'roles' must be a list of strings.")
-    return RequestContext.from_identity(_text(raw.get("project_id")), user_id=_text(raw.get("user_id")),
-                                        roles=roles, request_id=_text(raw.get("request_id")))
+    headers = {}
+    if _text(raw.get("project_id")):
+        headers["x-project-id"] = str(raw["project_id"])
+    if _text(raw.get("user_id")):
+        headers["x-user-id"] = str(raw["user_id"])
+    if roles is not None:
+        headers["x-roles"] = ",".join(roles)
+    return Headers(headers)
+
+
+def request_id_of(raw: Any) -> str:
+    """The request id a request's ``context`` carries, or a new one."""
+    value = raw.get("request_id") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) and value.startswith("req-") and len(value) <= 64 else new_request_id()
 
 
 def to_wire(value: Any) -> Any:

@@ -22,6 +22,8 @@ from glimpse.db.images import ImageRepository
 from glimpse.db.members import MemberRepository
 from glimpse.db.migrate import upgrade
 from glimpse.db.outbox import OutboxRepository
+from glimpse.db.quotas import QuotaRepository
+from glimpse.db.tokens import TokenRepository
 from glimpse.domain.schemas import ImageSchema, load_custom_properties
 from glimpse.extensions.manager import Extensions, load_extensions
 from glimpse.services.access import ImageAccess
@@ -29,8 +31,11 @@ from glimpse.services.image_data import ImageDataService
 from glimpse.services.images import ImageService
 from glimpse.services.maintenance import MaintenanceService
 from glimpse.services.members import MemberService
-from glimpse.services.quotas import ImageLimits
+from glimpse.policy import Policy
+from glimpse.policy.properties import PropertyProtections
+from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.stores import StoreSet
+from glimpse.services.tokens import TokenService
 from glimpse.settings import Settings
 from glimpse.stores.base import StoreError
 from glimpse.stores.loader import load_stores
@@ -49,6 +54,9 @@ class Services:
     images: ImageService
     image_data: ImageDataService
     members: MemberService
+    quotas: ProjectQuotas
+    policy: Policy
+    tokens: TokenService
     maintenance: MaintenanceService
     image_repository: ImageRepository
     extensions: Extensions
@@ -94,22 +102,34 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         descriptions={k: str(v.get("description", "")) for k, v in settings.stores.items()},
     )
     image_repository = ImageRepository(database)
-    access = ImageAccess(image_repository, MemberRepository(database), extensions)
+    policy = Policy.from_file(settings.policy_file)
+    protections = PropertyProtections.from_file(settings.property_protection_file,
+                                                rule_format=settings.property_protection_rule_format, policy=policy)
+    access = ImageAccess(image_repository, MemberRepository(database), policy, protections,
+                         extensions=extensions)
     outbox = OutboxRepository(database)
-    limits = ImageLimits(
-        properties=settings.image_property_quota, tags=settings.image_tag_quota, members=settings.image_member_quota
-    )
+    limits = ImageLimits(properties=settings.image_property_quota, tags=settings.image_tag_quota,
+                         members=settings.image_member_quota, locations=settings.image_location_quota)
+    quotas = ProjectQuotas(QuotaRepository(database), {
+        "image_count_total": settings.quota_image_count_total,
+        "image_size_total": settings.quota_image_size_total,
+        "image_stage_total": settings.quota_image_stage_total,
+        "image_count_uploading": settings.quota_image_count_uploading,
+    })
     return Services(
         settings=settings,
         database=database,
         schema=schema,
         stores=stores,
-        images=ImageService(access, schema, limits, stores),
+        images=ImageService(access, schema, limits, stores, quotas),
         image_data=ImageDataService(
-            access, stores, outbox, size_cap=settings.image_size_cap, hash_algorithm=settings.hashing_algorithm,
-            require_format_match=settings.require_image_format_match,
+            access, stores, quotas, limits, outbox, size_cap=settings.image_size_cap,
+            hash_algorithm=settings.hashing_algorithm, require_format_match=settings.require_image_format_match,
         ),
         members=MemberService(access, limits),
+        quotas=quotas,
+        policy=policy,
+        tokens=TokenService(TokenRepository(database)),
         maintenance=MaintenanceService(access, stores),
         image_repository=image_repository,
         extensions=extensions,

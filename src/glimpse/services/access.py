@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from glimpse import policy
 from glimpse.context import RequestContext
-from glimpse.db.images import ImageRepository
+from glimpse.db.images import ImageRepository, TransactionGuard
 from glimpse.db.members import MemberRepository
 from glimpse.domain.events import DomainEvent, OutboxMessage
-from glimpse.domain.images import Image, Visibility
+from glimpse.domain.images import Image, Visibility, is_visible_to
 from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict
 from glimpse.extensions.manager import Extensions
+from glimpse.policy import Policy
+from glimpse.policy.properties import PropertyProtections
 
 #: How often a change is re-read and re-applied after losing a race.
 _MAX_ATTEMPTS = 20
+
+#: Given the image before and after a change, what must hold in the same transaction.
+GuardFor = Callable[[Image, Image], TransactionGuard | None]
 
 
 def normalize_image_id(image_id: str) -> str | None:
@@ -29,21 +35,48 @@ def normalize_image_id(image_id: str) -> str | None:
 
 
 class ImageAccess:
-    """Image lookups that apply visibility, and compare-and-swap changes."""
+    """Image lookups that apply visibility and policy, and compare-and-swap changes."""
 
-    def __init__(self, images: ImageRepository, members: MemberRepository, extensions: Extensions) -> None:
+    def __init__(self, images: ImageRepository, members: MemberRepository, policy: Policy,
+                 protections: PropertyProtections | None = None, *, extensions: Extensions) -> None:
         self.images = images
         self.members = members
+        self.policy = policy
+        self.protections = protections or PropertyProtections.disabled()
         self.extensions = extensions
 
-    def is_visible(self, ctx: RequestContext, image: Image) -> bool:
-        member = (
+    def is_member(self, ctx: RequestContext, image: Image) -> bool:
+        """Is the caller's project a member (any status) of this shared image?"""
+        return (
             image.visibility is Visibility.SHARED
             and ctx.project_id is not None
             and image.owner != ctx.project_id
             and self.members.get(image.id, ctx.project_id) is not None
         )
-        return policy.get_image(ctx, image, is_member=member)
+
+    def target(self, ctx: RequestContext, image: Image, *, member: bool | None = None) -> dict[str, Any]:
+        """What policy rules see of an image (Glance's image target)."""
+        if member is None:
+            member = self.is_member(ctx, image)
+        return {
+            **image.properties,
+            "id": image.id,
+            "name": image.name,
+            "status": image.status.value,
+            "project_id": image.owner,
+            "owner": image.owner,
+            "visibility": image.visibility.value,
+            "protected": image.protected,
+            "member_id": ctx.project_id if member else None,
+        }
+
+    def is_visible(self, ctx: RequestContext, image: Image, *, member: bool | None = None) -> bool:
+        """Glance's visibility rule and the ``get_image`` policy; ``member`` saves a lookup if known."""
+        if member is None:
+            member = self.is_member(ctx, image)
+        if not is_visible_to(image, ctx.project_id, is_admin=ctx.is_admin, is_member=member):
+            return False
+        return self.policy.allowed("get_image", ctx, self.target(ctx, image, member=member))
 
     def find(self, ctx: RequestContext, image_id: str) -> Image:
         """The image if it exists and the caller may see it; else :class:`ImageNotFound`."""
@@ -53,23 +86,30 @@ class ImageAccess:
             raise ImageNotFound(image_id)
         return image
 
-    def find_modifiable(self, ctx: RequestContext, image_id: str, action: str = "modify") -> Image:
-        """Like :meth:`find`, then :class:`Forbidden` unless the caller may change the image."""
+    def find_for(self, ctx: RequestContext, image_id: str, rule: str, action: str) -> Image:
+        """Like :meth:`find`, then :class:`Forbidden` unless policy ``rule`` allows ``action``."""
         image = self.find(ctx, image_id)
-        if not policy.modify_image(ctx, image):
+        if not self.policy.allowed(rule, ctx, self.target(ctx, image)):
             raise Forbidden(f"You are not permitted to {action} image {image.id}.")
         return image
 
-    def change(self, image_id: str, apply: Callable[[Image], Image], *,
+    def present(self, ctx: RequestContext, image: Image) -> Image:
+        """The image as ``ctx`` may see it: protected properties it may not read are left out."""
+        if not self.protections.enabled:
+            return image
+        return dataclasses.replace(image, properties=self.protections.readable(ctx, image.properties))
+
+    def change(self, image_id: str, apply: Callable[[Image], Image], *, guard: GuardFor | None = None,
                events: Callable[[Image, Image], Sequence[DomainEvent]] | None = None) -> Image:
         """Apply ``apply`` to the current image and store the result atomically.
 
         ``apply`` gets the freshest image and returns the changed one (or the
-        same object for no change); it may raise to refuse. When another writer
-        got there first, the image is read again and ``apply`` runs again.
-        ``events`` describes a stored change (image before, image as stored);
-        the enabled extensions' outbox messages for them are written in the
-        change's transaction. No change, no events.
+        same object for no change); it may raise to refuse. ``guard`` may add a
+        check (a quota) that runs in the same transaction as the write. When
+        another writer got there first, the image is read again and ``apply``
+        runs again. ``events`` describes a stored change (image before, image
+        as stored); the enabled extensions' outbox messages for them are
+        written in the change's transaction. No change, no events.
         """
         for _ in range(_MAX_ATTEMPTS):
             current = self.images.get(image_id)
@@ -78,7 +118,8 @@ class ImageAccess:
             changed = apply(current)
             if changed == current:
                 return current
-            stored = self.images.update(current, changed, outbox=self._outbox(current, events))
+            stored = self.images.update(current, changed, guard=guard(current, changed) if guard else None,
+                                        outbox=self._outbox(current, events))
             if stored is not None:
                 return stored
         raise ImageStatusConflict(f"Image {image_id} is being changed concurrently; try again.")

@@ -25,15 +25,16 @@ from glimpse.errors import (
     ImageNotFound,
     ImageStatusConflict,
     ImageTooLarge,
+    QuotaExceeded,
     RangeNotSatisfiable,
     SizeMismatch,
     StoreFull,
     StoreUnavailable,
 )
-from glimpse import policy
 from glimpse.db.outbox import OutboxRepository
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
+from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.stores import StoreSet
 from glimpse.stores.base import StoreError, StoreFullError, StoreObjectNotFound
 
@@ -88,14 +89,17 @@ class Download:
 
 
 class ImageDataService:
-    def __init__(self, access: ImageAccess, stores: StoreSet, outbox: OutboxRepository, *, size_cap: int,
-                 hash_algorithm: str, require_format_match: bool = True) -> None:
+    def __init__(self, access: ImageAccess, stores: StoreSet, quotas: ProjectQuotas, limits: ImageLimits,
+                 outbox: OutboxRepository, *, size_cap: int, hash_algorithm: str,
+                 require_format_match: bool = True) -> None:
         self._access = access
         self._outbox = outbox
         self._extensions = access.extensions
         self._hooks = access.extensions.hook
         self._images: ImageRepository = access.images
         self._stores = stores
+        self._quotas = quotas
+        self._limits = limits
         self._size_cap = size_cap
         self._hash_algorithm = hash_algorithm
         self._require_format_match = require_format_match
@@ -109,21 +113,32 @@ class ImageDataService:
         :class:`ImageStatusConflict` (not queued, or another upload won),
         :class:`ImageFormatsMissing`, :class:`ImageTooLarge`, :class:`SizeMismatch`,
         :class:`ImageFormatMismatch`, :class:`ImageGone` (deleted meanwhile),
-        :class:`StoreFull` and :class:`StoreUnavailable`.
+        :class:`StoreFull`, :class:`StoreUnavailable` and :class:`QuotaExceeded`
+        (the owner's storage or concurrent-upload quota).
         """
-        image = self._access.find_modifiable(ctx, image_id, "upload data to")
+        image = self._access.find_for(ctx, image_id, "upload_image", "upload data to")
         if size is not None and size > self._size_cap:
             raise ImageTooLarge(f"Image size {size} exceeds the maximum of {self._size_cap} bytes.")
         if size is not None and size < 0:
             raise SizeMismatch("The declared image size cannot be negative.")
         store_id = self._stores.default
-        saving = self._access.change(image.id, _start_saving, events=lambda before, after: [
-            image_event("image.update", ctx, after), image_event("image.prepare", ctx, after, store=store_id)])
+        saving = self._access.change(
+            image.id, _start_saving,
+            guard=lambda before, _after: self._quotas.for_upload_start(before.owner, size),
+            events=lambda before, after: [image_event("image.update", ctx, after),
+                                          image_event("image.prepare", ctx, after, store=store_id)])
+        try:
+            quota_left = self._quotas.remaining_bytes(image.owner)
+        except BaseException as exc:
+            self._access.change(image.id, back_to_queued, events=lambda before, after: [
+                image_event("image.upload", ctx, after, error=f"Failed to upload image {image.id}: {exc}"),
+                image_event("image.update", ctx, after)])
+            raise
 
         store = self._stores.get(store_id)
         key = image.id
         location_id = self._images.reserve_location(image.id, store_id, key, store.url_for(key))
-        inbound = _Inbound(chunks, self._hash_algorithm, self._size_cap, size,
+        inbound = _Inbound(chunks, self._hash_algorithm, self._size_cap, size, quota_left,
                            heartbeat=lambda: self._images.touch_location(location_id))
         try:
             self._hooks.image_upload_started(ctx=ctx, image=saving)
@@ -143,22 +158,27 @@ class ImageDataService:
         def activated(current: Image) -> Image:
             if current.status is not ImageStatus.SAVING:
                 raise ImageGone(f"Image {current.id} was deleted while its data was being uploaded.")
+            self._limits.check_locations(len(current.locations) + 1)
             return dataclasses.replace(
                 current, status=ImageStatus.ACTIVE, size=inbound.received, virtual_size=virtual_size,
                 checksum=inbound.md5.hexdigest(), os_hash_algo=self._hash_algorithm,
                 os_hash_value=inbound.hash.hexdigest(), locations=(*current.locations, location))
 
         try:
-            active = self._access.change(image.id, activated, events=lambda before, after: [
-                image_event("image.upload", ctx, after, store=store_id), image_event("image.activate", ctx, after),
-                image_event("image.update", ctx, after)])
+            active = self._access.change(
+                image.id, activated,
+                guard=lambda before, _after: self._quotas.for_stored_data(before.owner, inbound.received),
+                events=lambda before, after: [
+                    image_event("image.upload", ctx, after, store=store_id),
+                    image_event("image.activate", ctx, after), image_event("image.update", ctx, after)])
         except BaseException as exc:
-            self._abandon(image.id, store_id, key, location_id, restore=False)
+            gone = isinstance(exc, (ImageNotFound, ImageGone))
+            self._abandon(image.id, store_id, key, location_id, restore=not gone, ctx=ctx, error=exc)
             if isinstance(exc, ImageNotFound):
                 raise ImageGone(f"Image {image.id} was deleted while its data was being uploaded.") from None
             raise
         self._extensions.observe(self._hooks.image_activated, ctx=ctx, image=active)
-        return active
+        return self._access.present(ctx, active)
 
     def _inspect(self, image: Image, inbound: _Inbound) -> int | None:
         found = formats.detect(bytes(inbound.head), bytes(inbound.tail), inbound.received)
@@ -193,8 +213,8 @@ class ImageDataService:
         Raises :class:`ImageNotFound`, :class:`Forbidden` (deactivated),
         :class:`RangeNotSatisfiable` and :class:`StoreUnavailable`.
         """
-        image = self._access.find(ctx, image_id)
-        if not policy.download_image(ctx, image):
+        image = self._access.find_for(ctx, image_id, "download_image", "download")
+        if image.status is ImageStatus.DEACTIVATED and not ctx.is_admin:
             raise Forbidden("The requested image has been deactivated. Image data download is forbidden.")
         if not image.locations or image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
             return Download(image)
@@ -260,11 +280,12 @@ def back_to_queued(image: Image) -> Image:
 class _Inbound:
     """The upload stream as the store sees it: hashed, counted, capped and sampled."""
 
-    def __init__(self, chunks: Iterable[bytes], algorithm: str, cap: int, declared: int | None, *,
-                 heartbeat: object) -> None:
+    def __init__(self, chunks: Iterable[bytes], algorithm: str, cap: int, declared: int | None,
+                 quota_left: int | None, *, heartbeat: object) -> None:
         self._chunks = chunks
         self._cap = cap
         self._declared = declared
+        self._quota_left = quota_left
         self._heartbeat = heartbeat
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.hash = hashlib.new(algorithm)
@@ -280,6 +301,11 @@ class _Inbound:
             self.received += len(chunk)
             if self.received > self._cap:
                 raise ImageTooLarge(f"Image exceeds the maximum size of {self._cap} bytes.")
+            if self._quota_left is not None and self.received > self._quota_left:
+                raise QuotaExceeded(
+                    f"Quota exceeded for image_size_total: only {self._quota_left} more bytes may be stored "
+                    "in this project. Delete images or ask for a higher quota."
+                )
             if self._declared is not None and self.received > self._declared:
                 raise SizeMismatch(
                     f"More data was sent than the declared size of {self._declared} bytes."

@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from glimpse import policy
 from glimpse.context import RequestContext
 from glimpse.db.images import ListScope, utcnow
 from glimpse.domain.events import DomainEvent
@@ -37,7 +36,7 @@ from glimpse.errors import (
 )
 from glimpse.services.access import ImageAccess, normalize_image_id
 from glimpse.services.events import image_event
-from glimpse.services.quotas import ImageLimits
+from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.stores import StoreSet
 
 log = logging.getLogger(__name__)
@@ -52,25 +51,32 @@ class ImagePage:
 
 
 class ImageService:
-    def __init__(self, access: ImageAccess, schema: ImageSchema, limits: ImageLimits, stores: StoreSet) -> None:
+    def __init__(self, access: ImageAccess, schema: ImageSchema, limits: ImageLimits, stores: StoreSet,
+                 quotas: ProjectQuotas) -> None:
         self._access = access
         self._images = access.images
+        self._policy = access.policy
+        self._protections = access.protections
         self._schema = schema
         self._limits = limits
         self._stores = stores
+        self._quotas = quotas
         self._extensions = access.extensions
         self._hooks = access.extensions.hook
 
     # -- reads
     def get(self, ctx: RequestContext, image_id: str) -> Image:
         """The image; :class:`ImageNotFound` if it does not exist or the caller cannot see it."""
-        return self._access.find(ctx, image_id)
+        return self._access.present(ctx, self._access.find(ctx, image_id))
 
     def list(self, ctx: RequestContext, query: ImageQuery) -> ImagePage:
         """A page of the images the caller can see that match ``query``.
 
-        Raises :class:`InvalidQuery` if the marker is not an image the caller can see.
+        Raises :class:`Forbidden` if the caller may not list images, and
+        :class:`InvalidQuery` if the marker is not an image the caller can see.
         """
+        self._policy.enforce("get_images", ctx, {"project_id": ctx.project_id},
+                             "You are not permitted to list images.")
         marker = None
         if query.marker is not None:
             canonical = normalize_image_id(query.marker)
@@ -79,7 +85,15 @@ class ImageService:
                 raise InvalidQuery(f"The marker {query.marker} is not an image you can see.")
         page = self._images.list_page(query, ListScope(ctx.project_id, ctx.is_admin), marker)
         full = query.limit > 0 and len(page) == query.limit
-        return ImagePage(images=page, next_marker=page[-1].id if full else None)
+        next_marker = page[-1].id if full else None
+        # The query already applied visibility; policy may narrow it further. A shared image of
+        # another owner is in a non-admin's page only through membership.
+        visible = [
+            self._access.present(ctx, image) for image in page
+            if self._access.is_visible(ctx, image, member=image.visibility is Visibility.SHARED
+                                       and image.owner != ctx.project_id and not ctx.is_admin)
+        ]
+        return ImagePage(images=visible, next_marker=next_marker)
 
     # -- writes
     def create(self, ctx: RequestContext, fields: Mapping[str, Any]) -> Image:
@@ -102,10 +116,10 @@ class ImageService:
         fields = self._prepared(ctx, fields)
 
         owner = fields["owner"] if "owner" in fields else ctx.project_id
-        if "owner" in fields and not policy.set_owner(ctx, owner):
+        if "owner" in fields and owner != ctx.project_id and not ctx.is_admin:
             raise Forbidden(f"You are not permitted to create images owned by '{owner}'.")
-        if not policy.add_image(ctx, owner):
-            raise Forbidden("You are not permitted to create images in this project.")
+        self._policy.enforce("add_image", ctx, {"project_id": ctx.project_id, "owner": owner},
+                             "You are not permitted to create images in this project.")
         visibility = Visibility(fields.get("visibility", Visibility.SHARED))
         self._check_visibility(ctx, visibility)
 
@@ -113,6 +127,8 @@ class ImageService:
                 "min_disk", "min_ram", "tags"}
         properties = {k: v for k, v in fields.items() if k not in base}
         tags = tuple(sorted(set(fields.get("tags") or ())))
+        for name in properties:
+            self._check_protection(ctx, name, "create")
         self._limits.check_properties(properties)
         self._limits.check_tags(tags)
         now = utcnow()
@@ -133,9 +149,10 @@ class ImageService:
             tags=tags,
             properties=properties,
         )
-        stored = self._images.add(image, outbox=self._extensions.outbox([image_event("image.create", ctx, image)]))
+        stored = self._images.add(image, guard=self._quotas.for_new_image(owner),
+                                 outbox=self._extensions.outbox([image_event("image.create", ctx, image)]))
         self._extensions.observe(self._hooks.image_created, ctx=ctx, image=stored)
-        return stored
+        return self._access.present(ctx, stored)
 
     def _prepared(self, ctx: RequestContext, fields: Mapping[str, Any]) -> dict[str, Any]:
         """``fields`` after the ``image_creating`` hooks changed them, checked again."""
@@ -152,7 +169,7 @@ class ImageService:
         self, ctx: RequestContext, image_id: str, operations: Sequence[PatchOperation], dialect: Dialect = Dialect.V21
     ) -> Image:
         """Apply a JSON Patch atomically; any refused operation leaves the image unchanged."""
-        image = self._access.find_modifiable(ctx, image_id)
+        image = self._access.find_for(ctx, image_id, "modify_image", "modify")
 
         def patched(current: Image) -> Image:
             changed = apply_patch(current, operations, self._schema, dialect)
@@ -160,17 +177,18 @@ class ImageService:
                 raise Forbidden("Only an administrator can change the owner of an image.")
             if changed.visibility != current.visibility:
                 self._check_visibility(ctx, changed.visibility)
+            self._check_property_changes(ctx, current.properties, changed.properties)
             if len(changed.properties) > len(current.properties):
                 self._limits.check_properties(changed.properties)
             if len(changed.tags) > len(current.tags):
                 self._limits.check_tags(changed.tags)
             return changed
 
-        return self._change(ctx, image.id, patched)
+        return self._access.present(ctx, self._change(ctx, image.id, patched))
 
     def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete the image and its data. :class:`ImageProtected` if it is protected."""
-        image = self._access.find_modifiable(ctx, image_id, "delete")
+        image = self._access.find_for(ctx, image_id, "delete_image", "delete")
 
         def deleted(current: Image) -> Image:
             if current.protected:
@@ -196,7 +214,7 @@ class ImageService:
         return self._switch(ctx, image_id, ImageStatus.DEACTIVATED, ImageStatus.ACTIVE, "reactivate")
 
     def _switch(self, ctx: RequestContext, image_id: str, source: ImageStatus, target: ImageStatus, action: str) -> Image:
-        image = self._access.find_modifiable(ctx, image_id, action)
+        image = self._access.find_for(ctx, image_id, action, action)
 
         def switched(current: Image) -> Image:
             if current.status is target:
@@ -207,13 +225,13 @@ class ImageService:
                 )
             return dataclasses.replace(current, status=target)
 
-        return self._change(ctx, image.id, switched)
+        return self._access.present(ctx, self._change(ctx, image.id, switched))
 
     # -- tags
     def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
         """Add ``tag`` (idempotent). :class:`QuotaExceeded` past the tag quota."""
         _check_tag(tag)
-        image = self._access.find_modifiable(ctx, image_id)
+        image = self._access.find_for(ctx, image_id, "modify_image", "tag")
 
         def tagged(current: Image) -> Image:
             if tag in current.tags:
@@ -222,18 +240,18 @@ class ImageService:
             self._limits.check_tags(tags)
             return dataclasses.replace(current, tags=tags)
 
-        return self._change(ctx, image.id, tagged)
+        return self._access.present(ctx, self._change(ctx, image.id, tagged))
 
     def remove_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
         """Remove ``tag``; :class:`TagNotFound` if the image does not carry it."""
-        image = self._access.find_modifiable(ctx, image_id)
+        image = self._access.find_for(ctx, image_id, "modify_image", "untag")
 
         def untagged(current: Image) -> Image:
             if tag not in current.tags:
                 raise TagNotFound(f"Tag {tag!r} not found on image {current.id}.")
             return dataclasses.replace(current, tags=tuple(t for t in current.tags if t != tag))
 
-        return self._change(ctx, image.id, untagged)
+        return self._access.present(ctx, self._change(ctx, image.id, untagged))
 
     def _change(self, ctx: RequestContext, image_id: str, apply: Callable[[Image], Image]) -> Image:
         """A metadata change: ``apply``, then the ``image_updating`` hooks, stored with an
@@ -255,10 +273,29 @@ class ImageService:
         return stored
 
     def _check_visibility(self, ctx: RequestContext, visibility: Visibility) -> None:
-        if visibility is Visibility.PUBLIC and not policy.publicize_image(ctx):
-            raise Forbidden("You are not permitted to make images public; only administrators can.")
-        if visibility is Visibility.COMMUNITY and not policy.communitize_image(ctx):
-            raise Forbidden("You are not permitted to make images community-visible.")
+        target = {"project_id": ctx.project_id}
+        if visibility is Visibility.PUBLIC:
+            self._policy.enforce("publicize_image", ctx, target,
+                                 "You are not permitted to make images public; only administrators can.")
+        if visibility is Visibility.COMMUNITY:
+            self._policy.enforce("communitize_image", ctx, target,
+                                 "You are not permitted to make images community-visible.")
+
+    def _check_protection(self, ctx: RequestContext, name: str, operation: str) -> None:
+        if not self._protections.allowed(ctx, name, operation):
+            raise Forbidden(f"Property '{name}' is protected: you are not permitted to {operation} it.")
+
+    def _check_property_changes(self, ctx: RequestContext, before: Mapping[str, str | None],
+                                after: Mapping[str, str | None]) -> None:
+        if not self._protections.enabled:
+            return
+        for name in before.keys() - after.keys():
+            self._check_protection(ctx, name, "delete")
+        for name, value in after.items():
+            if name not in before:
+                self._check_protection(ctx, name, "create")
+            elif before[name] != value:
+                self._check_protection(ctx, name, "update")
 
 
 def _check_tag(tag: str) -> None:

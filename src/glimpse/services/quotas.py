@@ -1,12 +1,16 @@
-"""Per-image limits: how many custom properties, tags and members an image may carry."""
+"""Limits: per image (properties, tags, members, locations) and per project (images, bytes, uploads)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from glimpse.db.images import TransactionGuard
+from glimpse.db.quotas import MiB, RESOURCES, QuotaCheck, QuotaRepository
 from glimpse.domain.images import RESERVED_PREFIX
-from glimpse.errors import QuotaExceeded
+from glimpse.errors import InvalidRequest, QuotaExceeded
+
+_SIZED = ("image_size_total", "image_stage_total")
 
 
 @dataclass(frozen=True)
@@ -16,6 +20,7 @@ class ImageLimits:
     properties: int = 128
     tags: int = 128
     members: int = 128
+    locations: int = 10
 
     def check_properties(self, properties: Mapping[str, object]) -> None:
         count = sum(1 for name in properties if not name.startswith(RESERVED_PREFIX))
@@ -31,3 +36,80 @@ class ImageLimits:
     def check_members(self, count: int) -> None:
         if 0 <= self.members < count:
             raise QuotaExceeded(f"Maximum number of members per image exceeded: the limit is {self.members}.")
+
+    def check_locations(self, count: int) -> None:
+        if 0 <= self.locations < count:
+            raise QuotaExceeded(f"Maximum number of locations per image exceeded: the limit is {self.locations}.")
+
+
+class ProjectQuotas:
+    """Per-project limits: defaults from settings, overrides per project in the database.
+
+    Counts are numbers of images; sizes are configured in MiB, as Keystone
+    unified limits for Glance are. ``-1`` means unlimited. Images without an
+    owner are not charged to anyone.
+    """
+
+    def __init__(self, repository: QuotaRepository, defaults: Mapping[str, int]) -> None:
+        self._repository = repository
+        self._defaults = {name: int(defaults.get(name, -1)) for name in RESOURCES}
+
+    def limits(self, project_id: str) -> dict[str, int]:
+        """Limits in force for a project (counts, and MiB for sizes)."""
+        return {**self._defaults, **self._repository.overrides(project_id)}
+
+    def set_limit(self, project_id: str, resource: str, limit: int) -> None:
+        """Override one limit for one project (``-1`` = unlimited)."""
+        _check_resource(resource)
+        if limit < -1:
+            raise InvalidRequest("A quota limit is -1 (unlimited) or a number of at least 0.")
+        self._repository.set_limit(project_id, resource, limit)
+
+    def reset_limit(self, project_id: str, resource: str) -> bool:
+        """Drop a project's override so the default applies again."""
+        _check_resource(resource)
+        return self._repository.delete_limit(project_id, resource)
+
+    def overrides(self, project_id: str | None = None) -> list[tuple[str, str, int]]:
+        return self._repository.all_overrides(project_id)
+
+    def report(self, project_id: str) -> dict[str, dict[str, int]]:
+        """Usage and limit of every resource, sizes in MiB (rounded down), as Glance reports them."""
+        usage = self._repository.usage(project_id)
+        limits = self.limits(project_id)
+        report = {}
+        for name in RESOURCES:
+            used = getattr(usage, name)
+            report[name] = {"limit": limits[name], "usage": used // MiB if name in _SIZED else used}
+        return report
+
+    def for_new_image(self, owner: str | None) -> TransactionGuard | None:
+        return self._guard(owner, [("image_count_total", 1)])
+
+    def for_upload_start(self, owner: str | None, declared_size: int | None) -> TransactionGuard | None:
+        return self._guard(owner, [("image_count_uploading", 1), ("image_size_total", declared_size or 0)])
+
+    def for_stored_data(self, owner: str | None, size: int) -> TransactionGuard | None:
+        return self._guard(owner, [("image_size_total", size)])
+
+    def remaining_bytes(self, owner: str | None) -> int | None:
+        """Bytes the owner may still store, or ``None`` for no limit (a cap for an upload in flight)."""
+        if owner is None:
+            return None
+        limit = self.limits(owner)["image_size_total"]
+        if limit < 0:
+            return None
+        return max(0, limit * MiB - self._repository.usage(owner).image_size_total)
+
+    def _guard(self, owner: str | None, wanted: list[tuple[str, int]]) -> TransactionGuard | None:
+        if owner is None:
+            return None
+        limits = self.limits(owner)
+        checks = [QuotaCheck(name, delta, limits[name] * (MiB if name in _SIZED else 1))
+                  for name, delta in wanted if limits[name] >= 0]
+        return self._repository.guard(owner, checks) if checks else None
+
+
+def _check_resource(resource: str) -> None:
+    if resource not in RESOURCES:
+        raise InvalidRequest(f"Unknown quota resource {resource!r}; use one of {', '.join(RESOURCES)}.")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starlette.exceptions import HTTPException
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from glimpse import policy
 from glimpse.api.requests import context
 from glimpse.api.routing import bodiless
 from glimpse.services import Services
@@ -59,12 +58,20 @@ async def stores(request: Request) -> Response:
 
 @bodiless
 async def stores_detail(request: Request) -> Response:
-    if not policy.view_store_details(context(request)):
-        raise HTTPException(403, "Store details are available to administrators and services only.")
-    return JSONResponse({"stores": _store_entries(_services(request), detail=True)})
+    services = _services(request)
+    services.policy.enforce("stores_info_detail", context(request), None,
+                            "Store details are available to administrators and services only.")
+    return JSONResponse({"stores": _store_entries(services, detail=True)})
 
 
 @bodiless
 async def usage(request: Request) -> Response:
-    # No per-project limits are configured yet, so there is nothing to report (as Glance without limits).
-    return JSONResponse({"usage": {}})
+    """Quota usage and limits of the caller's project (sizes in MiB, as Glance reports them)."""
+    services = _services(request)
+    ctx = context(request)
+    services.policy.enforce("get_usage", ctx, {"project_id": ctx.project_id},
+                            "You are not permitted to see quota usage.")
+    if ctx.project_id is None:
+        return JSONResponse({"usage": {}})
+    report = await run_in_threadpool(services.quotas.report, ctx.project_id)
+    return JSONResponse({"usage": report})

@@ -1,0 +1,34 @@
+"""Authentication strategies: turn a request's credentials into a :class:`RequestContext`.
+
+``noauth`` trusts identity headers (development only), ``keystone`` validates
+``X-Auth-Token`` with an OpenStack Identity service, ``tokens`` checks API
+tokens kept (hashed) in our own database. The edge calls the configured
+strategy once per request; services only ever see the resulting context.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from starlette.datastructures import Headers
+
+from glimpse.context import RequestContext
+from glimpse.policy import Policy
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, headers: Headers, request_id: str) -> RequestContext:
+        """The caller, or :class:`~glimpse.errors.Unauthenticated` / :class:`~glimpse.errors.IdentityUnavailable`."""
+        ...
+
+    async def close(self) -> None:
+        ...
+
+
+def context_for(policy: Policy, *, project_id: str | None, user_id: str | None, roles: set[str] | frozenset[str],
+                request_id: str) -> RequestContext:
+    """A context whose ``is_admin`` follows the ``context_is_admin`` policy rule."""
+    lowered = frozenset(role.lower() for role in roles)
+    is_admin = policy.check_roles("context_is_admin", lowered, project_id=project_id, user_id=user_id)
+    return RequestContext(project_id=project_id, user_id=user_id, roles=lowered, is_admin=is_admin,
+                          request_id=request_id)
