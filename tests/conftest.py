@@ -106,10 +106,10 @@ class Server:
 
 
 def start_server(data_dir: Path, *, database_url: str | None = None, env: dict[str, str] | None = None,
-                 args: list[str] | None = None) -> Server:
-    """Start ``glimpse-api`` and wait until its health check answers."""
+                 args: list[str] | None = None, port: int | None = None) -> Server:
+    """Start ``glimpse-api`` (on ``port``, or a free one) and wait until its health check answers."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     command = [sys.executable, "-m", "glimpse.cli.serve", "--host", "127.0.0.1", "--port", str(port),
                "--data-dir", str(data_dir), "--log-level", "warning"]
     if database_url:

@@ -22,3 +22,21 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert commands[1].endswith("python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text()
     assert commands[1] in ci
+
+
+def _hooks() -> list[str]:
+    from glimpse.extensions import hookspecs
+
+    return sorted(name for name, value in vars(hookspecs).items() if hasattr(value, "glimpse_spec"))
+
+
+def test_every_hook_is_documented() -> None:
+    text = (ROOT / "docs" / "extensions.md").read_text()
+    assert len(_hooks()) >= 10
+    assert [name for name in _hooks() if f"`{name}(" not in text] == []
+
+
+def test_every_hook_is_exercised_by_the_test_extension() -> None:
+    # tests/extensions/test_third_party.py checks that each implemented hook fires.
+    source = (ROOT / "tests" / "extensions" / "acme_watermark" / "acme_watermark" / "__init__.py").read_text()
+    assert [name for name in _hooks() if f"@hookimpl\ndef {name}(" not in source] == []

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
@@ -14,22 +16,38 @@ from glimpse.api.authentication import AuthenticationMiddleware
 from glimpse.api.errors import EXCEPTION_HANDLERS
 from glimpse.api.middleware import RequestIdMiddleware
 from glimpse.api.routing import resource
-from glimpse.api.v2.routes import ROUTES
+from glimpse.api.v2.routes import routes_for
 from glimpse.auth import Authenticator
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
+log = logging.getLogger("glimpse")
+
+#: How long a background task that failed waits before it is started again, in seconds.
+_RESTART_DELAY = 5.0
+
 
 def build_app(settings: Settings, *, services: Services | None = None, migrate: bool = True) -> ASGIApp:
-    """The ASGI application of one node, serving ``services`` (opened from ``settings`` if not given)."""
+    """The ASGI application of one node, serving ``services`` (opened from ``settings`` if not given).
+
+    The node serves the API of ``settings.role``, plus the routes of its enabled
+    extensions, and runs their background tasks while it is up.
+    """
     services = services or open_services(settings, migrate=migrate)
+    background = services.extensions.background_tasks(services)
     authenticator = build_authenticator(settings, services)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         try:
-            yield
+            async with anyio.create_task_group() as tasks:
+                for task in background:
+                    tasks.start_soon(_supervised, task)
+                try:
+                    yield
+                finally:
+                    tasks.cancel_scope.cancel()
         finally:
             await authenticator.close()
             services.close()
@@ -38,7 +56,8 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
         resource("/", GET=versions.multiple_choices),
         resource("/versions", GET=versions.versions),
         resource("/healthcheck", GET=health.healthcheck),
-        *ROUTES,
+        *routes_for(settings),
+        *services.extensions.routes(settings),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
@@ -60,3 +79,15 @@ def build_authenticator(settings: Settings, services: Services) -> Authenticator
     from glimpse.auth.noauth import HeaderAuthenticator
 
     return HeaderAuthenticator(services.policy)
+
+
+async def _supervised(task: Callable[[], Awaitable[None]]) -> None:
+    """Run a background task for the node's lifetime, starting it again if it fails."""
+    while True:
+        try:
+            await task()
+            return
+        except Exception:
+            log.exception("background task %s failed; restarting it in %.0f s",
+                          getattr(task, "__qualname__", task), _RESTART_DELAY)
+            await anyio.sleep(_RESTART_DELAY)

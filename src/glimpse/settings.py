@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
@@ -55,6 +56,10 @@ class Settings(BaseSettings):
     streaming_endpoint: str | None = Field(
         default=None, description="base URL of the image data (streaming) nodes, advertised in the version document"
     )
+    role: Literal["all", "registry", "streaming"] = Field(
+        default="all",
+        description="which API this node serves: registry (metadata), streaming (image data) or all",
+    )
     max_json_body_size: int = Field(default=1024 * 1024, gt=0, description="largest JSON request body in bytes")
     worker_threads: int = Field(default=128, ge=4, description="threads for blocking database and store calls")
 
@@ -97,6 +102,26 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='store id -> {"driver": <entry point name>, ...driver options}; default one filesystem store',
     )
+
+    # -- extensions and AMQP
+    extensions: list[str] = Field(
+        default_factory=list, description="aliases of the extensions enabled on this node (built-in or installed)"
+    )
+    amqp_url: str | None = Field(
+        default=None, description="RabbitMQ URL (amqp://user:password@host:5672/vhost) for notifications and RPC"
+    )
+    amqp_durable: bool = Field(default=True, description="declare exchanges and queues durable, messages persistent")
+    notification_exchange: str = Field(default="glance", description="topic exchange notifications go to")
+    notification_topics: list[str] = Field(
+        default_factory=lambda: ["notifications"], description="routing-key prefixes: <topic>.<priority>"
+    )
+    notification_publisher_id: str = Field(default="", description="publisher_id; default image.<host name>")
+    disabled_notifications: list[str] = Field(
+        default_factory=list, description="event types (image.update) or groups (image.member) not to publish"
+    )
+    outbox_poll_interval: float = Field(default=0.5, gt=0, description="seconds between outbox polls when idle")
+    outbox_retention: float = Field(default=86400.0, ge=0, description="seconds sent messages stay in the outbox")
+    rpc_queue: str = Field(default="glimpse.rpc", description="queue the RPC server consumes requests from")
 
     # -- images
     image_size_cap: int = Field(default=1 << 40, ge=1, description="largest image in bytes (413 beyond)")
@@ -178,6 +203,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"store {store_id!r} needs a 'driver'")
         if self.default_store not in self.stores:
             raise ValueError(f"default_store {self.default_store!r} is not one of the stores: {', '.join(self.stores)}")
+        if not self.notification_publisher_id:
+            self.notification_publisher_id = f"image.{socket.gethostname()}"
         if self.auth_strategy == "keystone" and not (
             self.keystone_url and self.keystone_username and self.keystone_password
         ):

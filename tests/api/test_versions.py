@@ -14,7 +14,8 @@ def test_root_answers_300_with_every_v2_minor_version(server: Server) -> None:
     ids = {v["id"] for v in versions}
     assert {"v2.0", "v2.1", "v2.3", "v2.5", "v2.7"} <= ids
     assert [v["status"] for v in versions].count("CURRENT") == 1
-    assert all(v["links"] == [{"rel": "self", "href": f"{server.url}/v2/"}] for v in versions)
+    assert all(v["links"] == [{"rel": "self", "href": f"{server.url}/v2/"},
+                              {"rel": "extensions", "href": f"{server.url}/v2/extensions"}] for v in versions)
     assert set(versions[0]) == {"id", "status", "links"}
 
 

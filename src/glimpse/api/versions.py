@@ -24,9 +24,10 @@ def version_document(root: str, *, registry: str | None = None, streaming: str |
     When the deployment splits metadata (registry) and data (streaming) nodes,
     each entry also carries links with ``rel`` ``registry`` and ``streaming``,
     so a client can send metadata calls and data calls straight to the right
-    nodes. Clients that only know ``self`` ignore them.
+    nodes. A link with ``rel`` ``extensions`` leads to the list of extensions
+    enabled on this node. Clients that only know ``self`` ignore the others.
     """
-    links = [{"rel": "self", "href": f"{root}/v2/"}]
+    links = [{"rel": "self", "href": f"{root}/v2/"}, {"rel": "extensions", "href": f"{root}/v2/extensions"}]
     for rel, endpoint in (("registry", registry), ("streaming", streaming)):
         if endpoint:
             links.append({"rel": rel, "href": f"{endpoint.rstrip('/')}/v2/"})

@@ -20,7 +20,9 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from glimpse.db.engine import Database, retry_on_conflict
+from glimpse.db.outbox import write_messages
 from glimpse.db.tables import image_locations, image_members, image_properties, image_tags, images
+from glimpse.domain.events import OutboxMessage
 from glimpse.domain.images import Image, ImageLocation, ImageStatus, Visibility
 from glimpse.domain.queries import ImageQuery, TimeFilter
 from glimpse.errors import DuplicateImage
@@ -94,10 +96,12 @@ class ImageRepository:
 
     # -- writes
     @retry_on_conflict
-    def add(self, image: Image, *, guard: TransactionGuard | None = None) -> Image:
+    def add(self, image: Image, *, guard: TransactionGuard | None = None,
+            outbox: Sequence[OutboxMessage] = ()) -> Image:
         """Insert a new image; raise :class:`DuplicateImage` if the id was ever used.
 
-        ``guard`` runs first in the same transaction and may raise to refuse.
+        ``guard`` runs first in the same transaction and may raise to refuse;
+        ``outbox`` messages are written in that transaction too.
         """
         try:
             with self._db.write() as conn:
@@ -111,17 +115,21 @@ class ImageRepository:
                                  [{"image_id": image.id, "name": k, "value": v} for k, v in image.properties.items()])
                 if image.tags:
                     conn.execute(image_tags.insert(), [{"image_id": image.id, "value": t} for t in image.tags])
+                write_messages(conn, outbox)
         except IntegrityError:
             raise DuplicateImage(f"An image with identifier {image.id} already exists.") from None
         return image
 
     @retry_on_conflict
-    def update(self, before: Image, after: Image, *, guard: TransactionGuard | None = None) -> Image | None:
+    def update(self, before: Image, after: Image, *, guard: TransactionGuard | None = None,
+               outbox: Callable[[Image], Sequence[OutboxMessage]] | None = None) -> Image | None:
         """Store ``after`` if the image is still exactly ``before``; else return ``None``.
 
         Properties, tags and locations are written as differences. Locations
         that disappear are marked for deletion from their store. ``guard`` runs
-        first in the same transaction and may raise to refuse the change.
+        first in the same transaction and may raise to refuse the change;
+        ``outbox`` gets the image as stored and returns messages written in the
+        same transaction (so none exist for a change that did not happen).
         """
         now = utcnow()
         values: dict[str, Any] = {**_column_values(after), "updated_at": now, "revision": before.revision + 1}
@@ -140,7 +148,10 @@ class ImageRepository:
             _write_properties(conn, before, after)
             _write_tags(conn, before, after)
             _write_locations(conn, before, after, now)
-        return dataclasses.replace(after, updated_at=now, revision=before.revision + 1)
+            stored = dataclasses.replace(after, updated_at=now, revision=before.revision + 1)
+            if outbox is not None:
+                write_messages(conn, outbox(stored))
+        return stored
 
     # -- data bookkeeping
     def reserve_location(self, image_id: str, store: str, key: str, url: str) -> int:

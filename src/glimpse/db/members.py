@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,11 +11,19 @@ from sqlalchemy.exc import IntegrityError
 
 from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.db.images import utcnow
+from glimpse.db.outbox import write_messages
 from glimpse.db.tables import image_members
+from glimpse.domain.events import OutboxMessage
 from glimpse.domain.members import Member, MemberStatus
 from glimpse.errors import DuplicateMember
 
 _table = image_members
+#: Given the member as stored (or as it was, on delete), the messages to write with the change.
+Outbox = Callable[[Member], Sequence[OutboxMessage]]
+
+
+def _no_messages(member: Member) -> Sequence[OutboxMessage]:
+    return ()
 
 
 class MemberRepository:
@@ -39,29 +48,38 @@ class MemberRepository:
                                     .where(_table.c.image_id == image_id)).scalar_one())
 
     @retry_on_conflict
-    def add(self, image_id: str, member_id: str) -> Member:
+    def add(self, image_id: str, member_id: str, *, outbox: Outbox = _no_messages) -> Member:
         """Add a pending member; raise :class:`DuplicateMember` if it is already there."""
         now = utcnow()
+        member = Member(image_id, member_id, MemberStatus.PENDING, now, now)
         try:
             with self._db.write() as conn:
                 conn.execute(_table.insert().values(image_id=image_id, member=member_id,
                                                     status=MemberStatus.PENDING.value, created_at=now, updated_at=now))
+                write_messages(conn, outbox(member))
         except IntegrityError:
             raise DuplicateMember(f"Project {member_id} is already a member of image {image_id}.") from None
-        return Member(image_id, member_id, MemberStatus.PENDING, now, now)
+        return member
 
-    def set_status(self, image_id: str, member_id: str, status: MemberStatus) -> Member | None:
+    def set_status(self, image_id: str, member_id: str, status: MemberStatus, *,
+                   outbox: Outbox = _no_messages) -> Member | None:
         now = utcnow()
+        where = (_table.c.image_id == image_id, _table.c.member == member_id)
         with self._db.write() as conn:
-            changed = conn.execute(_table.update()
-                                   .where(_table.c.image_id == image_id, _table.c.member == member_id)
-                                   .values(status=status.value, updated_at=now)).rowcount
-        return self.get(image_id, member_id) if changed else None
+            if not conn.execute(_table.update().where(*where).values(status=status.value, updated_at=now)).rowcount:
+                return None
+            member = _member(conn.execute(sa.select(_table).where(*where)).one())
+            write_messages(conn, outbox(member))
+        return member
 
-    def delete(self, image_id: str, member_id: str) -> bool:
+    def delete(self, image_id: str, member_id: str, *, outbox: Outbox = _no_messages) -> bool:
+        where = (_table.c.image_id == image_id, _table.c.member == member_id)
         with self._db.write() as conn:
-            return bool(conn.execute(_table.delete().where(_table.c.image_id == image_id,
-                                                           _table.c.member == member_id)).rowcount)
+            row = conn.execute(sa.select(_table).where(*where)).first()
+            if row is None or not conn.execute(_table.delete().where(*where)).rowcount:
+                return False
+            write_messages(conn, outbox(_member(row)))
+        return True
 
 
 def _member(row: Row[Any]) -> Member:

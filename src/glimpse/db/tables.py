@@ -138,3 +138,24 @@ api_tokens = sa.Table(
     sa.Index(None, "project_id"),
     **_MYSQL,
 )
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    #: the message's idempotency key, the same however often it is published
+    sa.Column("message_id", sa.String(36), nullable=False, unique=True),
+    #: messages with the same key (an image id) are published in id order
+    sa.Column("ordering_key", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("priority", sa.String(10), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    #: a relay holds the row from claiming until publishing (or until the claim expires)
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_until", Timestamp),
+    sa.Column("sent_at", Timestamp),
+    sa.Index(None, "sent_at", "id"),
+    sa.Index(None, "ordering_key", "sent_at"),
+    **_MYSQL,
+)

@@ -21,9 +21,11 @@ from glimpse.db.engine import Database
 from glimpse.db.images import ImageRepository
 from glimpse.db.members import MemberRepository
 from glimpse.db.migrate import upgrade
+from glimpse.db.outbox import OutboxRepository
 from glimpse.db.quotas import QuotaRepository
 from glimpse.db.tokens import TokenRepository
 from glimpse.domain.schemas import ImageSchema, load_custom_properties
+from glimpse.extensions.manager import Extensions, load_extensions
 from glimpse.services.access import ImageAccess
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.images import ImageService
@@ -57,6 +59,8 @@ class Services:
     tokens: TokenService
     maintenance: MaintenanceService
     image_repository: ImageRepository
+    extensions: Extensions
+    outbox: OutboxRepository
     import_methods: tuple[str, ...] = ()
 
     def health(self) -> dict[str, str]:
@@ -83,7 +87,10 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Connect to the database and stores that ``settings`` name and build the services.
 
     With ``migrate`` the database is first brought to the current schema.
+    Raises :class:`glimpse.extensions.manager.ExtensionNotFound` when the
+    settings enable an extension that is not installed.
     """
+    extensions = load_extensions(settings)
     database = Database(settings.database_url)
     if migrate:
         upgrade(database)
@@ -98,7 +105,9 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     policy = Policy.from_file(settings.policy_file)
     protections = PropertyProtections.from_file(settings.property_protection_file,
                                                 rule_format=settings.property_protection_rule_format, policy=policy)
-    access = ImageAccess(image_repository, MemberRepository(database), policy, protections)
+    access = ImageAccess(image_repository, MemberRepository(database), policy, protections,
+                         extensions=extensions)
+    outbox = OutboxRepository(database)
     limits = ImageLimits(properties=settings.image_property_quota, tags=settings.image_tag_quota,
                          members=settings.image_member_quota, locations=settings.image_location_quota)
     quotas = ProjectQuotas(QuotaRepository(database), {
@@ -114,7 +123,7 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         stores=stores,
         images=ImageService(access, schema, limits, stores, quotas),
         image_data=ImageDataService(
-            access, stores, quotas, limits, size_cap=settings.image_size_cap,
+            access, stores, quotas, limits, outbox, size_cap=settings.image_size_cap,
             hash_algorithm=settings.hashing_algorithm, require_format_match=settings.require_image_format_match,
         ),
         members=MemberService(access, limits),
@@ -123,4 +132,6 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         tokens=TokenService(TokenRepository(database)),
         maintenance=MaintenanceService(access, stores),
         image_repository=image_repository,
+        extensions=extensions,
+        outbox=outbox,
     )

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.db.images import ImageRepository, TransactionGuard
 from glimpse.db.members import MemberRepository
+from glimpse.domain.events import DomainEvent, OutboxMessage
 from glimpse.domain.images import Image, Visibility, is_visible_to
 from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict
+from glimpse.extensions.manager import Extensions
 from glimpse.policy import Policy
 from glimpse.policy.properties import PropertyProtections
 
@@ -36,11 +38,12 @@ class ImageAccess:
     """Image lookups that apply visibility and policy, and compare-and-swap changes."""
 
     def __init__(self, images: ImageRepository, members: MemberRepository, policy: Policy,
-                 protections: PropertyProtections | None = None) -> None:
+                 protections: PropertyProtections | None = None, *, extensions: Extensions) -> None:
         self.images = images
         self.members = members
         self.policy = policy
         self.protections = protections or PropertyProtections.disabled()
+        self.extensions = extensions
 
     def is_member(self, ctx: RequestContext, image: Image) -> bool:
         """Is the caller's project a member (any status) of this shared image?"""
@@ -96,14 +99,17 @@ class ImageAccess:
             return image
         return dataclasses.replace(image, properties=self.protections.readable(ctx, image.properties))
 
-    def change(self, image_id: str, apply: Callable[[Image], Image], *, guard: GuardFor | None = None) -> Image:
+    def change(self, image_id: str, apply: Callable[[Image], Image], *, guard: GuardFor | None = None,
+               events: Callable[[Image, Image], Sequence[DomainEvent]] | None = None) -> Image:
         """Apply ``apply`` to the current image and store the result atomically.
 
         ``apply`` gets the freshest image and returns the changed one (or the
         same object for no change); it may raise to refuse. ``guard`` may add a
         check (a quota) that runs in the same transaction as the write. When
         another writer got there first, the image is read again and ``apply``
-        runs again.
+        runs again. ``events`` describes a stored change (image before, image
+        as stored); the enabled extensions' outbox messages for them are
+        written in the change's transaction. No change, no events.
         """
         for _ in range(_MAX_ATTEMPTS):
             current = self.images.get(image_id)
@@ -112,7 +118,14 @@ class ImageAccess:
             changed = apply(current)
             if changed == current:
                 return current
-            stored = self.images.update(current, changed, guard=guard(current, changed) if guard else None)
+            stored = self.images.update(current, changed, guard=guard(current, changed) if guard else None,
+                                        outbox=self._outbox(current, events))
             if stored is not None:
                 return stored
         raise ImageStatusConflict(f"Image {image_id} is being changed concurrently; try again.")
+
+    def _outbox(self, before: Image, events: Callable[[Image, Image], Sequence[DomainEvent]] | None
+                ) -> Callable[[Image], Sequence[OutboxMessage]] | None:
+        if events is None:
+            return None
+        return lambda stored: self.extensions.outbox(events(before, stored))

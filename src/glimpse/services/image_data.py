@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from glimpse.context import RequestContext
@@ -31,7 +31,9 @@ from glimpse.errors import (
     StoreFull,
     StoreUnavailable,
 )
+from glimpse.db.outbox import OutboxRepository
 from glimpse.services.access import ImageAccess
+from glimpse.services.events import image_event
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.stores import StoreSet
 from glimpse.stores.base import StoreError, StoreFullError, StoreObjectNotFound
@@ -87,9 +89,13 @@ class Download:
 
 
 class ImageDataService:
-    def __init__(self, access: ImageAccess, stores: StoreSet, quotas: ProjectQuotas, limits: ImageLimits, *,
-                 size_cap: int, hash_algorithm: str, require_format_match: bool = True) -> None:
+    def __init__(self, access: ImageAccess, stores: StoreSet, quotas: ProjectQuotas, limits: ImageLimits,
+                 outbox: OutboxRepository, *, size_cap: int, hash_algorithm: str,
+                 require_format_match: bool = True) -> None:
         self._access = access
+        self._outbox = outbox
+        self._extensions = access.extensions
+        self._hooks = access.extensions.hook
         self._images: ImageRepository = access.images
         self._stores = stores
         self._quotas = quotas
@@ -115,26 +121,32 @@ class ImageDataService:
             raise ImageTooLarge(f"Image size {size} exceeds the maximum of {self._size_cap} bytes.")
         if size is not None and size < 0:
             raise SizeMismatch("The declared image size cannot be negative.")
-        self._access.change(image.id, _start_saving,
-                            guard=lambda before, _after: self._quotas.for_upload_start(before.owner, size))
+        store_id = self._stores.default
+        saving = self._access.change(
+            image.id, _start_saving,
+            guard=lambda before, _after: self._quotas.for_upload_start(before.owner, size),
+            events=lambda before, after: [image_event("image.update", ctx, after),
+                                          image_event("image.prepare", ctx, after, store=store_id)])
         try:
             quota_left = self._quotas.remaining_bytes(image.owner)
-        except BaseException:
-            self._access.change(image.id, back_to_queued)
+        except BaseException as exc:
+            self._access.change(image.id, back_to_queued, events=lambda before, after: [
+                image_event("image.upload", ctx, after, error=f"Failed to upload image {image.id}: {exc}"),
+                image_event("image.update", ctx, after)])
             raise
 
-        store_id = self._stores.default
         store = self._stores.get(store_id)
         key = image.id
         location_id = self._images.reserve_location(image.id, store_id, key, store.url_for(key))
         inbound = _Inbound(chunks, self._hash_algorithm, self._size_cap, size, quota_left,
                            heartbeat=lambda: self._images.touch_location(location_id))
         try:
+            self._hooks.image_upload_started(ctx=ctx, image=saving)
             stored = store.put(key, inbound, size=size)
             inbound.verify_size()
             virtual_size = self._inspect(image, inbound)
         except BaseException as exc:
-            self._abandon(image.id, store_id, key, location_id)
+            self._abandon(image.id, store_id, key, location_id, ctx=ctx, error=exc)
             if isinstance(exc, StoreFullError):
                 raise StoreFull(f"The image store has no room for this image: {exc}") from exc
             if isinstance(exc, StoreError):
@@ -155,14 +167,18 @@ class ImageDataService:
         try:
             active = self._access.change(
                 image.id, activated,
-                guard=lambda before, _after: self._quotas.for_stored_data(before.owner, inbound.received))
-            return self._access.present(ctx, active)
+                guard=lambda before, _after: self._quotas.for_stored_data(before.owner, inbound.received),
+                events=lambda before, after: [
+                    image_event("image.upload", ctx, after, store=store_id),
+                    image_event("image.activate", ctx, after), image_event("image.update", ctx, after)])
         except BaseException as exc:
             gone = isinstance(exc, (ImageNotFound, ImageGone))
-            self._abandon(image.id, store_id, key, location_id, restore=not gone)
+            self._abandon(image.id, store_id, key, location_id, restore=not gone, ctx=ctx, error=exc)
             if isinstance(exc, ImageNotFound):
                 raise ImageGone(f"Image {image.id} was deleted while its data was being uploaded.") from None
             raise
+        self._extensions.observe(self._hooks.image_activated, ctx=ctx, image=active)
+        return self._access.present(ctx, active)
 
     def _inspect(self, image: Image, inbound: _Inbound) -> int | None:
         found = formats.detect(bytes(inbound.head), bytes(inbound.tail), inbound.received)
@@ -170,7 +186,8 @@ class ImageDataService:
             return found.virtual_size if found.format == image.disk_format else None
         return formats.check(image.disk_format, image.container_format, found)
 
-    def _abandon(self, image_id: str, store_id: str, key: str, location_id: int, *, restore: bool = True) -> None:
+    def _abandon(self, image_id: str, store_id: str, key: str, location_id: int, *, restore: bool = True,
+                 ctx: RequestContext | None = None, error: BaseException | None = None) -> None:
         """Remove what a failed upload wrote and put the image back to ``queued``."""
         try:
             self._stores.get(store_id).delete(key)
@@ -178,10 +195,16 @@ class ImageDataService:
         except Exception:  # the location stays "pending"; cleanup removes it later
             log.exception("could not remove data of failed upload of image %s", image_id)
         if restore:
+            message = f"Failed to upload image {image_id}: {error}" if error is not None else None
             try:
-                self._access.change(image_id, back_to_queued)
+                queued = self._access.change(image_id, back_to_queued, events=lambda before, after: [
+                    image_event("image.upload", ctx, after, error=message or "upload failed"),
+                    image_event("image.update", ctx, after)])
             except Exception:
                 log.exception("could not put image %s back to queued after a failed upload", image_id)
+                return
+            if error is not None:
+                self._extensions.observe(self._hooks.image_upload_failed, ctx=ctx, image=queued, error=error)
 
     def open_download(self, ctx: RequestContext, image_id: str, byte_range: ByteRange | None = None) -> Download:
         """Open the image's data for reading, optionally one byte range of it.
@@ -204,7 +227,35 @@ class ImageDataService:
             raise StoreUnavailable(f"The data of image {image.id} is missing from its store.") from None
         except StoreError as exc:
             raise StoreUnavailable(f"The image store cannot be read: {exc}") from exc
-        return Download(image, offset=offset, length=length, chunks=chunks, partial=byte_range is not None)
+        counted = _counted(chunks, lambda sent: self._downloaded(ctx, image, sent, length))
+        return Download(image, offset=offset, length=length, chunks=counted, partial=byte_range is not None)
+
+    def _downloaded(self, ctx: RequestContext, image: Image, sent: int, expected: int) -> None:
+        """A download stream ended after ``sent`` bytes: record ``image.send`` and tell the extensions."""
+        complete = sent == expected
+        event = image_event("image.send", ctx, image, error=None if complete else "incomplete download",
+                            bytes_sent=sent)
+        try:
+            self._outbox.record(self._extensions.outbox([event]))
+        except Exception:  # the download itself succeeded; do not fail it now
+            log.exception("could not record the download of image %s", image.id)
+        self._extensions.observe(self._hooks.image_downloaded, ctx=ctx, image=image, bytes_sent=sent,
+                                 complete=complete)
+
+
+def _counted(chunks: Iterator[bytes], ended: Callable[[int], None]) -> Iterator[bytes]:
+    """``chunks`` passed through, calling ``ended(bytes sent)`` once when the stream finishes or is closed
+    (not when it is closed before the first chunk was asked for, as for ``HEAD``)."""
+    sent = 0
+    try:
+        for chunk in chunks:
+            yield chunk
+            sent += len(chunk)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+        ended(sent)
 
 
 def _start_saving(image: Image) -> Image:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.db.images import ListScope, utcnow
+from glimpse.domain.events import DomainEvent
 from glimpse.domain.images import (
     LINK_ATTRIBUTES,
     READ_ONLY_ATTRIBUTES,
@@ -34,6 +35,7 @@ from glimpse.errors import (
     TagNotFound,
 )
 from glimpse.services.access import ImageAccess, normalize_image_id
+from glimpse.services.events import image_event
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.stores import StoreSet
 
@@ -59,6 +61,8 @@ class ImageService:
         self._limits = limits
         self._stores = stores
         self._quotas = quotas
+        self._extensions = access.extensions
+        self._hooks = access.extensions.hook
 
     # -- reads
     def get(self, ctx: RequestContext, image_id: str) -> Image:
@@ -109,6 +113,7 @@ class ImageService:
                 raise ReservedAttribute(name)
             if len(name) > 255:
                 raise SchemaViolation(f"Property names are limited to 255 characters: '{name[:40]}…'.")
+        fields = self._prepared(ctx, fields)
 
         owner = fields["owner"] if "owner" in fields else ctx.project_id
         if "owner" in fields and owner != ctx.project_id and not ctx.is_admin:
@@ -144,7 +149,21 @@ class ImageService:
             tags=tags,
             properties=properties,
         )
-        return self._access.present(ctx, self._images.add(image, guard=self._quotas.for_new_image(owner)))
+        stored = self._images.add(image, guard=self._quotas.for_new_image(owner),
+                                 outbox=self._extensions.outbox([image_event("image.create", ctx, image)]))
+        self._extensions.observe(self._hooks.image_created, ctx=ctx, image=stored)
+        return self._access.present(ctx, stored)
+
+    def _prepared(self, ctx: RequestContext, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``fields`` after the ``image_creating`` hooks changed them, checked again."""
+        prepared = dict(fields)
+        self._hooks.image_creating(ctx=ctx, fields=prepared)
+        if prepared != fields:
+            self._schema.validate(prepared)
+            for name in prepared.keys() - fields.keys():
+                if name in READ_ONLY_ATTRIBUTES or is_reserved(name):
+                    raise ReservedAttribute(name)
+        return prepared
 
     def update(
         self, ctx: RequestContext, image_id: str, operations: Sequence[PatchOperation], dialect: Dialect = Dialect.V21
@@ -165,7 +184,7 @@ class ImageService:
                 self._limits.check_tags(changed.tags)
             return changed
 
-        return self._access.present(ctx, self._access.change(image.id, patched))
+        return self._access.present(ctx, self._change(ctx, image.id, patched))
 
     def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete the image and its data. :class:`ImageProtected` if it is protected."""
@@ -176,8 +195,15 @@ class ImageService:
                 raise ImageProtected(f"Image {current.id} is protected and cannot be deleted.")
             return dataclasses.replace(current, status=ImageStatus.DELETED, locations=())
 
-        self._access.change(image.id, deleted)
+        last: list[Image] = []
+
+        def events(before: Image, stored: Image) -> list[DomainEvent]:
+            last[:] = [before]
+            return [image_event("image.delete", ctx, before, deleted_at=stored.updated_at)]
+
+        self._access.change(image.id, deleted, events=events)
         self._stores.purge(self._images, image.id)
+        self._extensions.observe(self._hooks.image_deleted, ctx=ctx, image=last[0])
 
     def deactivate(self, ctx: RequestContext, image_id: str) -> Image:
         """``active -> deactivated``: data can no longer be downloaded by non-admins."""
@@ -199,7 +225,7 @@ class ImageService:
                 )
             return dataclasses.replace(current, status=target)
 
-        return self._access.present(ctx, self._access.change(image.id, switched))
+        return self._access.present(ctx, self._change(ctx, image.id, switched))
 
     # -- tags
     def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
@@ -214,7 +240,7 @@ class ImageService:
             self._limits.check_tags(tags)
             return dataclasses.replace(current, tags=tags)
 
-        return self._access.present(ctx, self._access.change(image.id, tagged))
+        return self._access.present(ctx, self._change(ctx, image.id, tagged))
 
     def remove_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
         """Remove ``tag``; :class:`TagNotFound` if the image does not carry it."""
@@ -225,7 +251,26 @@ class ImageService:
                 raise TagNotFound(f"Tag {tag!r} not found on image {current.id}.")
             return dataclasses.replace(current, tags=tuple(t for t in current.tags if t != tag))
 
-        return self._access.present(ctx, self._access.change(image.id, untagged))
+        return self._access.present(ctx, self._change(ctx, image.id, untagged))
+
+    def _change(self, ctx: RequestContext, image_id: str, apply: Callable[[Image], Image]) -> Image:
+        """A metadata change: ``apply``, then the ``image_updating`` hooks, stored with an
+        ``image.update`` event; ``image_updated`` fires once it is stored."""
+        seen: list[Image] = []
+
+        def changed(current: Image) -> Image:
+            after = apply(current)
+            if after != current:
+                for replacement in self._hooks.image_updating(ctx=ctx, before=current, after=after):
+                    after = replacement
+            seen[:] = [current]
+            return after
+
+        stored = self._access.change(
+            image_id, changed, events=lambda before, after: [image_event("image.update", ctx, after)])
+        if stored.revision != seen[0].revision:
+            self._extensions.observe(self._hooks.image_updated, ctx=ctx, before=seen[0], after=stored)
+        return stored
 
     def _check_visibility(self, ctx: RequestContext, visibility: Visibility) -> None:
         target = {"project_id": ctx.project_id}

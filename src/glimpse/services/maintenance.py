@@ -9,6 +9,7 @@ from glimpse.db.images import ImageRepository, utcnow
 from glimpse.domain.images import ImageStatus
 from glimpse.errors import ImageNotFound
 from glimpse.services.access import ImageAccess
+from glimpse.services.events import image_event
 from glimpse.services.image_data import back_to_queued
 from glimpse.services.stores import StoreSet
 
@@ -36,7 +37,10 @@ class MaintenanceService:
         reset = 0
         for image_id in abandoned:
             try:
-                if self._access.change(image_id, back_to_queued).status is ImageStatus.QUEUED:
+                queued = self._access.change(image_id, back_to_queued, events=lambda before, after: [
+                    image_event("image.upload", None, after, error="upload abandoned"),
+                    image_event("image.update", None, after)])
+                if queued.status is ImageStatus.QUEUED:
                     reset += 1
             except ImageNotFound:
                 continue

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from glimpse.context import RequestContext
+from glimpse.domain.events import OutboxMessage
 from glimpse.domain.images import Image, Visibility
 from glimpse.domain.members import Member, MemberStatus
 from glimpse.errors import Forbidden, MemberNotFound, SchemaViolation
 from glimpse.services.access import ImageAccess
+from glimpse.services.events import member_event
 from glimpse.services.quotas import ImageLimits
 
 
@@ -16,6 +18,8 @@ class MemberService:
         self._members = access.members
         self._policy = access.policy
         self._limits = limits
+        self._extensions = access.extensions
+        self._hooks = access.extensions.hook
 
     def add(self, ctx: RequestContext, image_id: str, member_id: str) -> Member:
         """Offer the image to ``member_id`` (status ``pending``).
@@ -29,7 +33,10 @@ class MemberService:
         self._enforce("add_member", ctx, image, None, f"You are not permitted to share image {image.id}; "
                                                       "only its owner can.")
         self._limits.check_members(self._members.count(image.id) + 1)
-        return self._members.add(image.id, member_id)
+        member = self._members.add(image.id, member_id, outbox=lambda added: self._extensions.outbox(
+            [member_event("image.member.create", ctx, image, added)]))
+        self._extensions.observe(self._hooks.member_created, ctx=ctx, image=image, member=member)
+        return member
 
     def list(self, ctx: RequestContext, image_id: str) -> list[Member]:
         """All members for the owner and admins; for a member, only its own entry."""
@@ -52,17 +59,26 @@ class MemberService:
         image, _ = self._find(ctx, image_id, member_id, "get_member")
         self._enforce("modify_member", ctx, image, member_id,
                       "Only the member project can accept or reject an image shared with it.")
-        updated = self._members.set_status(image.id, member_id, MemberStatus(str(status)))
+        updated = self._members.set_status(image.id, member_id, MemberStatus(str(status)), outbox=lambda stored: (
+            self._extensions.outbox([member_event("image.member.update", ctx, image, stored)])))
         if updated is None:
             raise MemberNotFound(f"Project {member_id} is not a member of image {image.id}.")
+        self._extensions.observe(self._hooks.member_updated, ctx=ctx, image=image, member=updated)
         return updated
 
     def delete(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
         image, _ = self._find(ctx, image_id, member_id, "get_member")
         self._enforce("delete_member", ctx, image, None,
                       f"You are not permitted to unshare image {image.id}; only its owner can.")
-        if not self._members.delete(image.id, member_id):
+        gone: list[Member] = []
+
+        def outbox(member: Member) -> list[OutboxMessage]:
+            gone.append(member)
+            return self._extensions.outbox([member_event("image.member.delete", ctx, image, member)])
+
+        if not self._members.delete(image.id, member_id, outbox=outbox):
             raise MemberNotFound(f"Project {member_id} is not a member of image {image.id}.")
+        self._extensions.observe(self._hooks.member_deleted, ctx=ctx, image=image, member=gone[0])
 
     def _find(self, ctx: RequestContext, image_id: str, member_id: str, rule: str) -> tuple[Image, Member]:
         image = self._access.find(ctx, image_id)

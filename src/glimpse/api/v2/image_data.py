@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from glimpse.api.requests import context, media_type
+from glimpse.api.roles import REDIRECT_MARKER
 from glimpse.api.routing import bodiless
 from glimpse.api.streaming import RequestChunks, download_body
 from glimpse.services import Services
@@ -25,11 +27,28 @@ async def upload(request: Request) -> Response:
     if media_type(request) != OCTET_STREAM:
         raise HTTPException(415, f"Image data must be sent as {OCTET_STREAM}.")
     size = _declared_size(request)
+    chunks: Iterable[bytes] = RequestChunks(request)
+    if REDIRECT_MARKER in request.query_params:
+        chunks = _not_empty(chunks, request.query_params[REDIRECT_MARKER])
     await run_in_threadpool(
-        services.image_data.upload, context(request), request.path_params["image_id"], RequestChunks(request),
-        size=size,
+        services.image_data.upload, context(request), request.path_params["image_id"], chunks, size=size,
     )
     return Response(status_code=204)
+
+
+def _not_empty(chunks: Iterable[bytes], from_role: str) -> Iterator[bytes]:
+    """The chunks of a redirected upload, refusing (400) a body that turns out empty."""
+    received = 0
+    for chunk in chunks:
+        received += len(chunk)
+        yield chunk
+    if not received:
+        raise HTTPException(
+            400,
+            f"No image data arrived: this upload was redirected here from a {from_role} node and the client "
+            "did not send the data again (python-glanceclient does not re-send chunked bodies). "
+            "Upload directly to this streaming node.",
+        )
 
 
 def _declared_size(request: Request) -> int | None:

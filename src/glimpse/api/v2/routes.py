@@ -1,29 +1,54 @@
-"""The Images API v2 route table."""
+"""The Images API v2 route table, and which routes a node of each role serves itself."""
 
 from __future__ import annotations
 
 from starlette.routing import Route
 
-from glimpse.api.routing import resource
-from glimpse.api.v2 import image_data, images, info, members, schemas
+from glimpse.api.roles import READ_METHODS, redirect_to
+from glimpse.api.routing import Handler, resource
+from glimpse.api.v2 import extensions, image_data, images, info, members, schemas
+from glimpse.settings import Settings
 
 IMAGE = "/v2/images/{image_id}"
 
-ROUTES: list[Route] = [
-    resource("/v2/images", GET=images.index, POST=images.create),
-    resource(IMAGE, GET=images.show, PATCH=images.update, DELETE=images.delete),
-    resource(IMAGE + "/file", GET=image_data.download, PUT=image_data.upload),
-    resource(IMAGE + "/actions/deactivate", POST=images.deactivate),
-    resource(IMAGE + "/actions/reactivate", POST=images.reactivate),
-    resource(IMAGE + "/tags/{tag}", PUT=images.add_tag, DELETE=images.remove_tag),
-    resource(IMAGE + "/members", GET=members.index, POST=members.create),
-    resource(IMAGE + "/members/{member_id}", GET=members.show, PUT=members.update, DELETE=members.delete),
-    resource("/v2/schemas/image", GET=schemas.image),
-    resource("/v2/schemas/images", GET=schemas.images),
-    resource("/v2/schemas/member", GET=schemas.member),
-    resource("/v2/schemas/members", GET=schemas.members),
-    resource("/v2/info/import", GET=info.import_methods),
-    resource("/v2/info/stores", GET=info.stores),
-    resource("/v2/info/stores/detail", GET=info.stores_detail),
-    resource("/v2/info/usage", GET=info.usage),
+#: Metadata: served by registry nodes (streaming nodes serve only the reads).
+METADATA: list[tuple[str, dict[str, Handler]]] = [
+    ("/v2/images", {"GET": images.index, "POST": images.create}),
+    (IMAGE, {"GET": images.show, "PATCH": images.update, "DELETE": images.delete}),
+    (IMAGE + "/actions/deactivate", {"POST": images.deactivate}),
+    (IMAGE + "/actions/reactivate", {"POST": images.reactivate}),
+    (IMAGE + "/tags/{tag}", {"PUT": images.add_tag, "DELETE": images.remove_tag}),
+    (IMAGE + "/members", {"GET": members.index, "POST": members.create}),
+    (IMAGE + "/members/{member_id}", {"GET": members.show, "PUT": members.update, "DELETE": members.delete}),
+    ("/v2/schemas/image", {"GET": schemas.image}),
+    ("/v2/schemas/images", {"GET": schemas.images}),
+    ("/v2/schemas/member", {"GET": schemas.member}),
+    ("/v2/schemas/members", {"GET": schemas.members}),
+    ("/v2/info/import", {"GET": info.import_methods}),
+    ("/v2/info/stores", {"GET": info.stores}),
+    ("/v2/info/stores/detail", {"GET": info.stores_detail}),
+    ("/v2/info/usage", {"GET": info.usage}),
+    ("/v2/extensions", {"GET": extensions.index}),
+    ("/v2/extensions/{alias}", {"GET": extensions.show}),
 ]
+
+#: Image data: served by streaming nodes.
+DATA: list[tuple[str, dict[str, Handler]]] = [
+    (IMAGE + "/file", {"GET": image_data.download, "PUT": image_data.upload}),
+]
+
+ROUTES: list[Route] = [resource(path, **methods) for path, methods in METADATA + DATA]
+
+
+def routes_for(settings: Settings) -> list[Route]:
+    """The v2 routes of a node with ``settings.role``; requests for the other role are redirected."""
+    if settings.role == "all":
+        return ROUTES
+    if settings.role == "registry":
+        to_streaming = redirect_to("streaming", settings.streaming_endpoint, from_role="registry")
+        return [resource(path, **methods) for path, methods in METADATA] + [
+            resource(path, **{method: to_streaming for method in methods}) for path, methods in DATA]
+    to_registry = redirect_to("registry", settings.registry_endpoint, from_role="streaming")
+    return [resource(path, **{method: handler if method in READ_METHODS else to_registry
+                              for method, handler in methods.items()}) for path, methods in METADATA] + [
+        resource(path, **methods) for path, methods in DATA]

@@ -1,0 +1,1 @@
+"""Optional components: hook specifications, the plugin manager, and the built-in extensions."""

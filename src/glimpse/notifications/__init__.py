@@ -1,0 +1,1 @@
+"""The notifications extension: oslo.messaging notifications, through an outbox, to RabbitMQ."""

@@ -1,0 +1,1 @@
+"""The internal Python API served over AMQP (request/reply), and its client."""

@@ -1,0 +1,129 @@
+"""ACME watermark: a third-party Glimpse extension, installed as its own package by the tests.
+
+* refuses images whose name starts with ``forbidden-`` (403), on create and on rename;
+* annotates every new image with the property ``acme_watermark``;
+* stamps ``acme_touched`` on every metadata change;
+* refuses uploads to images carrying ``acme_no_data`` (403, the image stays queued);
+* adds an ``acme.audit`` message to the outbox for every change, and fails the
+  change (rolling it back) when the image carries ``acme_explode``;
+* adds ``GET /v2/acme/hooks``, which reports how often each hook ran in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import Counter
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from glimpse.api.routing import resource
+from glimpse.domain.events import OutboxMessage
+from glimpse.errors import Forbidden
+from glimpse.extensions.hookspecs import hookimpl
+
+NAME = "ACME watermark"
+CALLS: Counter[str] = Counter()
+
+
+def _forbid(name: str | None) -> None:
+    if name and name.startswith("forbidden-"):
+        raise Forbidden(f"ACME policy: image names may not start with 'forbidden-' (got {name!r}).")
+
+
+async def hooks(request: Request) -> Response:
+    return JSONResponse({"calls": dict(CALLS)})
+
+
+@hookimpl
+def register_routes(settings: Any) -> list[Any]:
+    CALLS["register_routes"] += 1
+    return [resource("/v2/acme/hooks", GET=hooks)]
+
+
+@hookimpl
+def register_background_tasks(services: Any) -> list[Any]:
+    async def heartbeat() -> None:
+        CALLS["register_background_tasks"] += 1
+        await asyncio.Event().wait()
+
+    return [heartbeat]
+
+
+@hookimpl
+def image_creating(ctx: Any, fields: dict[str, Any]) -> None:
+    CALLS["image_creating"] += 1
+    _forbid(fields.get("name"))
+    fields["acme_watermark"] = f"acme:{ctx.project_id}"
+
+
+@hookimpl
+def image_updating(ctx: Any, before: Any, after: Any) -> Any:
+    CALLS["image_updating"] += 1
+    _forbid(after.name)
+    return dataclasses.replace(after, properties={**after.properties, "acme_touched": "yes"})
+
+
+@hookimpl
+def image_upload_started(ctx: Any, image: Any) -> None:
+    CALLS["image_upload_started"] += 1
+    if "acme_no_data" in image.properties:
+        raise Forbidden("ACME policy: this image may not have data.")
+
+
+@hookimpl
+def change_committing(settings: Any, event: Any) -> list[OutboxMessage]:
+    CALLS["change_committing"] += 1
+    if "acme_explode" in event.image.properties:
+        raise RuntimeError("ACME audit refused to record this change")
+    return [OutboxMessage(event_type="acme.audit", priority="INFO", key=event.key,
+                          body={"event": event.name, "image_id": event.image.id})]
+
+
+
+
+@hookimpl
+def image_created(ctx: Any, image: Any) -> None:
+    CALLS["image_created"] += 1
+
+
+@hookimpl
+def image_updated(ctx: Any, before: Any, after: Any) -> None:
+    CALLS["image_updated"] += 1
+
+
+@hookimpl
+def image_activated(ctx: Any, image: Any) -> None:
+    CALLS["image_activated"] += 1
+
+
+@hookimpl
+def image_upload_failed(ctx: Any, image: Any, error: Any) -> None:
+    CALLS["image_upload_failed"] += 1
+
+
+@hookimpl
+def image_downloaded(ctx: Any, image: Any, bytes_sent: int, complete: bool) -> None:
+    CALLS["image_downloaded"] += 1
+
+
+@hookimpl
+def image_deleted(ctx: Any, image: Any) -> None:
+    CALLS["image_deleted"] += 1
+
+
+@hookimpl
+def member_created(ctx: Any, image: Any, member: Any) -> None:
+    CALLS["member_created"] += 1
+
+
+@hookimpl
+def member_updated(ctx: Any, image: Any, member: Any) -> None:
+    CALLS["member_updated"] += 1
+
+
+@hookimpl
+def member_deleted(ctx: Any, image: Any, member: Any) -> None:
+    CALLS["member_deleted"] += 1

@@ -1,0 +1,50 @@
+"""The built-in extensions, enabled like any other; without a broker notifications go to the log."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+from tests.conftest import Api, start_server
+
+
+def _notifications(log: Path) -> list[dict[str, object]]:
+    found = []
+    for line in log.read_text().splitlines():
+        if " glimpse.notifications: notification " in line:
+            envelope = json.loads(line.split(" glimpse.notifications: notification ", 1)[1])
+            found.append(json.loads(envelope["oslo.message"]))
+    return found
+
+
+def test_without_a_broker_notifications_are_logged_and_disabled_ones_left_out(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "node", args=["--log-level", "info"], env={
+        "GLIMPSE_EXTENSIONS": '["notifications"]', "GLIMPSE_DISABLED_NOTIFICATIONS": '["image.update"]',
+        "GLIMPSE_OUTBOX_POLL_INTERVAL": "0.1", "GLIMPSE_NOTIFICATION_PUBLISHER_ID": "image.test-node"})
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        listing = api.http.get("/v2/extensions").json()["extensions"]
+        assert [(e["alias"], e["builtin"]) for e in listing] == [("notifications", True)]
+        assert listing[0]["adds"] == {"routes": [], "hooks": ["change_committing", "register_background_tasks"]}
+        image = api.create(name="logged")
+        api.patch(image["id"], [{"op": "replace", "path": "/name", "value": "renamed"}])
+        assert api.http.delete(f"/v2/images/{image['id']}").status_code == 204
+        api.close()
+        deadline = time.monotonic() + 30
+        while len(_notifications(server.log)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    logged = _notifications(server.log)
+    assert [(m["event_type"], m["publisher_id"]) for m in logged] == [
+        ("image.create", "image.test-node"), ("image.delete", "image.test-node")]
+
+
+def test_no_extension_is_loaded_unless_enabled(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "node")
+    try:
+        assert Api(server.url).http.get("/v2/extensions").json() == {"extensions": []}
+    finally:
+        server.stop()
