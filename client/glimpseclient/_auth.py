@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from glimpseclient._exceptions import ConfigurationError, error_for_status
@@ -29,11 +28,11 @@ class Auth(Protocol):
         ...
 
 
-@dataclass
 class TokenAuth:
     """A ready-made token, sent as ``X-Auth-Token``."""
 
-    token: str
+    def __init__(self, token: str) -> None:
+        self.token = token
 
     def headers(self, transport: Transport, timeout: float | None) -> dict[str, str]:
         return {"X-Auth-Token": self.token}
@@ -42,13 +41,13 @@ class TokenAuth:
         return False
 
 
-@dataclass
 class IdentityHeaders:
     """No authentication; the identity a service without Keystone reads from headers."""
 
-    project_id: str | None = None
-    user_id: str | None = None
-    roles: str | None = None
+    def __init__(self, project_id: str | None = None, user_id: str | None = None, roles: str | None = None) -> None:
+        self.project_id = project_id
+        self.user_id = user_id
+        self.roles = roles
 
     def headers(self, transport: Transport, timeout: float | None) -> dict[str, str]:
         headers = {}
@@ -64,7 +63,6 @@ class IdentityHeaders:
         return False
 
 
-@dataclass
 class KeystoneAuth:
     """A Keystone v3 login with a password or an application credential.
 
@@ -72,25 +70,33 @@ class KeystoneAuth:
     ``user_id`` with ``password``, scoped by ``project_name`` (+ project domain)
     or ``project_id``; or ``application_credential_id`` (or ``_name`` with the
     user) with ``application_credential_secret`` (the credential is scoped already).
+    ``interface`` and ``region_name`` pick the image endpoint from the catalog.
     """
 
-    auth_url: str
-    username: str | None = None
-    user_id: str | None = None
-    password: str | None = None
-    user_domain_name: str | None = None
-    user_domain_id: str | None = None
-    project_name: str | None = None
-    project_id: str | None = None
-    project_domain_name: str | None = None
-    project_domain_id: str | None = None
-    application_credential_id: str | None = None
-    application_credential_name: str | None = None
-    application_credential_secret: str | None = None
-    interface: str = "public"
-    region_name: str | None = None
-    token: str | None = field(default=None, init=False)
-    catalog: list[dict[str, Any]] = field(default_factory=list, init=False)
+    def __init__(self, auth_url: str, *, username: str | None = None, user_id: str | None = None,
+                 password: str | None = None, user_domain_name: str | None = None,
+                 user_domain_id: str | None = None, project_name: str | None = None, project_id: str | None = None,
+                 project_domain_name: str | None = None, project_domain_id: str | None = None,
+                 application_credential_id: str | None = None, application_credential_name: str | None = None,
+                 application_credential_secret: str | None = None, interface: str = "public",
+                 region_name: str | None = None) -> None:
+        self.auth_url = auth_url
+        self.username = username
+        self.user_id = user_id
+        self.password = password
+        self.user_domain_name = user_domain_name
+        self.user_domain_id = user_domain_id
+        self.project_name = project_name
+        self.project_id = project_id
+        self.project_domain_name = project_domain_name
+        self.project_domain_id = project_domain_id
+        self.application_credential_id = application_credential_id
+        self.application_credential_name = application_credential_name
+        self.application_credential_secret = application_credential_secret
+        self.interface = interface
+        self.region_name = region_name
+        self.token: str | None = None
+        self.catalog: list[dict[str, Any]] = []
 
     def headers(self, transport: Transport, timeout: float | None) -> dict[str, str]:
         if self.token is None:

@@ -9,7 +9,7 @@ links. Glance only has ``self``; then everything goes to the configured endpoint
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 from typing import Any
 
 _VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
@@ -27,15 +27,15 @@ def is_data_path(path: str) -> bool:
     return bool(_DATA_PATH.match(path))
 
 
-@dataclass(frozen=True)
-class Version:
+class Version(NamedTuple):
+    """One entry of the version document; ``links`` maps ``rel`` to ``href``."""
+
     id: str
     status: str
     links: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Endpoints:
+class Endpoints(NamedTuple):
     """Service roots (no ``/v2``): metadata calls go to ``registry``, data calls to ``streaming``."""
 
     registry: str

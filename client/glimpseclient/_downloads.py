@@ -12,7 +12,6 @@ Memory use is one chunk buffer, whatever the image size.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -33,6 +32,8 @@ from glimpseclient._transport import Response
 from glimpseclient._uploads import CHUNK_SIZE, Progress
 
 if TYPE_CHECKING:
+    import hashlib
+
     from glimpseclient._session import Session
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
@@ -144,6 +145,8 @@ class ImageDownload:
         if offset == 0:
             content_md5 = response.headers.get("content-md5")
             if self.verify and not self._hashes and content_md5:
+                import hashlib
+
                 # The image records no hashes; the header still lets us check the transfer.
                 self._hashes["md5"] = (hashlib.md5(usedforsecurity=False), content_md5.lower())
             return response
@@ -155,6 +158,8 @@ class ImageDownload:
         return response
 
     def _start_hashes(self) -> None:
+        import hashlib  # loads OpenSSL: only downloads pay for it
+
         self._hashes = {}
         self.received = 0
         if not self.verify:

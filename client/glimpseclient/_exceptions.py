@@ -36,7 +36,6 @@ server's logs.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Mapping
@@ -225,6 +224,8 @@ def _message(content_type: str, body: bytes) -> tuple[str, str | None]:
             request_id = document.get("request_id")
             return _clean(str(message)), str(request_id) if request_id else None
     if "html" in content_type or text.lstrip().startswith("<"):
+        import html  # rare (Glance's default error pages); its entity table is slow to import
+
         body_text = text.split("<body>", 1)[-1]
         lines = [line.strip() for line in html.unescape(_TAG.sub("\n", body_text)).splitlines()]
         kept = [line for line in lines if line and not re.match(r"^\d{3} [A-Za-z]", line)]

@@ -17,11 +17,9 @@ auth headers, and then:
 from __future__ import annotations
 
 import json as jsonlib
-import random
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit
 
@@ -52,17 +50,19 @@ _ERROR_BODY_LIMIT = 1 << 16
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
 
 
-@dataclass(frozen=True)
 class RetryPolicy:
     """How often and how patiently to try again (seconds)."""
 
-    retries: int = 3
-    backoff: float = 0.5
-    max_backoff: float = 8.0
+    def __init__(self, retries: int = 3, backoff: float = 0.5, max_backoff: float = 8.0) -> None:
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
 
     def delay(self, attempt: int, retry_after: str | None = None) -> float:
         if retry_after and retry_after.strip().isdigit():
             return min(float(retry_after), self.max_backoff)
+        import random  # only when retrying
+
         base = min(self.backoff * 2.0 ** attempt, self.max_backoff)
         return base * (0.75 + random.random() / 2)  # jitter, so many clients do not retry in step
 
@@ -76,12 +76,12 @@ class Session:
     """Sends requests to the image service; see the module docstring for the rules."""
 
     def __init__(self, endpoint: str | None, *, auth: Auth, transport: Transport, timeout: float | None = 60.0,
-                 retry: RetryPolicy = RetryPolicy(), registry: str | None = None, streaming: str | None = None,
+                 retry: RetryPolicy | None = None, registry: str | None = None, streaming: str | None = None,
                  discover: bool = True, request_id: str | None = None) -> None:
         self.auth = auth
         self.transport = transport
         self.timeout = timeout
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self.request_id = request_id
         self._endpoint = endpoint
         self._explicit = (registry, streaming)
