@@ -70,6 +70,8 @@ class Transport(Protocol):
 
 
 _Key = tuple[str, str, int]
+#: Unread response bytes worth reading on close to keep the connection alive.
+_DRAIN_LIMIT = 64 * 1024
 _RETRYABLE_ON_REUSE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
                        ConnectionAbortedError)
 
@@ -239,7 +241,8 @@ class _HTTPResponse:
         self._conn: http.client.HTTPConnection | None = conn
         self._raw = raw
         self._received = 0
-        if raw.isclosed():  # HEAD, 204, 304 or an empty body: nothing to read
+        if raw.isclosed() or raw.length == 0:  # HEAD, 204, 304 or an empty body: nothing to read
+            raw.close()
             self._finish()
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
@@ -253,6 +256,11 @@ class _HTTPResponse:
         except (http.client.HTTPException, OSError) as exc:
             self._discard()
             raise ConnectionLost(f"connection lost after {self._received} bytes: {exc!r}", self._received) from exc
+        if count == 0 and len(buffer) and self._raw.length:
+            # http.client reports a connection closed before Content-Length bytes as a plain end of body.
+            self._discard()
+            raise ConnectionLost(f"connection closed after {self._received} bytes, "
+                                 f"{self._raw.length} short of the announced length", self._received)
         self._received += count
         if count == 0 or self._raw.isclosed():
             self._finish()
@@ -281,7 +289,19 @@ class _HTTPResponse:
             conn.close()
 
     def close(self) -> None:
-        if self._conn is not None:
-            # Unread body: draining a large image just to keep the connection is not worth it.
+        if self._conn is None:
+            return
+        remaining = self._raw.length
+        if remaining is not None and remaining <= _DRAIN_LIMIT:
+            # A short unread rest: reading it keeps the connection usable.
+            try:
+                self._raw.read()
+            except (http.client.HTTPException, OSError):
+                self._discard()
+                return
+            self._raw.close()
+            self._finish()
+        else:
+            # A large unread body (an image): reconnecting is cheaper than draining it.
             self._discard()
 
