@@ -3,7 +3,7 @@
 It forwards each request to an upstream server (streaming both ways, keeping
 client connections alive) and records ``(method, path, headers)``. Faults, set
 by a test: cut the connection after N bytes of the next image download, flip
-one byte of image downloads, answer data requests (``/file``, ``/stage``) with
+one byte of image downloads, refuse given tokens with 401, answer data requests (``/file``, ``/stage``) with
 307 to another node as a registry node does, or answer 503 a number of times.
 """
 
@@ -34,6 +34,8 @@ class Proxy:
         self.redirect_data_to: str | None = None
         #: Answer the next N requests with 503.
         self.unavailable: int = 0
+        #: Answer 401 to requests carrying one of these X-Auth-Token values (as an expired token).
+        self.reject_tokens: set[str] = set()
         self.connections = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -104,6 +106,10 @@ class _Handler(BaseHTTPRequestHandler):
         proxy: Proxy = self.server.proxy  # type: ignore[attr-defined]
         proxy.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
         body = self._request_body()
+        if self.headers.get("X-Auth-Token") in proxy.reject_tokens:
+            self._drain(body)
+            self._reply(401, b'{"message": "The token has expired.", "code": "401 Unauthorized"}')
+            return
         if proxy.unavailable > 0:
             proxy.unavailable -= 1
             self._drain(body)
