@@ -34,6 +34,8 @@ class Proxy:
         self.redirect_data_to: str | None = None
         #: Answer the next N requests with 503.
         self.unavailable: int = 0
+        #: Replace the Accept header sent upstream (to see other error-body formats).
+        self.accept: str | None = None
         #: Answer 401 to requests carrying one of these X-Auth-Token values (as an expired token).
         self.reject_tokens: set[str] = set()
         self.connections = 0
@@ -125,8 +127,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for name, value in self.headers.items():
-                if name.lower() not in _HOP_BY_HOP:
-                    upstream.putheader(name, value)
+                if name.lower() in _HOP_BY_HOP or (proxy.accept is not None and name.lower() == "accept"):
+                    continue
+                upstream.putheader(name, value)
+            if proxy.accept is not None:
+                upstream.putheader("Accept", proxy.accept)
             chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
             if chunked:
                 upstream.putheader("Transfer-Encoding", "chunked")
