@@ -117,7 +117,7 @@ def image_download(client: Client, args: argparse.Namespace) -> int:
     if destination == "-" and sys.stdout.isatty():
         raise ConfigurationError("refusing to write image data to a terminal; give --file PATH or redirect stdout")
     with _progress(args, "download") as progress:
-        with client.images.download(args.image, progress=progress) as download:
+        with client.images.download(args.image, progress=progress, verify=not args.no_verify) as download:
             if destination == "-":
                 download.save(sys.stdout.buffer)
                 sys.stdout.buffer.flush()

@@ -26,6 +26,7 @@ from glimpseclient._exceptions import (
     SizeMismatch,
     Timeout,
 )
+from glimpseclient._hashing import ParallelHasher
 from glimpseclient._models import Image
 from glimpseclient._session import path
 from glimpseclient._transport import Response
@@ -71,9 +72,7 @@ class ImageDownload:
 
     def __iter__(self) -> Iterator[bytes]:
         """Chunks of the image; the last step verifies size and checksums (raises ``DataError``)."""
-        buffer = bytearray(self.chunk_size)
-        for count in self._pump(buffer):
-            yield bytes(buffer[:count])
+        return self._pump()
 
     def save(self, destination: str | os.PathLike[str] | BinaryIO) -> int:
         """Write the image to a path or a binary file; returns the byte count.
@@ -102,39 +101,44 @@ class ImageDownload:
 
     # -- the transfer -------------------------------------------------------------------------
 
-    def _write_to(self, write: Callable[[memoryview], object]) -> int:
-        buffer = bytearray(self.chunk_size)
-        view = memoryview(buffer)
-        for count in self._pump(buffer):
-            write(view[:count])
+    def _write_to(self, write: Callable[[bytes], object]) -> int:
+        for chunk in self._pump():
+            write(chunk)
         return self.received
 
-    def _pump(self, buffer: bytearray) -> Iterator[int]:
-        """Fill ``buffer`` again and again, yielding the byte count each time; resume on breaks."""
+    def _pump(self) -> Iterator[bytes]:
+        """The image's chunks, resuming after breaks, hashed on the side and verified at the end."""
         self._start_hashes()
+        buffer = bytearray(self.chunk_size)
         view = memoryview(buffer)
-        self._response = self._open(0)
-        while True:
-            try:
-                count = self._response.readinto(view)
-            except (ConnectionLost, Timeout):
-                self.close()
-                if self.resumed >= self.resumes:
-                    raise
-                self.resumed += 1
-                self._response = self._open(self.received)
-                continue
-            if count == 0:
-                break
-            chunk = view[:count]
-            for hasher, _ in self._hashes.values():
+        hasher: ParallelHasher | None = None
+        try:
+            self._response = self._open(0)
+            hasher = ParallelHasher({name: h for name, (h, _) in self._hashes.items()})
+            while True:
+                try:
+                    count = self._response.readinto(view)
+                except (ConnectionLost, Timeout):
+                    self.close()
+                    if self.resumed >= self.resumes:
+                        raise
+                    self.resumed += 1
+                    self._response = self._open(self.received)
+                    continue
+                if count == 0:
+                    break
+                chunk = bytes(view[:count])  # an immutable copy the hash threads can read while we go on
                 hasher.update(chunk)
-            self.received += count
-            yield count
-            if self.progress is not None:
-                self.progress(self.received, self.image.size)
-        self.close()
-        self._check()
+                self.received += count
+                yield chunk
+                if self.progress is not None:
+                    self.progress(self.received, self.image.size)
+            digests = hasher.hexdigests()
+        finally:
+            self.close()
+            if hasher is not None:
+                hasher.close()
+        self._check(digests)
 
     def _open(self, offset: int) -> Response:
         headers = {"Range": f"bytes={offset}-"} if offset else {}
@@ -174,13 +178,13 @@ class ImageDownload:
         if self.image.checksum:
             self._hashes["md5"] = (hashlib.md5(usedforsecurity=False), self.image.checksum.lower())
 
-    def _check(self) -> None:
+    def _check(self, digests: dict[str, str]) -> None:
         if not self.verify:
             return
         if self.image.size is not None and self.received != self.image.size:
             raise SizeMismatch(self.image.size, self.received)
-        for name, (hasher, expected) in self._hashes.items():
-            actual = hasher.hexdigest()
+        for name, (_, expected) in self._hashes.items():
+            actual = digests[name]
             if actual != expected:
                 raise ChecksumMismatch(name, expected, actual)
 

@@ -116,7 +116,7 @@ class HTTPTransport:
         scheme, host, port = key
         conn: http.client.HTTPConnection
         if scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._tls_context())
+            conn = _TLSConnection(host, port, timeout=timeout, context=self._tls_context())
         else:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
         try:
@@ -202,6 +202,25 @@ class HTTPTransport:
             for conn in idle:
                 conn.close()
         self._idle.clear()
+
+
+class _TLSConnection(http.client.HTTPConnection):
+    """HTTPS over ``http.client``'s plain connection.
+
+    Used instead of ``http.client.HTTPSConnection`` so that the transport works
+    even when ``http.client`` was imported without ``ssl`` (the CLI does that:
+    ``ssl`` costs start-up time and memory that plain-HTTP users never need).
+    """
+
+    default_port = 443
+
+    def __init__(self, host: str, port: int, *, timeout: float | None, context: ssl.SSLContext) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._context = context
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
 
 
 class _StaleConnection(Exception):

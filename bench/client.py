@@ -1,0 +1,216 @@
+"""Measure the glimpse client against python-glanceclient and curl, in one run.
+
+    python bench/client.py [--size-mib 256] [--runs 5] [--skip-install]
+
+Prints, as a Markdown table (docs/client.md quotes it):
+
+1. install footprint: packages and bytes that ``pip install`` puts into a fresh
+   virtual environment, for ``./client`` and for ``python-glanceclient``;
+2. start-up: seconds from spawning ``glimpse image list`` / ``glance image-list``
+   until the first request byte reaches a listening socket, and the peak
+   memory (max RSS) of that process (best of ``--runs``);
+3. throughput: upload and download of one random image of ``--size-mib`` MiB
+   through a local ``glimpse-api`` with ``glimpse``, ``glance`` and ``curl``
+   (curl is the baseline: no hashing, no verification), as MiB/s and as a ratio to curl.
+
+Everything runs on loopback; the servers and listeners are stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+BOOTSTRAP = {"pip", "setuptools", "wheel"}
+
+
+def install_footprint(requirement: str, work: Path) -> tuple[int, int]:
+    """(packages, bytes in site-packages) that installing ``requirement`` adds to an empty venv."""
+    environment = work / f"venv-{abs(hash(requirement))}"
+    venv.EnvBuilder(with_pip=True).create(environment)
+    python = environment / "bin" / "python"
+    site = next((environment / "lib").glob("python3*/site-packages"))
+
+    def size() -> int:
+        return sum(f.stat().st_size for f in site.rglob("*") if f.is_file())
+
+    before = size()
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", requirement], check=True, timeout=1800)
+    listing = subprocess.run([str(python), "-m", "pip", "list", "--format=json"], check=True,
+                             capture_output=True, text=True)
+    packages = {p["name"].lower() for p in json.loads(listing.stdout)} - BOOTSTRAP
+    return len(packages), size() - before
+
+
+class FirstByte:
+    """A socket that notes when the first request byte arrives, then hangs up."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.arrived: float | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                if conn.recv(1) and self.arrived is None:
+                    self.arrived = time.perf_counter()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def startup(command: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
+    """Best seconds to first request byte, and the peak RSS in MiB of that run."""
+    best, memory = float("inf"), 0.0
+    for _ in range(runs):
+        listener = FirstByte()
+        full_env = {**env, "OS_IMAGE_URL": listener.url}
+        started = time.perf_counter()
+        process = subprocess.Popen([part.replace("{url}", listener.url) for part in command], env=full_env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(process.pid, 0)
+        process.returncode = 0
+        listener.close()
+        if listener.arrived is not None and listener.arrived - started < best:
+            best = listener.arrived - started
+            memory = usage.ru_maxrss / 1024
+    return best, memory
+
+
+def timed(command: list[str], env: dict[str, str], runs: int) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, timeout=1800)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+    process = subprocess.Popen([str(BIN / "glimpse-api"), "--port", str(port), "--data-dir", str(data_dir),
+                                "--log-level", "warning"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("glimpse-api did not start")
+
+
+def create_image(url: str, env: dict[str, str]) -> str:
+    out = subprocess.run([str(BIN / "glimpse"), "image", "create", "--disk-format", "raw", "--container-format",
+                          "bare", "-f", "json"], env={**env, "OS_IMAGE_URL": url}, check=True,
+                         capture_output=True, text=True)
+    return str(json.loads(out.stdout)["id"])
+
+
+def throughput(size_mib: int, runs: int, work: Path) -> list[tuple[str, str, float]]:
+    image = work / "image.raw"
+    with image.open("wb") as f:
+        for _ in range(size_mib):
+            f.write(os.urandom(1 << 20))
+    process, url = start_server(work / "server")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["OS_PROJECT_ID"] = "bench"
+    glimpse_env = {**env, "OS_IMAGE_URL": url}
+    rows: list[tuple[str, str, float]] = []
+    try:
+        uploads = {
+            "curl": lambda i: ["curl", "-sS", "-f", "-X", "PUT", "-H", "X-Project-Id: bench", "-H",
+                               "Content-Type: application/octet-stream", "-H", "Expect:", "--data-binary",
+                               f"@{image}", f"{url}/v2/images/{i}/file"],
+            "glimpse": lambda i: [str(BIN / "glimpse"), "image", "upload", i, "--file", str(image)],
+            "glance": lambda i: [str(BIN / "glance"), "--os-image-url", url, "--os-auth-token", "x",
+                                 "image-upload", "--file", str(image), i],
+        }
+        last = ""
+        for name, command in uploads.items():
+            best = float("inf")
+            for _ in range(runs):
+                image_id = create_image(url, env)
+                started = time.perf_counter()
+                run_env = {**glimpse_env}
+                if name == "glance":  # glanceclient sends identity through --os-auth-token only
+                    run_env["OS_PROJECT_ID"] = ""
+                subprocess.run(command(image_id), env=run_env, check=True, stdout=subprocess.DEVNULL, timeout=1800)
+                best = min(best, time.perf_counter() - started)
+                last = image_id
+            rows.append(("upload", name, size_mib / best))
+        downloads = {
+            "curl": ["curl", "-sS", "-f", "-H", "X-Project-Id: bench", "-o", os.devnull, f"{url}/v2/images/{last}/file"],
+            "glimpse": [str(BIN / "glimpse"), "image", "download", last, "--file", str(work / "out.raw")],
+            "glance": [str(BIN / "glance"), "--os-image-url", url, "--os-auth-token", "x", "image-download",
+                       "--file", str(work / "out.raw"), last],
+        }
+        for name, command in downloads.items():
+            rows.append(("download", name, size_mib / timed(command, glimpse_env, runs)))
+    finally:
+        process.terminate()
+        process.wait()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip-install", action="store_true", help="skip the (slow) install footprint part")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="glimpse-bench-"))
+    try:
+        if not args.skip_install:
+            print("| distribution | packages installed | size on disk |\n|---|---|---|")
+            for label, requirement in (("glimpseclient", str(ROOT / "client")),
+                                       ("python-glanceclient", "python-glanceclient")):
+                shutil.rmtree(ROOT / "client" / "build", ignore_errors=True)
+                packages, size = install_footprint(requirement, work)
+                print(f"| {label} | {packages} | {size / 2**20:.1f} MiB |")
+            print()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        glimpse_time, glimpse_mem = startup([str(BIN / "glimpse"), "--retries", "0", "image", "list"],
+                                            {**env, "OS_PROJECT_ID": "bench"}, args.runs)
+        glance_time, glance_mem = startup([str(BIN / "glance"), "--os-image-url", "{url}", "--os-auth-token", "x",
+                                           "image-list"], env, args.runs)
+        print("| CLI | time to first request | peak memory |\n|---|---|---|")
+        print(f"| glimpse | {glimpse_time * 1000:.0f} ms | {glimpse_mem:.1f} MiB |")
+        print(f"| glance | {glance_time * 1000:.0f} ms | {glance_mem:.1f} MiB |")
+        print(f"| ratio glimpse/glance | {glimpse_time / glance_time:.2f} | {glimpse_mem / glance_mem:.2f} |\n")
+        rows = throughput(args.size_mib, args.runs, work)
+        print(f"| {args.size_mib} MiB image | tool | MiB/s | ratio to curl |\n|---|---|---|---|")
+        baseline = {op: rate for op, tool, rate in rows if tool == "curl"}
+        for op, tool, rate in rows:
+            print(f"| {op} | {tool} | {rate:.0f} | {rate / baseline[op]:.2f} |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
