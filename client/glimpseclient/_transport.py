@@ -11,6 +11,8 @@ sends bytes and maps socket failures to ``ConnectError``, ``Timeout`` and
 from __future__ import annotations
 
 import http.client
+import select
+import socket
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
@@ -138,8 +140,10 @@ class HTTPTransport:
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
-            if conn.sock is not None:
-                conn.sock.settimeout(timeout)
+            if conn.sock is None or _dropped(conn.sock):
+                conn.close()
+                continue
+            conn.sock.settimeout(timeout)
             try:
                 return self._exchange(conn, key, method, target, headers, body, timeout)
             except _StaleConnection as stale:
@@ -227,6 +231,15 @@ class _StaleConnection(Exception):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(str(cause))
         self.cause = cause
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """Whether the server closed this idle connection: it is readable (EOF) with no request pending."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _has(headers: Mapping[str, str], name: str) -> bool:

@@ -39,6 +39,7 @@ class Proxy:
         #: Answer 401 to requests carrying one of these X-Auth-Token values (as an expired token).
         self.reject_tokens: set[str] = set()
         self.connections = 0
+        self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
@@ -52,6 +53,16 @@ class Proxy:
 
     def data_requests(self) -> list[str]:
         return [f"{m} {p}" for m, p, _ in self.requests if _DATA_PATH.match(p)]
+
+    def drop_connections(self) -> None:
+        """Close every client connection, as a server closes idle keep-alive connections."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def clear(self) -> None:
         self.requests.clear()
@@ -72,6 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
         proxy: Proxy = self.server.proxy  # type: ignore[attr-defined]
         with proxy._lock:
             proxy.connections += 1
+            proxy._sockets.append(self.connection)
 
     def do_GET(self) -> None:
         self._forward()

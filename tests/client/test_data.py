@@ -108,6 +108,14 @@ def test_connections_are_kept_alive_and_reused(proxied: Client, proxy: Proxy) ->
     assert proxy.connections == 1
 
 
+def test_a_connection_the_server_closed_while_idle_is_not_used_for_an_upload(proxied: Client, proxy: Proxy) -> None:
+    image = proxied.images.create(name="after idle", disk_format="raw", container_format="bare")
+    proxy.drop_connections()  # as a server does when its keep-alive timeout passes
+    proxied.images.upload(image.id, iter([b"streamed, so it cannot be sent twice"]))
+    assert proxied.images.get(image.id).status == "active"
+    assert proxy.connections == 2
+
+
 def test_an_unreachable_service_is_a_connect_error_after_retries(project: str) -> None:
     with Client(f"http://127.0.0.1:{free_port()}", project_id=project, retries=2, backoff=0.01) as client:
         with pytest.raises(glimpseclient.ConnectError, match="cannot connect"):
