@@ -11,7 +11,8 @@ Prints, as a Markdown table (docs/client.md quotes it):
    memory (max RSS) of that process (best of ``--runs``);
 3. throughput: upload and download of one random image of ``--size-mib`` MiB
    through a local ``glimpse-api`` with ``glimpse``, ``glance`` and ``curl``
-   (curl is the baseline: no hashing, no verification), as MiB/s and as a ratio to curl.
+   (curl is the baseline: no hashing, no verification; everyone writes to a file), as
+   MiB/s and as a ratio to curl; ``glimpse --no-verify`` shows the transfer alone.
 
 Everything runs on loopback; the servers and listeners are stopped at the end.
 """
@@ -36,8 +37,8 @@ BIN = Path(sys.executable).parent
 BOOTSTRAP = {"pip", "setuptools", "wheel"}
 
 
-def install_footprint(requirement: str, work: Path) -> tuple[int, int]:
-    """(packages, bytes in site-packages) that installing ``requirement`` adds to an empty venv."""
+def install_footprint(requirement: str, work: Path) -> tuple[int, int, Path]:
+    """(packages, bytes in site-packages, the venv's bin/) after installing ``requirement`` in an empty venv."""
     environment = work / f"venv-{abs(hash(requirement))}"
     venv.EnvBuilder(with_pip=True).create(environment)
     python = environment / "bin" / "python"
@@ -51,7 +52,7 @@ def install_footprint(requirement: str, work: Path) -> tuple[int, int]:
     listing = subprocess.run([str(python), "-m", "pip", "list", "--format=json"], check=True,
                              capture_output=True, text=True)
     packages = {p["name"].lower() for p in json.loads(listing.stdout)} - BOOTSTRAP
-    return len(packages), size() - before
+    return len(packages), size() - before, environment / "bin"
 
 
 class FirstByte:
@@ -165,8 +166,11 @@ def throughput(size_mib: int, runs: int, work: Path) -> list[tuple[str, str, flo
                 last = image_id
             rows.append(("upload", name, size_mib / best))
         downloads = {
-            "curl": ["curl", "-sS", "-f", "-H", "X-Project-Id: bench", "-o", os.devnull, f"{url}/v2/images/{last}/file"],
+            "curl": ["curl", "-sS", "-f", "-H", "X-Project-Id: bench", "-o", str(work / "out.raw"),
+                     f"{url}/v2/images/{last}/file"],
             "glimpse": [str(BIN / "glimpse"), "image", "download", last, "--file", str(work / "out.raw")],
+            "glimpse --no-verify": [str(BIN / "glimpse"), "image", "download", last, "--no-verify", "--file",
+                                    str(work / "out.raw")],
             "glance": [str(BIN / "glance"), "--os-image-url", url, "--os-auth-token", "x", "image-download",
                        "--file", str(work / "out.raw"), last],
         }
@@ -186,19 +190,21 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="glimpse-bench-"))
     try:
+        # Start-up is measured with the commands of these fresh (non-editable) installs when made.
+        bins = {"glimpse": BIN, "glance": BIN}
         if not args.skip_install:
             print("| distribution | packages installed | size on disk |\n|---|---|---|")
-            for label, requirement in (("glimpseclient", str(ROOT / "client")),
-                                       ("python-glanceclient", "python-glanceclient")):
+            for label, command, requirement in (("glimpseclient", "glimpse", str(ROOT / "client")),
+                                                ("python-glanceclient", "glance", "python-glanceclient")):
                 shutil.rmtree(ROOT / "client" / "build", ignore_errors=True)
-                packages, size = install_footprint(requirement, work)
+                packages, size, bins[command] = install_footprint(requirement, work)
                 print(f"| {label} | {packages} | {size / 2**20:.1f} MiB |")
             print()
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-        glimpse_time, glimpse_mem = startup([str(BIN / "glimpse"), "--retries", "0", "image", "list"],
+        glimpse_time, glimpse_mem = startup([str(bins["glimpse"] / "glimpse"), "--retries", "0", "image", "list"],
                                             {**env, "OS_PROJECT_ID": "bench"}, args.runs)
-        glance_time, glance_mem = startup([str(BIN / "glance"), "--os-image-url", "{url}", "--os-auth-token", "x",
-                                           "image-list"], env, args.runs)
+        glance_time, glance_mem = startup([str(bins["glance"] / "glance"), "--os-image-url", "{url}",
+                                           "--os-auth-token", "x", "image-list"], env, args.runs)
         print("| CLI | time to first request | peak memory |\n|---|---|---|")
         print(f"| glimpse | {glimpse_time * 1000:.0f} ms | {glimpse_mem:.1f} MiB |")
         print(f"| glance | {glance_time * 1000:.0f} ms | {glance_mem:.1f} MiB |")

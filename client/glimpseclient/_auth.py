@@ -12,20 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol
 
 from glimpseclient._exceptions import ConfigurationError, error_for_status
-from glimpseclient._transport import Transport
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-class Auth(Protocol):
-    def headers(self, transport: Transport, timeout: float | None) -> dict[str, str]:
-        """Headers that identify the caller on every image-service request."""
-        ...
-
-    def refresh(self) -> bool:
-        """Forget a rejected token; ``True`` when a new one can be obtained (then retry once)."""
-        ...
+    from glimpseclient._protocols import Transport
 
 
 class TokenAuth:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
 
-from glimpseclient._auth import Auth, IdentityHeaders, KeystoneAuth, TokenAuth
+from glimpseclient._auth import IdentityHeaders, KeystoneAuth, TokenAuth
 from glimpseclient._discovery import Endpoints, Version
 from glimpseclient._exceptions import ConfigurationError
 from glimpseclient._images import ImagesAPI
@@ -14,8 +13,14 @@ from glimpseclient._info import InfoAPI, SchemasAPI, TasksAPI
 from glimpseclient._members import MembersAPI
 from glimpseclient._metadefs import MetadefsAPI
 from glimpseclient._session import RetryPolicy, Session
-from glimpseclient._transport import HTTPTransport, Transport
+from glimpseclient._transport import HTTPTransport
 from glimpseclient._uploads import CHUNK_SIZE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from glimpseclient._protocols import Auth, Transport
 
 
 class Client:

@@ -6,13 +6,16 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from glimpseclient._client import Client
 from glimpseclient._exceptions import ConfigurationError, GlimpseClientError
 from glimpseclient._output import human_size, record, records
 from glimpseclient._progress import ProgressBar
 from glimpseclient._uploads import Progress
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 IMAGE_COLUMNS = [("id", "ID"), ("name", "Name"), ("status", "Status"), ("disk_format", "Disk"),
                  ("size", "Size"), ("visibility", "Visibility")]
@@ -216,7 +219,7 @@ def info_versions(client: Client, args: argparse.Namespace) -> int:
 
 
 def info_endpoints(client: Client, args: argparse.Namespace) -> int:
-    return _out(args, client.endpoints._asdict())
+    return _out(args, client.endpoints.as_dict())
 
 
 def info_import(client: Client, args: argparse.Namespace) -> int:

@@ -9,8 +9,9 @@ links. Glance only has ``self``; then everything goes to the configured endpoint
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
 
@@ -27,22 +28,49 @@ def is_data_path(path: str) -> bool:
     return bool(_DATA_PATH.match(path))
 
 
-class Version(NamedTuple):
+class Version:
     """One entry of the version document; ``links`` maps ``rel`` to ``href``."""
 
-    id: str
-    status: str
-    links: dict[str, str]
+    __slots__ = ("id", "status", "links")
+
+    def __init__(self, id: str, status: str, links: dict[str, str]) -> None:  # noqa: A002 - the document's name
+        self.id = id
+        self.status = status
+        self.links = links
+
+    def __repr__(self) -> str:
+        return f"Version(id={self.id!r}, status={self.status!r}, links={self.links!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Version) and (other.id, other.status, other.links) == (
+            self.id, self.status, self.links)
+
+    __hash__ = None  # type: ignore[assignment]  # links is a dict
 
 
-class Endpoints(NamedTuple):
+class Endpoints:
     """Service roots (no ``/v2``): metadata calls go to ``registry``, data calls to ``streaming``."""
 
-    registry: str
-    streaming: str
+    __slots__ = ("registry", "streaming")
+
+    def __init__(self, registry: str, streaming: str) -> None:
+        self.registry = registry
+        self.streaming = streaming
 
     def for_path(self, path: str) -> str:
         return self.streaming if is_data_path(path) else self.registry
+
+    def as_dict(self) -> dict[str, str]:
+        return {"registry": self.registry, "streaming": self.streaming}
+
+    def __repr__(self) -> str:
+        return f"Endpoints(registry={self.registry!r}, streaming={self.streaming!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Endpoints) and (other.registry, other.streaming) == (self.registry, self.streaming)
+
+    def __hash__(self) -> int:
+        return hash((self.registry, self.streaming))
 
 
 def parse_versions(document: Any) -> list[Version]:

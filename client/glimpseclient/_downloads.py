@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, BinaryIO
 
 from glimpseclient._exceptions import (
     ChecksumMismatch,
@@ -29,12 +28,14 @@ from glimpseclient._exceptions import (
 from glimpseclient._hashing import ParallelHasher
 from glimpseclient._models import Image
 from glimpseclient._session import path
-from glimpseclient._transport import Response
 from glimpseclient._uploads import CHUNK_SIZE, Progress
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import hashlib
+    from typing import BinaryIO
 
+    from glimpseclient._protocols import Response
     from glimpseclient._session import Session
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")

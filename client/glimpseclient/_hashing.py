@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import hashlib
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 from glimpseclient._downloads import ImageDownload
 from glimpseclient._models import IMAGE_BASE_KEYS, Image, Task
 from glimpseclient._session import Session, path
-from glimpseclient._uploads import CHUNK_SIZE, Progress, Source, UploadSource
+from glimpseclient._uploads import CHUNK_SIZE, Progress, UploadSource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from glimpseclient._uploads import Source
 
 PATCH_MEDIA_TYPE = "application/openstack-images-v2.1-json-patch"
 OCTET_STREAM = "application/octet-stream"

@@ -8,10 +8,13 @@ documents and come back as dictionaries, as the service sent them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from glimpseclient._models import Namespace
 from glimpseclient._session import Session, path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class MetadefsAPI:

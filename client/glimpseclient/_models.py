@@ -9,7 +9,9 @@ dataclasses because building dataclasses at import costs the CLI start-up time.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Keys of an image body that are not custom properties.
 IMAGE_BASE_KEYS = frozenset({

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import TextIO
 
 from glimpseclient._output import human_size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 _WIDTH = 24
 _REDRAW_EVERY = 0.1  # seconds

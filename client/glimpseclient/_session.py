@@ -20,10 +20,9 @@ import json as jsonlib
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit
 
-from glimpseclient._auth import Auth, KeystoneAuth
+from glimpseclient._auth import KeystoneAuth
 from glimpseclient._discovery import Endpoints, Version, endpoints_from, parse_versions, service_root
 from glimpseclient._exceptions import (
     APIError,
@@ -35,8 +34,13 @@ from glimpseclient._exceptions import (
     TransportError,
     error_for_status,
 )
-from glimpseclient._transport import Body, Response, Transport
 from glimpseclient._uploads import UploadSource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from glimpseclient._protocols import Auth, Body, Response, Transport
 
 VERSION = "0.1.0"
 USER_AGENT = f"glimpseclient/{VERSION} python/{sys.version_info[0]}.{sys.version_info[1]}"
@@ -47,7 +51,8 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
 _ERROR_BODY_LIMIT = 1 << 16
 
-Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
+if TYPE_CHECKING:
+    Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
 
 
 class RetryPolicy:

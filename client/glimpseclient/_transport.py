@@ -1,7 +1,7 @@
 """The transport seam: send one HTTP request, get one streaming response.
 
-``Transport`` is the small protocol the rest of the client talks to;
-``HTTPTransport`` implements it with ``http.client``, keeping idle
+``Transport`` (in ``_protocols``) is the small protocol the rest of the
+client talks to; ``HTTPTransport`` implements it with ``http.client``, keeping idle
 connections per host for reuse (keep-alive) and building one TLS context.
 A transport knows nothing of retries, redirects, auth or the Images API: it
 sends bytes and maps socket failures to ``ConnectError``, ``Timeout`` and
@@ -14,62 +14,15 @@ import http.client
 import select
 import socket
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from glimpseclient._exceptions import ConfigurationError, ConnectError, ConnectionLost, Timeout
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing and ssl at run time costs start-up time
     import ssl
 
-#: A request body: nothing, bytes, or an iterable of byte chunks (sent chunked unless
-#: the caller sets ``Content-Length``).
-Body = bytes | Iterable[bytes] | None
-
-
-class Response(Protocol):
-    """A response whose body has not been read yet.
-
-    Whoever gets a response closes it; reading the body to its end also
-    releases the connection for reuse.
-    """
-
-    @property
-    def status(self) -> int: ...
-
-    @property
-    def reason(self) -> str: ...
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        """Response headers; names in lower case."""
-        ...
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        """Read up to ``len(buffer)`` body bytes into ``buffer``; 0 at the end of the body."""
-        ...
-
-    def read(self) -> bytes:
-        """The rest of the body (use only for small metadata bodies)."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class Transport(Protocol):
-    def send(self, method: str, url: str, headers: Mapping[str, str], body: Body = None, *,
-             timeout: float | None = None) -> Response:
-        """Send one request and return the response once its headers arrived.
-
-        Raises ``ConnectError``, ``Timeout`` or ``ConnectionLost``; never an
-        ``APIError`` (statuses are the caller's business).
-        """
-        ...
-
-    def close(self) -> None:
-        """Close every idle connection."""
-        ...
-
+    from glimpseclient._protocols import Body, Response
 
 _Key = tuple[str, str, int]
 #: Unread response bytes worth reading on close to keep the connection alive.

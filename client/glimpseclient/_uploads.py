@@ -12,7 +12,6 @@ import io
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
 
 from glimpseclient._exceptions import ConfigurationError
 
@@ -22,7 +21,12 @@ CHUNK_SIZE = 1 << 20
 #: ``progress(done, total)``: bytes sent or received so far, and the total when known (else ``None``).
 Progress = Callable[[int, "int | None"], None]
 
-Source = str | os.PathLike[str] | BinaryIO | bytes | Iterable[bytes]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
+    #: What an upload reads: a path, a binary file, bytes or an iterable of byte chunks.
+    Source = str | os.PathLike[str] | BinaryIO | bytes | Iterable[bytes]
 
 
 class UploadSource:
