@@ -99,13 +99,16 @@ def startup(command: list[str], env: dict[str, str], runs: int) -> tuple[float, 
     return best, memory
 
 
-def timed(command: list[str], env: dict[str, str], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, timeout=1800)
-        best = min(best, time.perf_counter() - started)
-    return best
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds and peak memory (MiB) of one run of ``command``."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"{command[0]} failed with {process.returncode}")
+    return elapsed, usage.ru_maxrss / 1024
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -133,7 +136,7 @@ def create_image(url: str, env: dict[str, str]) -> str:
     return str(json.loads(out.stdout)["id"])
 
 
-def throughput(size_mib: int, runs: int, work: Path) -> list[tuple[str, str, float]]:
+def throughput(size_mib: int, runs: int, work: Path) -> list[tuple[str, str, float, float]]:
     image = work / "image.raw"
     with image.open("wb") as f:
         for _ in range(size_mib):
@@ -142,7 +145,7 @@ def throughput(size_mib: int, runs: int, work: Path) -> list[tuple[str, str, flo
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     env["OS_PROJECT_ID"] = "bench"
     glimpse_env = {**env, "OS_IMAGE_URL": url}
-    rows: list[tuple[str, str, float]] = []
+    rows: list[tuple[str, str, float, float]] = []
     try:
         uploads = {
             "curl": lambda i: ["curl", "-sS", "-f", "-X", "PUT", "-H", "X-Project-Id: bench", "-H",
@@ -154,17 +157,14 @@ def throughput(size_mib: int, runs: int, work: Path) -> list[tuple[str, str, flo
         }
         last = ""
         for name, command in uploads.items():
-            best = float("inf")
+            best, memory = float("inf"), 0.0
             for _ in range(runs):
                 image_id = create_image(url, env)
-                started = time.perf_counter()
-                run_env = {**glimpse_env}
-                if name == "glance":  # glanceclient sends identity through --os-auth-token only
-                    run_env["OS_PROJECT_ID"] = ""
-                subprocess.run(command(image_id), env=run_env, check=True, stdout=subprocess.DEVNULL, timeout=1800)
-                best = min(best, time.perf_counter() - started)
+                elapsed, peak = timed(command(image_id), glimpse_env)
+                if elapsed < best:
+                    best, memory = elapsed, peak
                 last = image_id
-            rows.append(("upload", name, size_mib / best))
+            rows.append(("upload", name, size_mib / best, memory))
         downloads = {
             "curl": ["curl", "-sS", "-f", "-H", "X-Project-Id: bench", "-o", str(work / "out.raw"),
                      f"{url}/v2/images/{last}/file"],
@@ -175,7 +175,8 @@ def throughput(size_mib: int, runs: int, work: Path) -> list[tuple[str, str, flo
                        "--file", str(work / "out.raw"), last],
         }
         for name, command in downloads.items():
-            rows.append(("download", name, size_mib / timed(command, glimpse_env, runs)))
+            elapsed, memory = min(timed(command, glimpse_env) for _ in range(runs))
+            rows.append(("download", name, size_mib / elapsed, memory))
     finally:
         process.terminate()
         process.wait()
@@ -210,10 +211,10 @@ def main() -> None:
         print(f"| glance | {glance_time * 1000:.0f} ms | {glance_mem:.1f} MiB |")
         print(f"| ratio glimpse/glance | {glimpse_time / glance_time:.2f} | {glimpse_mem / glance_mem:.2f} |\n")
         rows = throughput(args.size_mib, args.runs, work)
-        print(f"| {args.size_mib} MiB image | tool | MiB/s | ratio to curl |\n|---|---|---|---|")
-        baseline = {op: rate for op, tool, rate in rows if tool == "curl"}
-        for op, tool, rate in rows:
-            print(f"| {op} | {tool} | {rate:.0f} | {rate / baseline[op]:.2f} |")
+        print(f"| {args.size_mib} MiB image | tool | MiB/s | ratio to curl | peak memory |\n|---|---|---|---|---|")
+        baseline = {op: rate for op, tool, rate, _ in rows if tool == "curl"}
+        for op, tool, rate, memory in rows:
+            print(f"| {op} | {tool} | {rate:.0f} | {rate / baseline[op]:.2f} | {memory:.0f} MiB |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
