@@ -197,8 +197,8 @@ class Session:
             payload: Body
             if isinstance(body, UploadSource):
                 payload = body.chunks()
-                if body.length is not None:
-                    request_headers["Content-Length"] = str(body.length)
+                if body.content_length is not None:
+                    request_headers["Content-Length"] = str(body.content_length)
             else:
                 payload = body
             try:

@@ -42,6 +42,7 @@ class UploadSource:
         self._used = False
         self.progress = progress
         self.chunk_size = chunk_size
+        #: The size to announce (``x-openstack-image-size``) and to show progress against.
         self.length = size
         if isinstance(source, (str, os.PathLike)):
             try:
@@ -54,21 +55,15 @@ class UploadSource:
             self._file = source  # type: ignore[assignment]
         else:
             self._iterable = source
+        #: The byte count measured here (bytes, regular files), sent as ``Content-Length``;
+        #: ``None`` means the body goes out chunked, whatever ``size`` the caller declared.
+        self.content_length: int | None = None
         if self._file is not None:
-            self._start, remaining = _position_and_remaining(self._file)
-            if self.length is None:
-                self.length = remaining
-        elif self._bytes is not None and self.length is None:
-            self.length = len(self._bytes)
-
-    @property
-    def replayable(self) -> bool:
-        """Whether ``rewind()`` can make the bytes available again."""
-        if self._bytes is not None:
-            return True
-        if self._file is not None:
-            return _seekable(self._file)
-        return not self._used
+            self._start, self.content_length = _position_and_remaining(self._file)
+        elif self._bytes is not None:
+            self.content_length = len(self._bytes)
+        if self.length is None:
+            self.length = self.content_length
 
     def rewind(self) -> bool:
         """Get ready to send the bytes again; ``False`` when that is impossible."""

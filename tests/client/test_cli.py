@@ -197,3 +197,31 @@ def test_help_works_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
         assert done.value.code == 0
         assert capsys.readouterr().out.startswith("usage: glimpse")
     assert subprocess.run([GLIMPSE, "--help"], capture_output=True, timeout=60).returncode == 0
+
+
+def test_uploads_and_downloads_stream_without_holding_the_image(glimpse: Server, project: str,
+                                                                tmp_path: Path) -> None:
+    size = 96 * 1024 * 1024
+    source = tmp_path / "large.raw"
+    with source.open("wb") as f:
+        for _ in range(size // (1 << 20)):
+            f.write(os.urandom(1 << 20))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    environment.update(OS_PROJECT_ID=project, OS_IMAGE_URL=glimpse.url)
+
+    if not Path("/usr/bin/time").exists():
+        pytest.skip("GNU time (/usr/bin/time) is needed to read a process's own peak memory")
+
+    def peak_rss_mib(*args: str) -> float:
+        # Through GNU time: a child forked from this (large) pytest process would report our peak as its own.
+        result = subprocess.run(["/usr/bin/time", "-f", "%M", GLIMPSE, *args], env=environment,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return int(result.stderr.strip().splitlines()[-1]) / 1024
+
+    image_id = as_json(run(glimpse.url, project, "image", "create", "--name", "large", "--disk-format", "raw",
+                           "--container-format", "bare", "-f", "json"))["id"]  # type: ignore[index]
+    # A 96 MiB image passes through processes that stay far below its size.
+    assert peak_rss_mib("image", "upload", str(image_id), "--file", str(source)) < 40
+    assert peak_rss_mib("image", "download", str(image_id), "--file", str(tmp_path / "copy.raw")) < 40
+    assert (tmp_path / "copy.raw").stat().st_size == size

@@ -58,11 +58,12 @@ def test_upload_from_an_iterable_is_sent_chunked_and_reports_progress(proxied: C
     chunks = [bytes([n]) * (256 * 1024 + n) for n in range(9)]
     seen: list[tuple[int, int | None]] = []
     image = proxied.images.create(name="chunked", disk_format="raw", container_format="bare")
-    proxied.images.upload(image.id, iter(chunks), progress=lambda done, total: seen.append((done, total)))
+    total = sum(len(c) for c in chunks)
+    proxied.images.upload(image.id, iter(chunks), size=total, progress=lambda done, total: seen.append((done, total)))
     _, _, headers = next(r for r in proxy.requests if r[0] == "PUT")
     assert headers.get("transfer-encoding") == "chunked" and "content-length" not in headers
-    total = sum(len(c) for c in chunks)
-    assert seen[-1] == (total, None) and len(seen) == len(chunks)
+    assert headers["x-openstack-image-size"] == str(total)  # declared, so the server can check it
+    assert seen[-1] == (total, total) and len(seen) == len(chunks)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     with proxied.images.download(image.id) as download:
         assert b"".join(download) == b"".join(chunks)
