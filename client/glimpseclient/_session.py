@@ -29,6 +29,7 @@ from glimpseclient._exceptions import (
     ConfigurationError,
     ConnectError,
     ConnectionLost,
+    GlimpseClientError,
     RedirectError,
     Timeout,
     TransportError,
@@ -162,7 +163,13 @@ class Session:
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send and parse the JSON body (``None`` for an empty body)."""
         content = _read_all(self.send(method, path, **kwargs))
-        return jsonlib.loads(content) if content.strip() else None
+        if not content.strip():
+            return None
+        try:
+            return jsonlib.loads(content)
+        except ValueError:
+            raise GlimpseClientError(f"{method} {path}: the service answered with something that is not JSON "
+                                     f"({content[:60]!r}); is {self.endpoints.registry} an image service?") from None
 
     def items(self, path: str, key: str, params: Params | None = None, *, limit: int | None = None
               ) -> Iterator[dict[str, Any]]:

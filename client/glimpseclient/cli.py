@@ -1,7 +1,8 @@
 """The ``glimpse`` command: argparse parser, configuration from options and ``OS_*``, exit codes.
 
 Exit codes: 0 success; 1 the service refused (an ``APIError``: 4xx/5xx, or
-an image without data); 2 bad usage or configuration; 3 the service could not
+an image without data); 2 bad usage, configuration or a local file that cannot
+be read or written; 3 the service could not
 be reached (connection, timeout, redirect); 4 the data failed verification
 (size or checksum); 130 interrupted. Errors are printed as one line on stderr.
 """
@@ -272,11 +273,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, DataError):
             return 4
         return 3 if isinstance(exc, (TransportError, RedirectError)) else 1
+    except BrokenPipeError:  # e.g. `glimpse image download X | head`
+        return 0
+    except OSError as exc:  # a local file: unreadable source, unwritable destination, full disk
+        if args.debug:
+            raise
+        print(f"glimpse: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("glimpse: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `glimpse image download X | head`
-        return 0
+
 
 
 def run() -> None:

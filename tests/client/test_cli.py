@@ -225,3 +225,13 @@ def test_uploads_and_downloads_stream_without_holding_the_image(glimpse: Server,
     assert peak_rss_mib("image", "upload", str(image_id), "--file", str(source)) < 40
     assert peak_rss_mib("image", "download", str(image_id), "--file", str(tmp_path / "copy.raw")) < 40
     assert (tmp_path / "copy.raw").stat().st_size == size
+
+
+def test_an_unwritable_destination_is_one_line_and_exit_2(glimpse: Server, project: str, tmp_path: Path) -> None:
+    image_id = as_json(run(glimpse.url, project, "image", "create", "--name", "nowhere", "--disk-format", "raw",
+                           "--container-format", "bare", "-f", "json"))["id"]  # type: ignore[index]
+    ok(run(glimpse.url, project, "image", "upload", image_id, "--file", "-", stdin=b"data"))
+    result = run(glimpse.url, project, "image", "download", image_id, "--file", str(tmp_path / "no" / "dir.raw"))
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and "No such file or directory" in lines[0]
