@@ -213,7 +213,11 @@ def schema_show(client: Client, args: argparse.Namespace) -> int:
 
 
 def info_versions(client: Client, args: argparse.Namespace) -> int:
-    rows = [{"id": v.id, "status": v.status, "links": v.links} for v in client.versions()]
+    def number(version_id: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in version_id.lstrip("v").split(".") if part.isdigit())
+
+    versions = sorted(client.versions(), key=lambda v: number(v.id), reverse=True)
+    rows = [{"id": v.id, "status": v.status, "links": v.links} for v in versions]
     records(rows, [("id", "Version"), ("status", "Status"), ("links", "Links")], args.format, sys.stdout)
     return 0
 
