@@ -120,7 +120,8 @@ def image_download(client: Client, args: argparse.Namespace) -> int:
     if destination == "-" and sys.stdout.isatty():
         raise ConfigurationError("refusing to write image data to a terminal; give --file PATH or redirect stdout")
     with _progress(args, "download") as progress:
-        with client.images.download(args.image, progress=progress, verify=not args.no_verify) as download:
+        with client.images.download(args.image, progress=progress, verify=not args.no_verify,
+                                    verify_checksum=args.verify_checksum) as download:
             if destination == "-":
                 download.save(sys.stdout.buffer)
                 sys.stdout.buffer.flush()

@@ -1,9 +1,10 @@
 """Image downloads that resume after a dropped connection and verify every byte.
 
 ``ImageDownload`` is a context manager over ``GET /v2/images/{id}/file``.
-It hashes the bytes as they pass (``os_hash_algo``/``os_hash_value`` and the
-MD5 ``checksum`` the image records; ``Content-MD5`` when the image has
-neither), and when the connection breaks it asks for the rest with
+It hashes the bytes as they pass: with ``os_hash_algo`` against the recorded
+``os_hash_value`` (SHA-512 by default), else against the MD5 ``checksum``,
+else against ``Content-MD5``; ``verify_checksum=True`` checks the MD5
+``checksum`` as well (it costs a second hash over every byte). When the connection breaks it asks for the rest with
 ``Range: bytes=<received>-`` and carries on, so the hashes still cover the
 whole image. At the end the size and hashes must match, else ``SizeMismatch``
 or ``ChecksumMismatch``: a download never ends quietly with wrong bytes.
@@ -44,17 +45,21 @@ _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
 class ImageDownload:
     """The bytes of one image; iterate it (or ``save`` it) inside a ``with`` block.
 
-    ``resumes`` bounds how many times a broken connection is resumed.
+    ``resumes`` bounds how many times a broken connection is resumed;
+    ``verify=False`` skips all checks; ``verify_checksum=True`` adds the MD5
+    ``checksum`` to the ``os_hash_value`` check.
     """
 
     def __init__(self, session: Session, image: Image, *, chunk_size: int = CHUNK_SIZE,
-                 progress: Progress | None = None, resumes: int = 5, verify: bool = True) -> None:
+                 progress: Progress | None = None, resumes: int = 5, verify: bool = True,
+                 verify_checksum: bool = False) -> None:
         self.session = session
         self.image = image
         self.chunk_size = chunk_size
         self.progress = progress
         self.resumes = resumes
         self.verify = verify
+        self.verify_checksum = verify_checksum
         #: Bytes received so far (after the iteration ends: the image size).
         self.received = 0
         #: How often the transfer was resumed after a break.
@@ -176,6 +181,8 @@ class ImageDownload:
             except ValueError:
                 raise ConfigurationError(f"cannot verify image {self.image.id}: hash algorithm {algorithm!r} "
                                          "is not available in this Python") from None
+            if not self.verify_checksum:
+                return
         if self.image.checksum:
             self._hashes["md5"] = (hashlib.md5(usedforsecurity=False), self.image.checksum.lower())
 

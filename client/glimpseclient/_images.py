@@ -136,16 +136,21 @@ class ImagesAPI:
         self._session.send("POST", path("v2", "images", image_id, "import"), json=body).close()
 
     def download(self, image_id: str, *, progress: Progress | None = None, verify: bool = True,
-                 resumes: int = 5) -> ImageDownload:
-        """The image's bytes as a verifying, resuming stream; use it in a ``with`` block."""
+                 verify_checksum: bool = False, resumes: int = 5) -> ImageDownload:
+        """The image's bytes as a verifying, resuming stream; use it in a ``with`` block.
+
+        Verified against ``os_hash_value`` (else ``checksum``); ``verify_checksum``
+        checks the MD5 ``checksum`` too.
+        """
         image = self.get(image_id)
         return ImageDownload(self._session, image, chunk_size=self._chunk_size, progress=progress, verify=verify,
-                             resumes=resumes)
+                             verify_checksum=verify_checksum, resumes=resumes)
 
     def download_to(self, image_id: str, destination: Any, *, progress: Progress | None = None,
-                    resumes: int = 5) -> Image:
+                    verify_checksum: bool = False, resumes: int = 5) -> Image:
         """Save the image to a path or binary file, verified; returns the image record."""
-        with self.download(image_id, progress=progress, resumes=resumes) as download:
+        with self.download(image_id, progress=progress, verify_checksum=verify_checksum,
+                           resumes=resumes) as download:
             download.save(destination)
             return download.image
 

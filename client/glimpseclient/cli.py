@@ -82,11 +82,13 @@ def _image_commands(image: argparse.ArgumentParser) -> None:
     p.add_argument("--store", action="append", help="target store (repeatable)")
     p.add_argument("--all-stores", action="store_true", help="import into every store")
     p = _command(images, "download", "image_download",
-                 "Download image data, resuming after breaks and verifying os_hash_value and checksum.")
+                 "Download image data, resuming after breaks and verifying it against os_hash_value.")
     p.add_argument("image", help="image ID")
     p.add_argument("--file", help="where to write (default: stdout); written as FILE.part until verified")
+    p.add_argument("--verify-checksum", action="store_true",
+                   help="check the MD5 checksum as well as os_hash_value (a second hash over every byte)")
     p.add_argument("--no-verify", action="store_true",
-                   help="skip checking size, os_hash_value and checksum (for measuring raw transfer speed)")
+                   help="skip checking size and hashes (for measuring raw transfer speed)")
     p = _command(images, "update", "image_update", "Change image properties.")
     p.add_argument("image", help="image ID")
     _image_fields(p)

@@ -50,7 +50,7 @@ def test_a_flipped_byte_in_transit_fails_the_download_loudly(proxied: Client, pr
     target = tmp_path / "corrupt.raw"
     with pytest.raises(glimpseclient.ChecksumMismatch) as failure:
         proxied.images.download_to(image_id, target)
-    assert failure.value.algorithm in ("sha512", "md5")
+    assert failure.value.algorithm == "sha512"
     assert failure.value.expected != failure.value.actual
     assert not target.exists() and not (tmp_path / "corrupt.raw.part").exists()
 
@@ -132,3 +132,33 @@ def test_a_server_that_never_answers_times_out(project: str) -> None:
         with Client(f"http://127.0.0.1:{port}", project_id=project, timeout=0.3, retries=0) as client:
             with pytest.raises(glimpseclient.Timeout):
                 client.images.get("x")
+
+
+def _record(client: Client, image_id: str, **changes: object) -> glimpseclient.Image:
+    """The image's record with some fields changed, as an older or inconsistent service might send it."""
+    return glimpseclient.Image({**client.images.get(image_id).raw, **changes})
+
+
+def test_the_md5_checksum_is_checked_on_request_and_when_no_os_hash_value_is_recorded(client: Client) -> None:
+    image_id, data = _uploaded(client, 200_000)
+    wrong_md5 = _record(client, image_id, checksum="0" * 32)
+    with glimpseclient.ImageDownload(client.session, wrong_md5) as download:
+        assert b"".join(download) == data  # os_hash_value matches; MD5 not asked for
+    with glimpseclient.ImageDownload(client.session, wrong_md5, verify_checksum=True) as download:
+        with pytest.raises(glimpseclient.ChecksumMismatch) as failure:
+            b"".join(download)
+    assert failure.value.algorithm == "md5"
+    legacy = _record(client, image_id, os_hash_algo=None, os_hash_value=None, checksum="0" * 32)
+    with glimpseclient.ImageDownload(client.session, legacy) as download:
+        with pytest.raises(glimpseclient.ChecksumMismatch, match="md5"):
+            b"".join(download)
+    correct_legacy = _record(client, image_id, os_hash_algo=None, os_hash_value=None)
+    with glimpseclient.ImageDownload(client.session, correct_legacy) as download:
+        assert b"".join(download) == data
+
+
+def test_a_wrong_os_hash_value_fails_even_when_the_checksum_matches(client: Client) -> None:
+    image_id, _ = _uploaded(client, 100_000)
+    with glimpseclient.ImageDownload(client.session, _record(client, image_id, os_hash_value="ab" * 64)) as download:
+        with pytest.raises(glimpseclient.ChecksumMismatch, match="sha512"):
+            b"".join(download)
