@@ -1,8 +1,9 @@
 """Hashing downloads off the main thread, so verifying costs no wall-clock time next to the transfer.
 
 ``hashlib`` releases the GIL while it hashes more than 2 KiB, so one thread
-per algorithm (SHA-512 and MD5 for a Glance-style image) runs alongside the
-thread that reads the socket and writes the file. Each thread holds at most
+per algorithm (SHA-512 for ``os_hash_value``; MD5 too when the ``checksum``
+is checked as well) runs alongside the thread that reads the socket and
+writes the file. Each thread holds at most
 ``depth`` pending chunks; a slower hash makes the reader wait rather than
 letting memory grow.
 """
