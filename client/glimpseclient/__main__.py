@@ -1,0 +1,5 @@
+"""``python -m glimpseclient``: the ``glimpse`` command."""
+
+from glimpseclient.cli import run
+
+run()
