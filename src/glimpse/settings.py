@@ -123,6 +123,28 @@ class Settings(BaseSettings):
     outbox_retention: float = Field(default=86400.0, ge=0, description="seconds sent messages stay in the outbox")
     rpc_queue: str = Field(default="glimpse.rpc", description="queue the RPC server consumes requests from")
 
+    # -- image import (the image-import extension)
+    import_methods: list[str] = Field(
+        default_factory=lambda: ["glance-direct", "web-download"],
+        description="import methods offered when the image-import extension is enabled",
+    )
+    staging_path: Path | None = Field(
+        default=None, description="directory for staged data (glance-direct); default <data_dir>/staging; share it "
+                                  "between nodes"
+    )
+    import_threads: int = Field(default=2, ge=1, description="imports one worker process runs at the same time")
+    task_time_to_live: float = Field(default=48 * 3600.0, gt=0, description="seconds a finished task stays listed")
+    web_download_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
+    web_download_allowed_ports: list[int] = Field(
+        default_factory=lambda: [80, 443], description="ports web-download may fetch from; empty = any"
+    )
+    web_download_allowed_hosts: list[str] = Field(
+        default_factory=list, description="hosts web-download may fetch from; empty = any not disallowed"
+    )
+    web_download_disallowed_hosts: list[str] = Field(
+        default_factory=list, description="hosts web-download must never fetch from"
+    )
+
     # -- images
     image_size_cap: int = Field(default=1 << 40, ge=1, description="largest image in bytes (413 beyond)")
     hashing_algorithm: str = Field(default="sha512", description="hashlib algorithm for os_hash_value")
@@ -166,6 +188,14 @@ class Settings(BaseSettings):
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
         return value.lower()
 
+    @field_validator("import_methods")
+    @classmethod
+    def _known_import_methods(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"glance-direct", "web-download"})
+        if unknown:
+            raise ValueError(f"unknown import method(s) {', '.join(unknown)}; use glance-direct, web-download")
+        return value
+
     @field_validator("auth_strategy")
     @classmethod
     def _known_strategy(cls, value: str) -> str:
@@ -199,6 +229,8 @@ class Settings(BaseSettings):
         if not self.stores:
             self.stores = {"file": {"driver": "filesystem", "path": str(self.data_dir / "images")}}
         for store_id, options in self.stores.items():
+            if store_id.startswith("os_glance"):
+                raise ValueError(f"store id {store_id!r} is reserved (os_glance* ids are for internal stores)")
             if "driver" not in options:
                 raise ValueError(f"store {store_id!r} needs a 'driver'")
         if self.default_store not in self.stores:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
 from pathlib import Path
 
@@ -138,3 +139,24 @@ def test_enabling_an_extension_that_is_not_installed_stops_the_node(tmp_path: Pa
 def test_extensions_are_linked_from_the_version_document(acme_server: Server) -> None:
     links = httpx.get(acme_server.url + "/versions").json()["versions"][0]["links"]
     assert {"rel": "extensions", "href": f"{acme_server.url}/v2/extensions"} in links
+
+
+def test_a_third_party_import_method(acme_site: Path, tmp_path: Path) -> None:
+    server = start_with_extensions(tmp_path / "both", '["image-import", "acme-watermark"]', acme_site)
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        methods = api.http.get("/v2/info/import").json()["import-methods"]["value"]
+        assert sorted(methods) == ["acme-greeting", "glance-direct", "web-download"]
+        image = api.create(name="greeted")
+        assert api.http.post(f"/v2/images/{image['id']}/import",
+                             json={"method": {"name": "acme-greeting"}}).status_code == 202
+        deadline = time.monotonic() + 30
+        while api.show(image["id"])["status"] != "active":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert api.http.get(f"/v2/images/{image['id']}/file").content == b"hello from acme\n" * 64
+        refused = api.http.post(f"/v2/images/{api.create()['id']}/import",
+                                json={"method": {"name": "acme-greeting", "uri": "http://x"}})
+        assert refused.status_code == 400 and "takes no 'uri'" in refused.json()["message"]
+    finally:
+        server.stop()

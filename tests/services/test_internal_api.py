@@ -156,3 +156,31 @@ def test_invalid_input_raises_domain_errors(services: Services, ctx: RequestCont
 
 def test_health_reports_each_part(services: Services) -> None:
     assert services.health() == {"database": "ok", "store:file": "ok"}
+
+
+def test_import_through_python(database_url: str, tmp_path: Path, ctx: RequestContext) -> None:
+    import time
+
+    from glimpse.domain.tasks import TaskStatus
+    from glimpse.services.imports import ImportRequest
+
+    services = open_services(Settings(data_dir=tmp_path, database_url=database_url, extensions=["image-import"]))
+    try:
+        assert services.imports.methods == ("glance-direct", "web-download")
+        image = services.images.create(ctx, {"disk_format": "raw", "container_format": "bare"})
+        staged = services.imports.stage(ctx, image.id, [b"staged ", b"through python"])
+        assert staged.status is ImageStatus.UPLOADING and staged.size == len(b"staged through python")
+        task = services.imports.start(ctx, image.id, ImportRequest(method="glance-direct"))
+        deadline = time.monotonic() + 30
+        while services.imports.tasks_for_image(ctx, image.id)[0].status is not TaskStatus.SUCCESS:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert services.images.get(ctx, image.id).status is ImageStatus.ACTIVE
+        assert task.status is TaskStatus.PENDING
+        with pytest.raises(errors.InvalidRequest):
+            services.imports.start(ctx, image.id, ImportRequest(method="teleport"))
+        other = services.images.create(ctx, {"disk_format": "raw", "container_format": "bare"})
+        with pytest.raises(errors.Conflict):
+            services.imports.start(ctx, other.id, ImportRequest(method="glance-direct"))
+    finally:
+        services.close()

@@ -171,6 +171,18 @@ class ImageRepository:
             conn.execute(image_locations.update().where(image_locations.c.id == location_id)
                          .values(updated_at=utcnow()))
 
+    def set_location_status(self, location_id: int, status: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(image_locations.update().where(image_locations.c.id == location_id)
+                         .values(status=status, updated_at=utcnow()))
+
+    def release_staged(self, image_id: str, location_id: int | None = None) -> None:
+        """Forget the staging record(s) of an image whose staged data is gone."""
+        condition = image_locations.c.id == location_id if location_id is not None else sa.and_(
+            image_locations.c.image_id == image_id, image_locations.c.status == "staged")
+        with self._db.write() as conn:
+            conn.execute(image_locations.delete().where(condition))
+
     def release_location(self, location_id: int) -> None:
         """Forget a location whose data is gone (or was never written)."""
         with self._db.write() as conn:
@@ -275,6 +287,9 @@ def _write_locations(conn: Connection, before: Image, after: Image, now: dt.date
             conn.execute(image_locations.insert().values(
                 image_id=before.id, store=store, key=key, url=location.url, meta=location.metadata,
                 status="active", created_at=now, updated_at=now))
+    if after.status is ImageStatus.DELETED:  # staged data goes with the image
+        conn.execute(image_locations.update().where(where_image, image_locations.c.status == "staged")
+                     .values(status="pending_delete", updated_at=now))
     for store, key in old - new:
         conn.execute(
             image_locations.update()

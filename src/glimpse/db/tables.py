@@ -159,3 +159,25 @@ outbox = sa.Table(
     sa.Index(None, "ordering_key", "sent_at"),
     **_MYSQL,
 )
+
+#: Asynchronous work on images (image import), shown by ``GET /v2/images/{id}/tasks``.
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("type", sa.String(30), nullable=False),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("owner", sa.String(255)),
+    sa.Column("image_id", sa.String(36)),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("user_id", sa.String(255)),
+    sa.Column("input", sa.JSON),
+    sa.Column("result", sa.JSON),
+    sa.Column("message", sa.Text),
+    sa.Column("expires_at", Timestamp),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index(None, "image_id"),
+    sa.Index(None, "status", "updated_at"),
+    **_MYSQL,
+)

@@ -16,7 +16,8 @@ Three kinds of hook:
 * **after** a change (``image_created`` ... ``member_deleted``): observe only;
   an exception is logged and does not undo the change.
 
-Plus the wiring hooks ``register_routes`` and ``register_background_tasks``.
+Plus the wiring hooks ``register_routes``, ``register_background_tasks`` and
+``register_import_methods``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from glimpse.domain.images import Image
     from glimpse.domain.members import Member
     from glimpse.services import Services
+    from glimpse.services.imports import ImportMethod
     from glimpse.settings import Settings
 
 PROJECT = "glimpse"
@@ -61,6 +63,16 @@ def register_background_tasks(services: Services) -> Sequence[Callable[[], Await
 
     Each is started once per worker process in the node's event loop and
     cancelled when the node stops; it should loop until cancelled.
+    """
+
+
+@hookspec
+def register_import_methods(services: Services) -> Sequence[ImportMethod]:  # type: ignore[empty-body]
+    """Import methods this extension offers (``POST /v2/images/{id}/import``), called once per node.
+
+    Each is a :class:`glimpse.services.imports.ImportMethod`: a name clients ask
+    for, the image status it starts from, request and image checks, and the
+    data source. The method names are listed by ``/v2/info/import``.
     """
 
 

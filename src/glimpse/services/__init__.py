@@ -15,6 +15,8 @@ with :func:`open_services`::
 
 from __future__ import annotations
 
+import datetime as dt
+
 from dataclasses import dataclass
 
 from glimpse.db.engine import Database
@@ -23,12 +25,14 @@ from glimpse.db.members import MemberRepository
 from glimpse.db.migrate import upgrade
 from glimpse.db.outbox import OutboxRepository
 from glimpse.db.quotas import QuotaRepository
+from glimpse.db.tasks import TaskRepository
 from glimpse.db.tokens import TokenRepository
 from glimpse.domain.schemas import ImageSchema, load_custom_properties
 from glimpse.extensions.manager import Extensions, load_extensions
 from glimpse.services.access import ImageAccess
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.images import ImageService
+from glimpse.services.imports import ImportService
 from glimpse.services.maintenance import MaintenanceService
 from glimpse.services.members import MemberService
 from glimpse.policy import Policy
@@ -61,7 +65,7 @@ class Services:
     image_repository: ImageRepository
     extensions: Extensions
     outbox: OutboxRepository
-    import_methods: tuple[str, ...] = ()
+    imports: ImportService
 
     def health(self) -> dict[str, str]:
         """``{"database": "ok", "store:file": "ok", ...}``; failing parts carry their error."""
@@ -80,6 +84,7 @@ class Services:
         return report
 
     def close(self) -> None:
+        self.imports.close()
         self.database.dispose()
 
 
@@ -116,22 +121,30 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         "image_stage_total": settings.quota_image_stage_total,
         "image_count_uploading": settings.quota_image_count_uploading,
     })
-    return Services(
+    image_data = ImageDataService(
+        access, stores, quotas, limits, outbox, size_cap=settings.image_size_cap,
+        hash_algorithm=settings.hashing_algorithm, require_format_match=settings.require_image_format_match,
+    )
+    imports = ImportService(access, image_data, stores, TaskRepository(database), quotas,
+                            size_cap=settings.image_size_cap, threads=settings.import_threads,
+                            task_lifetime=dt.timedelta(seconds=settings.task_time_to_live))
+    services = Services(
         settings=settings,
         database=database,
         schema=schema,
         stores=stores,
         images=ImageService(access, schema, limits, stores, quotas),
-        image_data=ImageDataService(
-            access, stores, quotas, limits, outbox, size_cap=settings.image_size_cap,
-            hash_algorithm=settings.hashing_algorithm, require_format_match=settings.require_image_format_match,
-        ),
+        image_data=image_data,
+        imports=imports,
         members=MemberService(access, limits),
         quotas=quotas,
         policy=policy,
         tokens=TokenService(TokenRepository(database)),
-        maintenance=MaintenanceService(access, stores),
+        maintenance=MaintenanceService(access, stores, imports),
         image_repository=image_repository,
         extensions=extensions,
         outbox=outbox,
     )
+    imports.enable(method for methods in extensions.hook.register_import_methods(services=services)
+                   for method in methods)
+    return services

@@ -117,68 +117,133 @@ class ImageDataService:
         (the owner's storage or concurrent-upload quota).
         """
         image = self._access.find_for(ctx, image_id, "upload_image", "upload data to")
-        if size is not None and size > self._size_cap:
-            raise ImageTooLarge(f"Image size {size} exceeds the maximum of {self._size_cap} bytes.")
-        if size is not None and size < 0:
-            raise SizeMismatch("The declared image size cannot be negative.")
+        self._check_declared_size(size)
         store_id = self._stores.default
         saving = self._access.change(
             image.id, _start_saving,
             guard=lambda before, _after: self._quotas.for_upload_start(before.owner, size),
             events=lambda before, after: [image_event("image.update", ctx, after),
                                           image_event("image.prepare", ctx, after, store=store_id)])
+        return self._write(ctx, saving, chunks, size=size, store_ids=[store_id])
+
+    def import_data(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], *, size: int | None,
+                    store_ids: list[str], all_stores_must_succeed: bool = True,
+                    finish: Callable[[Image, list[str]], Image] | None = None,
+                    heartbeat: Callable[[], None] | None = None) -> Image:
+        """Store the data of an ``importing`` image in ``store_ids`` and make it active.
+
+        For the import task runner: the caller has checked permissions and
+        moved the image to ``importing``. The stream goes to the first store
+        while it is hashed and inspected, then is copied to the others; a
+        failed copy fails the import when ``all_stores_must_succeed``, and is
+        otherwise left out. ``finish(image, failed_stores)`` adjusts the image
+        that becomes active. On failure the data is removed, the image goes back
+        to ``queued`` and the error propagates.
+        """
+        self._check_declared_size(size)
+        image = self._images.get(image_id)
+        if image is None or image.status is not ImageStatus.IMPORTING:
+            raise ImageGone(f"Image {image_id} is no longer being imported.")
+        for store_id in store_ids:
+            self._stores.get(store_id)
+        self._outbox.record(self._extensions.outbox([image_event("image.prepare", ctx, image, store=store_ids[0])]))
+        return self._write(ctx, image, chunks, size=size, store_ids=store_ids,
+                           all_stores_must_succeed=all_stores_must_succeed, finish=finish, heartbeat=heartbeat)
+
+    def _check_declared_size(self, size: int | None) -> None:
+        if size is not None and size > self._size_cap:
+            raise ImageTooLarge(f"Image size {size} exceeds the maximum of {self._size_cap} bytes.")
+        if size is not None and size < 0:
+            raise SizeMismatch("The declared image size cannot be negative.")
+
+    def _write(self, ctx: RequestContext, image: Image, chunks: Iterable[bytes], *, size: int | None,
+               store_ids: list[str], all_stores_must_succeed: bool = True,
+               finish: Callable[[Image, list[str]], Image] | None = None,
+               heartbeat: Callable[[], None] | None = None) -> Image:
+        """Write the data of ``image`` (``saving`` or ``importing``) and activate it; undo everything on failure."""
+        writing = image.status
         try:
             quota_left = self._quotas.remaining_bytes(image.owner)
         except BaseException as exc:
-            self._access.change(image.id, back_to_queued, events=lambda before, after: [
-                image_event("image.upload", ctx, after, error=f"Failed to upload image {image.id}: {exc}"),
-                image_event("image.update", ctx, after)])
+            self._restore(ctx, image.id, exc)
             raise
 
-        store = self._stores.get(store_id)
+        first = store_ids[0]
+        store = self._stores.get(first)
         key = image.id
-        location_id = self._images.reserve_location(image.id, store_id, key, store.url_for(key))
-        inbound = _Inbound(chunks, self._hash_algorithm, self._size_cap, size, quota_left,
-                           heartbeat=lambda: self._images.touch_location(location_id))
+        written = [(first, key, self._images.reserve_location(image.id, first, key, store.url_for(key)))]
+
+        def beat() -> None:
+            self._images.touch_location(written[0][2])
+            if heartbeat is not None:
+                heartbeat()
+
+        inbound = _Inbound(chunks, self._hash_algorithm, self._size_cap, size, quota_left, heartbeat=beat)
         try:
-            self._hooks.image_upload_started(ctx=ctx, image=saving)
+            if writing is ImageStatus.SAVING:
+                self._hooks.image_upload_started(ctx=ctx, image=image)
             stored = store.put(key, inbound, size=size)
             inbound.verify_size()
             virtual_size = self._inspect(image, inbound)
         except BaseException as exc:
-            self._abandon(image.id, store_id, key, location_id, ctx=ctx, error=exc)
+            self._abandon(image.id, written, ctx=ctx, error=exc)
             if isinstance(exc, StoreFullError):
                 raise StoreFull(f"The image store has no room for this image: {exc}") from exc
             if isinstance(exc, StoreError):
                 raise StoreUnavailable(f"The image store failed while writing: {exc}") from exc
             raise
 
-        location = ImageLocation(store=store_id, key=key, url=stored.url, metadata={"store": store_id})
+        locations = [ImageLocation(store=first, key=key, url=stored.url, metadata={"store": first})]
+        failed: list[str] = []
+        for store_id in store_ids[1:]:
+            try:
+                locations.append(self._copy(image.id, first, key, store_id, written))
+            except BaseException as exc:
+                if all_stores_must_succeed or not isinstance(exc, (StoreError, StoreUnavailable)):
+                    self._abandon(image.id, written, ctx=ctx, error=exc)
+                    raise StoreUnavailable(f"Copying the image to store '{store_id}' failed: {exc}") from exc
+                log.warning("import of image %s to store %s failed: %s", image.id, store_id, exc)
+                failed.append(store_id)
 
         def activated(current: Image) -> Image:
-            if current.status is not ImageStatus.SAVING:
-                raise ImageGone(f"Image {current.id} was deleted while its data was being uploaded.")
-            self._limits.check_locations(len(current.locations) + 1)
-            return dataclasses.replace(
+            if current.status is not writing:
+                raise ImageGone(f"Image {current.id} was deleted while its data was being written.")
+            self._limits.check_locations(len(current.locations) + len(locations))
+            active = dataclasses.replace(
                 current, status=ImageStatus.ACTIVE, size=inbound.received, virtual_size=virtual_size,
                 checksum=inbound.md5.hexdigest(), os_hash_algo=self._hash_algorithm,
-                os_hash_value=inbound.hash.hexdigest(), locations=(*current.locations, location))
+                os_hash_value=inbound.hash.hexdigest(), locations=(*current.locations, *locations))
+            return finish(active, failed) if finish is not None else active
 
         try:
             active = self._access.change(
                 image.id, activated,
                 guard=lambda before, _after: self._quotas.for_stored_data(before.owner, inbound.received),
                 events=lambda before, after: [
-                    image_event("image.upload", ctx, after, store=store_id),
+                    *(image_event("image.upload", ctx, after, store=loc.store) for loc in locations),
                     image_event("image.activate", ctx, after), image_event("image.update", ctx, after)])
         except BaseException as exc:
             gone = isinstance(exc, (ImageNotFound, ImageGone))
-            self._abandon(image.id, store_id, key, location_id, restore=not gone, ctx=ctx, error=exc)
+            self._abandon(image.id, written, restore=not gone, ctx=ctx, error=exc)
             if isinstance(exc, ImageNotFound):
-                raise ImageGone(f"Image {image.id} was deleted while its data was being uploaded.") from None
+                raise ImageGone(f"Image {image.id} was deleted while its data was being written.") from None
             raise
         self._extensions.observe(self._hooks.image_activated, ctx=ctx, image=active)
         return self._access.present(ctx, active)
+
+    def _copy(self, image_id: str, source_store: str, key: str, store_id: str,
+              written: list[tuple[str, str, int]]) -> ImageLocation:
+        """Copy stored data to another store, recording the copy in ``written`` so a failure can undo it."""
+        target = self._stores.get(store_id)
+        written.append((store_id, key, self._images.reserve_location(image_id, store_id, key, target.url_for(key))))
+        source = self._stores.get(source_store).open(key)
+        try:
+            stored = target.put(key, source)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+        return ImageLocation(store=store_id, key=key, url=stored.url, metadata={"store": store_id})
 
     def _inspect(self, image: Image, inbound: _Inbound) -> int | None:
         found = formats.detect(bytes(inbound.head), bytes(inbound.tail), inbound.received)
@@ -186,25 +251,29 @@ class ImageDataService:
             return found.virtual_size if found.format == image.disk_format else None
         return formats.check(image.disk_format, image.container_format, found)
 
-    def _abandon(self, image_id: str, store_id: str, key: str, location_id: int, *, restore: bool = True,
+    def _abandon(self, image_id: str, written: list[tuple[str, str, int]], *, restore: bool = True,
                  ctx: RequestContext | None = None, error: BaseException | None = None) -> None:
-        """Remove what a failed upload wrote and put the image back to ``queued``."""
-        try:
-            self._stores.get(store_id).delete(key)
-            self._images.release_location(location_id)
-        except Exception:  # the location stays "pending"; cleanup removes it later
-            log.exception("could not remove data of failed upload of image %s", image_id)
-        if restore:
-            message = f"Failed to upload image {image_id}: {error}" if error is not None else None
+        """Remove what a failed write stored (``(store, key, location id)`` each) and put the image back."""
+        for store_id, key, location_id in written:
             try:
-                queued = self._access.change(image_id, back_to_queued, events=lambda before, after: [
-                    image_event("image.upload", ctx, after, error=message or "upload failed"),
-                    image_event("image.update", ctx, after)])
-            except Exception:
-                log.exception("could not put image %s back to queued after a failed upload", image_id)
-                return
-            if error is not None:
-                self._extensions.observe(self._hooks.image_upload_failed, ctx=ctx, image=queued, error=error)
+                self._stores.get(store_id).delete(key)
+                self._images.release_location(location_id)
+            except Exception:  # the location stays "pending"; cleanup removes it later
+                log.exception("could not remove data of image %s from store %s after a failure", image_id, store_id)
+        if restore:
+            self._restore(ctx, image_id, error)
+
+    def _restore(self, ctx: RequestContext | None, image_id: str, error: BaseException | None) -> None:
+        """Back to ``queued`` after a failed write, with the ``image.upload`` error event."""
+        message = f"Failed to upload image {image_id}: {error}" if error is not None else "upload failed"
+        try:
+            queued = self._access.change(image_id, back_to_queued, events=lambda before, after: [
+                image_event("image.upload", ctx, after, error=message), image_event("image.update", ctx, after)])
+        except Exception:
+            log.exception("could not put image %s back to queued after a failed write", image_id)
+            return
+        if error is not None:
+            self._extensions.observe(self._hooks.image_upload_failed, ctx=ctx, image=queued, error=error)
 
     def open_download(self, ctx: RequestContext, image_id: str, byte_range: ByteRange | None = None) -> Download:
         """Open the image's data for reading, optionally one byte range of it.
@@ -270,9 +339,13 @@ def _start_saving(image: Image) -> Image:
     return dataclasses.replace(image, status=ImageStatus.SAVING)
 
 
+#: Statuses an image is in while data is being written to it.
+_WRITING = frozenset({ImageStatus.SAVING, ImageStatus.UPLOADING, ImageStatus.IMPORTING})
+
+
 def back_to_queued(image: Image) -> Image:
-    """A ``saving`` image whose upload failed or was abandoned, ready for another try."""
-    if image.status is not ImageStatus.SAVING:
+    """An image whose upload, staging or import failed or was abandoned, ready for another try."""
+    if image.status not in _WRITING:
         return image
     return dataclasses.replace(image, status=ImageStatus.QUEUED, size=None, virtual_size=None)
 

@@ -11,26 +11,30 @@ from glimpse.errors import ImageNotFound
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
 from glimpse.services.image_data import back_to_queued
+from glimpse.services.imports import ImportService
 from glimpse.services.stores import StoreSet
 
 log = logging.getLogger(__name__)
 
 
 class MaintenanceService:
-    def __init__(self, access: ImageAccess, stores: StoreSet) -> None:
+    def __init__(self, access: ImageAccess, stores: StoreSet, imports: ImportService) -> None:
         self._access = access
         self._images: ImageRepository = access.images
         self._stores = stores
+        self._imports = imports
 
     def cleanup(self, *, stale_after: dt.timedelta) -> list[str]:
         """Remove data no image needs and reset uploads that stopped making progress.
 
         Deleted images' data is removed from the stores; an upload whose
         heartbeat is older than ``stale_after`` is treated as abandoned: its
-        partial data goes and its image returns to ``queued``. Returns one line
-        per kind of work done.
+        partial data goes and its image returns to ``queued``; so does an
+        import task that has shown no sign of life. Returns one line per kind of
+        work done.
         """
         stale_before = utcnow() - stale_after
+        failed_imports = self._imports.fail_stale(older_than=stale_after)
         abandoned = {p.image_id for p in self._images.pending_deletions(stale_before=stale_before)
                      if p.status == "pending"}
         removed = self._stores.purge(self._images, stale_before=stale_before)
@@ -53,4 +57,5 @@ class MaintenanceService:
             f"removed data of {removed} location(s) no longer in use",
             f"returned {reset} image(s) with abandoned uploads to queued",
             f"removed {temporary} incomplete temporary file(s)",
+            f"failed {failed_imports} import task(s) whose node went away",
         ]

@@ -92,14 +92,28 @@ class ProjectQuotas:
     def for_stored_data(self, owner: str | None, size: int) -> TransactionGuard | None:
         return self._guard(owner, [("image_size_total", size)])
 
+    def for_stage_start(self, owner: str | None, declared_size: int | None) -> TransactionGuard | None:
+        return self._guard(owner, [("image_count_uploading", 1), ("image_stage_total", declared_size or 0)])
+
+    def for_staged_data(self, owner: str | None, size: int) -> TransactionGuard | None:
+        return self._guard(owner, [("image_stage_total", size)])
+
     def remaining_bytes(self, owner: str | None) -> int | None:
         """Bytes the owner may still store, or ``None`` for no limit (a cap for an upload in flight)."""
+        return self._remaining(owner, "image_size_total")
+
+    def remaining_stage_bytes(self, owner: str | None) -> int | None:
+        """Bytes the owner may still stage, or ``None`` for no limit."""
+        return self._remaining(owner, "image_stage_total")
+
+    def _remaining(self, owner: str | None, resource: str) -> int | None:
         if owner is None:
             return None
-        limit = self.limits(owner)["image_size_total"]
+        limit = self.limits(owner)[resource]
         if limit < 0:
             return None
-        return max(0, limit * MiB - self._repository.usage(owner).image_size_total)
+        used: int = getattr(self._repository.usage(owner), resource)
+        return max(0, limit * MiB - used)
 
     def _guard(self, owner: str | None, wanted: list[tuple[str, int]]) -> TransactionGuard | None:
         if owner is None:

@@ -20,6 +20,17 @@ class StoreSet:
     stores: dict[str, Store]
     default: str
     descriptions: dict[str, str] = field(default_factory=dict)
+    internal: set[str] = field(default_factory=set)
+
+    def add_internal(self, store_id: str, store: Store) -> None:
+        """Register a store the service uses for itself (staging), not offered for image data."""
+        self.stores[store_id] = store
+        self.internal.add(store_id)
+
+    @property
+    def offered(self) -> list[str]:
+        """Ids of the stores image data may be kept in."""
+        return [store_id for store_id in self.stores if store_id not in self.internal]
 
     def get(self, store_id: str) -> Store:
         try:

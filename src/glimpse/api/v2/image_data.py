@@ -24,16 +24,25 @@ OCTET_STREAM = "application/octet-stream"
 
 async def upload(request: Request) -> Response:
     services: Services = request.app.state.services
+    chunks, size = data_body(request)
+    await run_in_threadpool(
+        services.image_data.upload, context(request), request.path_params["image_id"], chunks, size=size,
+    )
+    return Response(status_code=204)
+
+
+def data_body(request: Request) -> tuple[Iterable[bytes], int | None]:
+    """The streamed image data of an upload or stage request, and the size the client declared.
+
+    415 unless the body is ``application/octet-stream``; 400 for a bad size header.
+    """
     if media_type(request) != OCTET_STREAM:
         raise HTTPException(415, f"Image data must be sent as {OCTET_STREAM}.")
     size = _declared_size(request)
     chunks: Iterable[bytes] = RequestChunks(request)
     if REDIRECT_MARKER in request.query_params:
         chunks = _not_empty(chunks, request.query_params[REDIRECT_MARKER])
-    await run_in_threadpool(
-        services.image_data.upload, context(request), request.path_params["image_id"], chunks, size=size,
-    )
-    return Response(status_code=204)
+    return chunks, size
 
 
 def _not_empty(chunks: Iterable[bytes], from_role: str) -> Iterator[bytes]:

@@ -28,8 +28,8 @@ async def create(request: Request) -> Response:
     body = await json_object(request, max_size=services.settings.max_json_body_size)
     image = await run_in_threadpool(services.images.create, context(request), body)
     headers = {"Location": f"{base_url(request)}/v2/images/{image.id}"}
-    if services.import_methods:
-        headers["OpenStack-image-import-methods"] = ",".join(services.import_methods)
+    if services.imports.methods:
+        headers["OpenStack-image-import-methods"] = ",".join(services.imports.methods)
     return JSONResponse(image_view(image, services.schema), status_code=201, headers=headers)
 
 

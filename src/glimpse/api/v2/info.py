@@ -27,7 +27,7 @@ async def import_methods(request: Request) -> Response:
         "import-methods": {
             "description": "Import methods available.",
             "type": "array",
-            "value": list(_services(request).import_methods),
+            "value": list(_services(request).imports.methods),
         }
     })
 

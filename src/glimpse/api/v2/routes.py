@@ -6,7 +6,7 @@ from starlette.routing import Route
 
 from glimpse.api.roles import READ_METHODS, redirect_to
 from glimpse.api.routing import Handler, resource
-from glimpse.api.v2 import extensions, image_data, images, info, members, schemas
+from glimpse.api.v2 import extensions, image_data, images, imports, info, members, schemas
 from glimpse.settings import Settings
 
 IMAGE = "/v2/images/{image_id}"
@@ -18,6 +18,8 @@ METADATA: list[tuple[str, dict[str, Handler]]] = [
     (IMAGE + "/actions/deactivate", {"POST": images.deactivate}),
     (IMAGE + "/actions/reactivate", {"POST": images.reactivate}),
     (IMAGE + "/tags/{tag}", {"PUT": images.add_tag, "DELETE": images.remove_tag}),
+    (IMAGE + "/import", {"POST": imports.start_import}),
+    (IMAGE + "/tasks", {"GET": imports.image_tasks}),
     (IMAGE + "/members", {"GET": members.index, "POST": members.create}),
     (IMAGE + "/members/{member_id}", {"GET": members.show, "PUT": members.update, "DELETE": members.delete}),
     ("/v2/schemas/image", {"GET": schemas.image}),
@@ -44,6 +46,20 @@ def routes_for(settings: Settings) -> list[Route]:
     """The v2 routes of a node with ``settings.role``; requests for the other role are redirected."""
     if settings.role == "all":
         return ROUTES
+    return role_routes(settings, METADATA, DATA)
+
+
+Table = list[tuple[str, dict[str, Handler]]]
+
+
+def role_routes(settings: Settings, metadata: Table, data: Table) -> list[Route]:
+    """Routes for metadata and data paths, each served here or redirected as the node's role says.
+
+    Extensions that add routes use this too, so their data paths follow the
+    registry/streaming split like the core's.
+    """
+    if settings.role == "all":
+        return [resource(path, **methods) for path, methods in metadata + data]
     if settings.role == "registry":
         to_streaming = redirect_to("streaming", settings.streaming_endpoint, from_role="registry")
         return [resource(path, **methods) for path, methods in METADATA] + [

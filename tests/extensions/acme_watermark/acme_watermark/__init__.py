@@ -6,14 +6,17 @@
 * refuses uploads to images carrying ``acme_no_data`` (403, the image stays queued);
 * adds an ``acme.audit`` message to the outbox for every change, and fails the
   change (rolling it back) when the image carries ``acme_explode``;
-* adds ``GET /v2/acme/hooks``, which reports how often each hook ran in this process.
+* adds ``GET /v2/acme/hooks``, which reports how often each hook ran in this process;
+* offers the import method ``acme-greeting``, which fills a queued image with a fixed greeting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import Request
@@ -21,7 +24,8 @@ from starlette.responses import JSONResponse, Response
 
 from glimpse.api.routing import resource
 from glimpse.domain.events import OutboxMessage
-from glimpse.errors import Forbidden
+from glimpse.domain.images import ImageStatus
+from glimpse.errors import Forbidden, InvalidRequest
 from glimpse.extensions.hookspecs import hookimpl
 
 NAME = "ACME watermark"
@@ -50,6 +54,34 @@ def register_background_tasks(services: Any) -> list[Any]:
         await asyncio.Event().wait()
 
     return [heartbeat]
+
+
+class GreetingImport:
+    """A third-party import method: the image's data is a fixed greeting."""
+
+    name = "acme-greeting"
+    source_status = ImageStatus.QUEUED
+    GREETING = b"hello from acme\n" * 64
+
+    def check_request(self, request: Any) -> None:
+        if request.uri is not None:
+            raise InvalidRequest("acme-greeting takes no 'uri'.")
+
+    def check_image(self, image: Any) -> None:
+        return None
+
+    @contextlib.contextmanager
+    def open(self, image: Any, request: Any) -> Iterator[tuple[Iterator[bytes], int]]:
+        yield iter([self.GREETING]), len(self.GREETING)
+
+    def finished(self, image_id: str) -> None:
+        return None
+
+
+@hookimpl
+def register_import_methods(services: Any) -> list[Any]:
+    CALLS["register_import_methods"] += 1
+    return [GreetingImport()]
 
 
 @hookimpl

@@ -1,0 +1,1 @@
+"""The built-in ``image-import`` extension: interoperable image import (``glance-direct``, ``web-download``)."""

@@ -1,0 +1,19 @@
+"""``PUT /v2/images/{id}/stage``: data kept for a ``glance-direct`` import."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from glimpse.api.requests import context
+from glimpse.api.v2.image_data import data_body
+from glimpse.services import Services
+
+
+async def stage(request: Request) -> Response:
+    services: Services = request.app.state.services
+    chunks, size = data_body(request)
+    await run_in_threadpool(services.imports.stage, context(request), request.path_params["image_id"],
+                            chunks, size=size)
+    return Response(status_code=204)

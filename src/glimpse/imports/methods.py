@@ -1,0 +1,80 @@
+"""The import methods the ``image-import`` extension offers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+
+from glimpse.db.images import ImageRepository
+from glimpse.domain.images import Image, ImageStatus
+from glimpse.errors import Conflict, ImageGone, InvalidRequest
+from glimpse.imports.web_download import UrlRules, fetch
+from glimpse.services.imports import GLANCE_DIRECT, WEB_DOWNLOAD, ImportRequest
+from glimpse.stores.base import Store, StoreObjectNotFound
+
+Source = tuple[Iterator[bytes], int | None]
+
+
+class GlanceDirect:
+    """Import what the client staged with ``PUT /v2/images/{id}/stage``."""
+
+    name = GLANCE_DIRECT
+    source_status = ImageStatus.UPLOADING
+
+    def __init__(self, staging: Store, images: ImageRepository) -> None:
+        self._staging = staging
+        self._images = images
+
+    def check_request(self, request: ImportRequest) -> None:
+        if request.uri is not None:
+            raise InvalidRequest("glance-direct imports staged data; it takes no 'uri'.")
+
+    def check_image(self, image: Image) -> None:
+        if image.size is None:
+            raise Conflict(f"The data of image {image.id} is still being staged.")
+
+    @contextlib.contextmanager
+    def _open(self, image: Image) -> Iterator[Source]:
+        try:
+            chunks = self._staging.open(image.id)
+        except StoreObjectNotFound:
+            raise ImageGone(f"The staged data of image {image.id} is gone.") from None
+        try:
+            yield chunks, image.size
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    def open(self, image: Image, request: ImportRequest) -> AbstractContextManager[Source]:
+        return self._open(image)
+
+    def finished(self, image_id: str) -> None:
+        self._staging.delete(image_id)
+        self._images.release_staged(image_id)
+
+
+class WebDownload:
+    """Import by fetching a URL the client names (within the operator's :class:`UrlRules`)."""
+
+    name = WEB_DOWNLOAD
+    source_status = ImageStatus.QUEUED
+
+    def __init__(self, rules: UrlRules) -> None:
+        self._rules = rules
+
+    def check_request(self, request: ImportRequest) -> None:
+        if not request.uri:
+            raise InvalidRequest("The web-download method needs the 'uri' to import from.")
+        self._rules.check(request.uri)
+
+    def check_image(self, image: Image) -> None:
+        return None
+
+    def open(self, image: Image, request: ImportRequest) -> AbstractContextManager[Source]:
+        assert request.uri is not None
+        return fetch(request.uri)
+
+    def finished(self, image_id: str) -> None:
+        return None

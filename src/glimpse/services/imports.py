@@ -1,0 +1,414 @@
+"""Interoperable image import: staging data, and running an import as a task.
+
+The task machinery is here; where the data comes from is an *import method*,
+contributed by extensions (hook ``register_import_methods``; the built-in
+``image-import`` extension offers ``glance-direct`` and ``web-download``).
+An import runs as a task in a worker thread (image ``importing``), writing
+through the same hashing, inspection, quota and store path as a direct upload,
+and ends ``active``, or back in ``queued`` with the task telling why.
+Staging (``PUT …/stage``, ``queued -> uploading``) keeps data for the
+``glance-direct`` method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from glimpse.context import RequestContext
+from glimpse.db.images import utcnow
+from glimpse.db.tasks import TaskRepository
+from glimpse.domain.images import Image, ImageStatus
+from glimpse.domain.tasks import IMPORT_TASK_TYPE, Task, TaskStatus
+from glimpse.errors import (
+    Conflict,
+    ImageGone,
+    ImageNotFound,
+    ImageStatusConflict,
+    ImageTooLarge,
+    InvalidRequest,
+    NotFound,
+    QuotaExceeded,
+    SizeMismatch,
+    StoreFull,
+    StoreUnavailable,
+)
+from glimpse.services.access import ImageAccess
+from glimpse.services.image_data import ImageDataService, back_to_queued
+from glimpse.services.quotas import ProjectQuotas
+from glimpse.services.stores import StoreSet
+from glimpse.stores.base import Store, StoreError, StoreFullError
+
+log = logging.getLogger(__name__)
+
+GLANCE_DIRECT = "glance-direct"
+WEB_DOWNLOAD = "web-download"
+#: The store id staged data is kept under (reserved, as in Glance).
+STAGING_STORE = "os_glance_staging_store"
+TASK_PROPERTY = "os_glance_import_task"
+IMPORTING_PROPERTY = "os_glance_importing_to_stores"
+FAILED_PROPERTY = "os_glance_failed_import"
+_HEARTBEAT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """What ``POST /v2/images/{id}/import`` asks for."""
+
+    method: str
+    uri: str | None = None
+    stores: tuple[str, ...] | None = None
+    all_stores: bool = False
+    all_stores_must_succeed: bool = True
+
+    def as_input(self) -> dict[str, Any]:
+        """The task ``input`` recorded for this request."""
+        body: dict[str, Any] = {"import_req": {"method": {"name": self.method}}}
+        if self.uri:
+            body["import_req"]["method"]["uri"] = self.uri
+        if self.stores is not None:
+            body["import_req"]["stores"] = list(self.stores)
+        if self.all_stores:
+            body["import_req"]["all_stores"] = True
+        body["import_req"]["all_stores_must_succeed"] = self.all_stores_must_succeed
+        return body
+
+
+def parse_import_request(body: Mapping[str, Any]) -> ImportRequest:
+    """Validate an import request body; :class:`InvalidRequest` naming what is wrong."""
+    method = body.get("method")
+    if not isinstance(method, dict) or not isinstance(method.get("name"), str) or not method["name"]:
+        raise InvalidRequest("The import request needs a 'method' object with a 'name', "
+                             "e.g. {\"method\": {\"name\": \"glance-direct\"}}.")
+    for flag in ("all_stores", "all_stores_must_succeed"):
+        if flag in body and not isinstance(body[flag], bool):
+            raise InvalidRequest(f"'{flag}' must be true or false.")
+    stores = body.get("stores")
+    if stores is not None and (not isinstance(stores, list) or not stores
+                               or not all(isinstance(s, str) and s for s in stores)):
+        raise InvalidRequest("'stores' must be a non-empty list of store ids.")
+    if stores is not None and body.get("all_stores"):
+        raise InvalidRequest("Give either 'stores' or 'all_stores', not both.")
+    uri = method.get("uri")
+    if method["name"] == WEB_DOWNLOAD and (not isinstance(uri, str) or not uri):
+        raise InvalidRequest("The web-download method needs the 'uri' to import from.")
+    return ImportRequest(method=method["name"], uri=uri if isinstance(uri, str) else None,
+                         stores=tuple(stores) if stores is not None else None,
+                         all_stores=bool(body.get("all_stores", False)),
+                         all_stores_must_succeed=bool(body.get("all_stores_must_succeed", True)))
+
+
+class ImportMethod(Protocol):
+    """A way to bring data into an image, contributed by an extension."""
+
+    #: the name clients ask for (``glance-direct``)
+    name: str
+    #: the status an image must be in for this method (``uploading`` once staged, or ``queued``)
+    source_status: ImageStatus
+
+    def check_request(self, request: ImportRequest) -> None:
+        """Raise :class:`InvalidRequest` if the request's parameters do not fit this method."""
+
+    def check_image(self, image: Image) -> None:
+        """Raise :class:`Conflict` if the image cannot be imported this way now."""
+
+    def open(self, image: Image, request: ImportRequest) -> AbstractContextManager[tuple[Iterator[bytes], int | None]]:
+        """The data to import and its size if known, for the duration of the ``with`` block."""
+        ...
+
+    def finished(self, image_id: str) -> None:
+        """The import is over (either way): drop whatever the method kept for it."""
+
+
+class ImportService:
+    def __init__(self, access: ImageAccess, data: ImageDataService, stores: StoreSet, tasks: TaskRepository,
+                 quotas: ProjectQuotas, *, size_cap: int, task_lifetime: dt.timedelta, threads: int = 2) -> None:
+        self._access = access
+        self._images = access.images
+        self._data = data
+        self._stores = stores
+        self._tasks = tasks
+        self._quotas = quotas
+        self._size_cap = size_cap
+        self._task_lifetime = task_lifetime
+        self._threads = threads
+        self._methods: dict[str, ImportMethod] = {}
+        self._executor: ThreadPoolExecutor | None = None
+
+    def enable(self, methods: Iterable[ImportMethod]) -> None:
+        """Offer these import methods (called once, with what the extensions contribute)."""
+        self._methods = {method.name: method for method in methods}
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """Names of the enabled import methods, for ``/v2/info/import``."""
+        return tuple(self._methods)
+
+    # -- staging
+
+    def stage(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], *, size: int | None = None) -> Image:
+        """Keep the image's data in staging for a later ``glance-direct`` import.
+
+        ``queued -> uploading``; sets ``size``. Raises :class:`NotFound` when
+        glance-direct is not enabled, :class:`ImageStatusConflict` unless the
+        image is queued, :class:`ImageTooLarge`, :class:`SizeMismatch` and
+        :class:`QuotaExceeded` (staging bytes, concurrent uploads).
+        """
+        if GLANCE_DIRECT not in self._methods:
+            raise NotFound("The glance-direct import method is not enabled on this site, so nothing can be staged.")
+        image = self._access.find_for(ctx, image_id, "modify_image", "stage data for")
+        if size is not None and size < 0:
+            raise SizeMismatch("The declared image size cannot be negative.")
+        if size is not None and size > self._size_cap:
+            raise ImageTooLarge(f"Image size {size} exceeds the maximum of {self._size_cap} bytes.")
+        self._access.change(image.id, _start_uploading,
+                            guard=lambda before, _after: self._quotas.for_stage_start(before.owner, size))
+        staging = self._stores.get(STAGING_STORE)
+        key = image.id
+        location_id = self._images.reserve_location(image.id, STAGING_STORE, key, staging.url_for(key))
+        counted = _Counted(chunks, self._size_cap, size, self._quotas.remaining_stage_bytes(image.owner),
+                           heartbeat=lambda: self._images.touch_location(location_id))
+        try:
+            staging.put(key, counted, size=size)
+            counted.verify_size()
+            staged = self._access.change(
+                image.id, lambda current: _staged(current, counted.received),
+                guard=lambda before, _after: self._quotas.for_staged_data(before.owner, counted.received))
+        except BaseException as exc:
+            self._unstage(staging, image.id, location_id)
+            if isinstance(exc, ImageNotFound):
+                raise ImageGone(f"Image {image.id} was deleted while its data was being staged.") from None
+            if isinstance(exc, ImageGone):
+                raise
+            self._requeue(image.id)
+            if isinstance(exc, StoreFullError):
+                raise StoreFull(f"The staging area has no room for this image: {exc}") from exc
+            if isinstance(exc, StoreError):
+                raise StoreUnavailable(f"The staging area failed while writing: {exc}") from exc
+            raise
+        self._images.set_location_status(location_id, "staged")
+        return self._access.present(ctx, staged)
+
+    def _unstage(self, staging: Store, image_id: str, location_id: int) -> None:
+        try:
+            staging.delete(image_id)
+            self._images.release_location(location_id)
+        except Exception:  # the record stays "pending"; glimpse-manage cleanup removes it later
+            log.exception("could not remove staged data of image %s", image_id)
+
+    def _requeue(self, image_id: str) -> None:
+        try:
+            self._access.change(image_id, back_to_queued)
+        except Exception:
+            log.exception("could not put image %s back to queued after failed staging", image_id)
+
+    # -- importing
+
+    def start(self, ctx: RequestContext, image_id: str, request: ImportRequest) -> Task:
+        """Check an import request and start it as a task; returns the task (``pending``).
+
+        Raises :class:`InvalidRequest` (method not enabled, bad parameters),
+        :class:`ImageNotFound`, :class:`Forbidden` (not the owner) and
+        :class:`Conflict` (wrong status, formats unset, unknown store, another
+        import running).
+        """
+        method = self._methods.get(request.method)
+        if method is None:
+            enabled = ", ".join(self._methods) or "none"
+            raise InvalidRequest(f"Import method '{request.method}' is not enabled on this site; enabled: {enabled}.")
+        method.check_request(request)
+        image = self._access.find_for(ctx, image_id, "modify_image", "import data into")
+        stores = self._target_stores(request)
+        now = utcnow()
+        task = Task(id=str(uuid.uuid4()), type=IMPORT_TASK_TYPE, status=TaskStatus.PENDING, owner=image.owner,
+                    created_at=now, updated_at=now, image_id=image.id, request_id=ctx.request_id,
+                    user_id=ctx.user_id, input=request.as_input())
+
+        def importing(current: Image) -> Image:
+            _check_importable(current, method)
+            properties = {k: v for k, v in current.properties.items() if k != FAILED_PROPERTY}
+            properties.update({TASK_PROPERTY: task.id, IMPORTING_PROPERTY: ",".join(stores)})
+            return dataclasses.replace(current, status=ImageStatus.IMPORTING, properties=properties)
+
+        self._tasks.add(task)
+        try:
+            self._access.change(image.id, importing)
+        except BaseException as exc:
+            self._tasks.transition(task, TaskStatus.FAILURE, message=str(getattr(exc, "message", exc)),
+                                   expires_at=utcnow() + self._task_lifetime)
+            raise
+        self._pool().submit(self._run, ctx, task, method, request, stores)
+        return task
+
+    def tasks_for_image(self, ctx: RequestContext, image_id: str) -> list[Task]:
+        """The image's unexpired tasks; :class:`ImageNotFound` if the caller cannot see it."""
+        image = self._access.find(ctx, image_id)
+        return self._tasks.for_image(image.id)
+
+    def _target_stores(self, request: ImportRequest) -> list[str]:
+        configured = self._stores.offered
+        if request.all_stores:
+            return [self._stores.default, *(s for s in configured if s != self._stores.default)]
+        if request.stores is None:
+            return [self._stores.default]
+        unknown = [s for s in request.stores if s not in configured]
+        if unknown:
+            raise Conflict(f"Unknown store(s) {', '.join(unknown)}; this site has {', '.join(configured)}.")
+        return list(dict.fromkeys(request.stores))
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="glimpse-import")
+        return self._executor
+
+    def _run(self, ctx: RequestContext, task: Task, method: ImportMethod, request: ImportRequest,
+             stores: list[str]) -> None:
+        """The task body, in a worker thread: fetch the data, write it, record the outcome."""
+        running = self._tasks.transition(task, TaskStatus.PROCESSING) or task
+        image_id = task.image_id or ""
+        try:
+            image = self._images.get(image_id)
+            if image is None:
+                raise ImageGone(f"Image {image_id} was deleted before its import started.")
+            with method.open(image, request) as (chunks, size):
+                imported = self._data.import_data(
+                    ctx, image_id, chunks, size=size, store_ids=stores,
+                    all_stores_must_succeed=request.all_stores_must_succeed,
+                    finish=lambda active, failed: _finished(active, failed),
+                    heartbeat=_Heartbeat(lambda: self._tasks.touch(task.id)))
+        except BaseException as exc:  # the task records every failure; nothing propagates from a worker
+            message = str(getattr(exc, "message", exc))
+            log.info("import task %s for image %s failed: %s", task.id, image_id, message)
+            self._fail(running, message, stores, method)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        method.finished(image_id)
+        self._tasks.transition(running, TaskStatus.SUCCESS, result={"image_id": imported.id},
+                               expires_at=utcnow() + self._task_lifetime)
+
+    def _fail(self, task: Task, message: str, stores: list[str], method: ImportMethod | None) -> None:
+        """Record a failed import: the task says why, the image goes back to ``queued``."""
+        image_id = task.image_id or ""
+
+        def reverted(current: Image) -> Image:
+            if current.properties.get(TASK_PROPERTY) != task.id:
+                return current
+            queued = back_to_queued(current)
+            properties = {k: v for k, v in queued.properties.items() if k not in (TASK_PROPERTY, IMPORTING_PROPERTY)}
+            properties[FAILED_PROPERTY] = ",".join(stores)
+            return dataclasses.replace(queued, properties=properties)
+
+        try:
+            self._access.change(image_id, reverted)
+        except ImageNotFound:
+            pass
+        except Exception:
+            log.exception("could not put image %s back to queued after a failed import", image_id)
+        if method is not None:
+            method.finished(image_id)
+        self._tasks.transition(task, TaskStatus.FAILURE, message=message, expires_at=utcnow() + self._task_lifetime)
+
+    def fail_stale(self, *, older_than: dt.timedelta) -> int:
+        """Fail import tasks whose worker stopped (a node crashed); return how many."""
+        stale = self._tasks.stale(utcnow() - older_than)
+        for task in stale:
+            image = self._images.get(task.image_id or "")
+            stores = (image.properties.get(IMPORTING_PROPERTY) or "") if image else ""
+            name = ((task.input or {}).get("import_req") or {}).get("method", {}).get("name", "")
+            self._fail(task, "The import stopped: the node running it went away.",
+                       [s for s in stores.split(",") if s], self._methods.get(name))
+        return len(stale)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _start_uploading(image: Image) -> Image:
+    if image.status is not ImageStatus.QUEUED:
+        raise ImageStatusConflict(
+            f"Image status transition from '{image.status}' to 'uploading' is not allowed: "
+            "data can only be staged for a queued image."
+        )
+    return dataclasses.replace(image, status=ImageStatus.UPLOADING)
+
+
+def _staged(image: Image, size: int) -> Image:
+    if image.status is not ImageStatus.UPLOADING:
+        raise ImageGone(f"Image {image.id} was deleted while its data was being staged.")
+    return dataclasses.replace(image, size=size)
+
+
+def _check_importable(image: Image, method: ImportMethod) -> None:
+    missing = [name for name in ("disk_format", "container_format") if getattr(image, name) is None]
+    if missing:
+        raise Conflict(f"Property(ies) {', '.join(missing)} must be set prior to importing data.")
+    if image.properties.get(TASK_PROPERTY):
+        raise Conflict(f"Image {image.id} is already being imported by task {image.properties[TASK_PROPERTY]}.")
+    if image.status is not method.source_status:
+        raise Conflict(f"Image {image.id} is '{image.status}'; {method.name} needs a "
+                       f"'{method.source_status}' image.")
+    method.check_image(image)
+
+
+def _finished(image: Image, failed: list[str]) -> Image:
+    properties = {k: v for k, v in image.properties.items()
+                  if k not in (TASK_PROPERTY, IMPORTING_PROPERTY, FAILED_PROPERTY)}
+    if failed:
+        properties[FAILED_PROPERTY] = ",".join(failed)
+    return dataclasses.replace(image, properties=properties)
+
+
+class _Heartbeat:
+    """Call ``beat`` at most every few seconds (to keep a task from looking abandoned)."""
+
+    def __init__(self, beat: Callable[[], None]) -> None:
+        self._beat = beat
+        self._last = 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self._last >= _HEARTBEAT_SECONDS:
+            self._last = now
+            self._beat()
+
+
+class _Counted:
+    """Staged bytes on their way to the staging store: counted, capped, heart-beating."""
+
+    def __init__(self, chunks: Iterable[bytes], cap: int, declared: int | None, quota_left: int | None, *,
+                 heartbeat: Callable[[], None]) -> None:
+        self._chunks = chunks
+        self._cap = cap
+        self._declared = declared
+        self._quota_left = quota_left
+        self._heartbeat = _Heartbeat(heartbeat)
+        self.received = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            self.received += len(chunk)
+            if self.received > self._cap:
+                raise ImageTooLarge(f"Image exceeds the maximum size of {self._cap} bytes.")
+            if self._declared is not None and self.received > self._declared:
+                raise SizeMismatch(f"More data was sent than the declared size of {self._declared} bytes.")
+            if self._quota_left is not None and self.received > self._quota_left:
+                raise QuotaExceeded(f"Quota exceeded for image_stage_total: only {self._quota_left} more bytes "
+                                    "may be staged in this project.")
+            self._heartbeat()
+            yield chunk
+
+    def verify_size(self) -> None:
+        if self._declared is not None and self.received != self._declared:
+            raise SizeMismatch(f"Size mismatch: {self.received} bytes were received but {self._declared} "
+                               "were declared.")
+
