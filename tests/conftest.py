@@ -208,3 +208,13 @@ def admin(server: Server) -> Iterator[Api]:
     client = Api(server.url)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def keystone_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Keystone and a Glimpse node authenticating with it (skipped where Keystone cannot run)."""
+    from tests.support.identity import start_cloud, stop_cloud
+
+    cloud = start_cloud(tmp_path_factory.mktemp("keystone"), tmp_path_factory.mktemp("glimpse-keystone"))
+    yield cloud
+    stop_cloud(cloud)

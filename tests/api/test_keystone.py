@@ -6,8 +6,6 @@ import hashlib
 import io
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import openstack
@@ -15,46 +13,12 @@ import pytest
 from glanceclient import Client
 from glanceclient import exc as glance_exc
 
-from tests.conftest import Server, free_port, start_server
-from tests.support.identity import TOKEN_SECONDS, Keystone, start_keystone
-
-PASSWORD = "user-secret"
+from tests.support.identity import PASSWORD, TOKEN_SECONDS, Cloud
 
 
-@dataclass
-class Cloud:
-    keystone: Keystone
-    glimpse: Server
-    projects: dict[str, str]
-
-    def token(self, user: str) -> str:
-        project = {"alice": "blue", "rita": "blue", "bob": "green"}[user]
-        return self.keystone.token(user, PASSWORD, project)
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    keystone = start_keystone(tmp_path_factory.mktemp("keystone"), free_port())
-    try:
-        projects = {name: keystone.project(name) for name in ("blue", "green", "service")}
-        keystone.user("alice", PASSWORD, projects["blue"], ["member", "reader"])
-        keystone.user("rita", PASSWORD, projects["blue"], ["reader"])
-        keystone.user("bob", PASSWORD, projects["green"], ["member", "reader"])
-        keystone.user("glimpse", "service-secret", projects["service"], ["service"])
-        glimpse = start_server(tmp_path_factory.mktemp("glimpse-keystone"), env={
-            "GLIMPSE_AUTH_STRATEGY": "keystone",
-            "GLIMPSE_KEYSTONE_URL": keystone.url,
-            "GLIMPSE_KEYSTONE_USERNAME": "glimpse",
-            "GLIMPSE_KEYSTONE_PASSWORD": "service-secret",
-            "GLIMPSE_KEYSTONE_PROJECT_NAME": "service",
-            "GLIMPSE_TOKEN_CACHE_SECONDS": "1",
-        })
-        keystone.register_image_endpoint(glimpse.url)
-        yield Cloud(keystone, glimpse, projects)
-        glimpse.stop()
-    finally:
-        keystone.stop()
-
+@pytest.fixture
+def cloud(keystone_cloud: Cloud) -> Cloud:
+    return keystone_cloud
 
 def test_no_or_bad_token_is_401_with_a_keystone_challenge(cloud: Cloud) -> None:
     for headers in ({}, {"X-Auth-Token": "not-a-token"}):

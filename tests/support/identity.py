@@ -151,3 +151,51 @@ def start_keystone(workdir: Path, port: int) -> Keystone:
         keystone.stop()
         pytest.skip("keystone did not start within 90 s")
     return keystone
+
+
+PASSWORD = "user-secret"
+
+
+@dataclass
+class Cloud:
+    """A Keystone with projects blue (alice: member, rita: reader) and green (bob: member), and a
+    Glimpse node that authenticates with it (and is in its catalog as the image service)."""
+
+    keystone: Keystone
+    glimpse: Any
+    projects: dict[str, str]
+
+    def token(self, user: str) -> str:
+        project = {"alice": "blue", "rita": "blue", "bob": "green"}[user]
+        return self.keystone.token(user, PASSWORD, project)
+
+
+def start_cloud(workdir: Path, glimpse_dir: Path) -> Cloud:
+    """Keystone plus a Glimpse node with ``auth_strategy = keystone``; stop both with :func:`stop_cloud`."""
+    from tests.conftest import free_port, start_server
+
+    keystone = start_keystone(workdir, free_port())
+    try:
+        projects = {name: keystone.project(name) for name in ("blue", "green", "service")}
+        keystone.user("alice", PASSWORD, projects["blue"], ["member", "reader"])
+        keystone.user("rita", PASSWORD, projects["blue"], ["reader"])
+        keystone.user("bob", PASSWORD, projects["green"], ["member", "reader"])
+        keystone.user("glimpse", "service-secret", projects["service"], ["service"])
+        glimpse = start_server(glimpse_dir, env={
+            "GLIMPSE_AUTH_STRATEGY": "keystone",
+            "GLIMPSE_KEYSTONE_URL": keystone.url,
+            "GLIMPSE_KEYSTONE_USERNAME": "glimpse",
+            "GLIMPSE_KEYSTONE_PASSWORD": "service-secret",
+            "GLIMPSE_KEYSTONE_PROJECT_NAME": "service",
+            "GLIMPSE_TOKEN_CACHE_SECONDS": "1",
+        })
+        keystone.register_image_endpoint(glimpse.url)
+    except BaseException:
+        keystone.stop()
+        raise
+    return Cloud(keystone, glimpse, projects)
+
+
+def stop_cloud(cloud: Cloud) -> None:
+    cloud.glimpse.stop()
+    cloud.keystone.stop()
