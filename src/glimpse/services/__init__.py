@@ -20,17 +20,22 @@ from dataclasses import dataclass
 from glimpse.db.engine import Database
 from glimpse.db.images import ImageRepository
 from glimpse.db.members import MemberRepository
+from glimpse.db.metadefs import MetadefRepository
 from glimpse.db.migrate import upgrade
 from glimpse.db.quotas import QuotaRepository
 from glimpse.db.tokens import TokenRepository
 from glimpse.domain.schemas import ImageSchema, load_custom_properties
 from glimpse.services.access import ImageAccess
+from glimpse.services.catalog import PropertyCatalog
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.images import ImageService
 from glimpse.services.maintenance import MaintenanceService
 from glimpse.services.members import MemberService
+from glimpse.services.metadef_contents import MetadefContentService
+from glimpse.services.metadefs import MetadefAccess, MetadefService
 from glimpse.policy import Policy
 from glimpse.policy.properties import PropertyProtections
+from glimpse.services.properties import PropertyService
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.stores import StoreSet
 from glimpse.services.tokens import TokenService
@@ -57,6 +62,10 @@ class Services:
     tokens: TokenService
     maintenance: MaintenanceService
     image_repository: ImageRepository
+    catalog: PropertyCatalog
+    properties: PropertyService
+    metadefs: MetadefService
+    metadef_contents: MetadefContentService
     import_methods: tuple[str, ...] = ()
 
     def health(self) -> dict[str, str]:
@@ -107,12 +116,16 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         "image_stage_total": settings.quota_image_stage_total,
         "image_count_uploading": settings.quota_image_count_uploading,
     })
+    catalog = PropertyCatalog(MetadefRepository(database), image_repository,
+                              reject_undefined=settings.reject_undefined_image_properties,
+                              known=frozenset(custom))
+    metadef_access = MetadefAccess(MetadefRepository(database), policy)
     return Services(
         settings=settings,
         database=database,
         schema=schema,
         stores=stores,
-        images=ImageService(access, schema, limits, stores, quotas),
+        images=ImageService(access, schema, limits, stores, quotas, catalog),
         image_data=ImageDataService(
             access, stores, quotas, limits, size_cap=settings.image_size_cap,
             hash_algorithm=settings.hashing_algorithm, require_format_match=settings.require_image_format_match,
@@ -123,4 +136,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         tokens=TokenService(TokenRepository(database)),
         maintenance=MaintenanceService(access, stores),
         image_repository=image_repository,
+        catalog=catalog,
+        properties=PropertyService(access, schema, limits, catalog),
+        metadefs=MetadefService(metadef_access),
+        metadef_contents=MetadefContentService(metadef_access),
     )

@@ -10,7 +10,7 @@ from typing import Any
 from glimpse.context import RequestContext
 from glimpse.db.images import ImageRepository, TransactionGuard
 from glimpse.db.members import MemberRepository
-from glimpse.domain.images import Image, Visibility, is_visible_to
+from glimpse.domain.images import Image, Visibility, is_visible_to, sees_private_properties
 from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict
 from glimpse.policy import Policy
 from glimpse.policy.properties import PropertyProtections
@@ -91,10 +91,21 @@ class ImageAccess:
         return image
 
     def present(self, ctx: RequestContext, image: Image) -> Image:
-        """The image as ``ctx`` may see it: protected properties it may not read are left out."""
-        if not self.protections.enabled:
+        """The image as ``ctx`` may see it: private properties of another project's image, and
+        protected properties it may not read, are left out."""
+        hidden = self.hidden_properties(ctx, image)
+        if not hidden and not self.protections.enabled:
             return image
-        return dataclasses.replace(image, properties=self.protections.readable(ctx, image.properties))
+        properties = {k: v for k, v in image.properties.items() if k not in hidden}
+        properties = self.protections.readable(ctx, properties)
+        return dataclasses.replace(image, properties=properties,
+                                   property_info={k: v for k, v in image.property_info.items() if k in properties})
+
+    def hidden_properties(self, ctx: RequestContext, image: Image) -> frozenset[str]:
+        """The private properties ``ctx`` may not see on this image."""
+        if sees_private_properties(image, ctx.project_id, is_admin=ctx.is_admin):
+            return frozenset()
+        return image.private_names()
 
     def change(self, image_id: str, apply: Callable[[Image], Image], *, guard: GuardFor | None = None) -> Image:
         """Apply ``apply`` to the current image and store the result atomically.
