@@ -177,13 +177,17 @@ metadef_resource_types = sa.Table(
 metadef_namespace_resource_types = sa.Table(
     "metadef_namespace_resource_types",
     metadata,
-    sa.Column("namespace_id", sa.Integer, sa.ForeignKey("metadef_namespaces.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("resource_type_id", sa.Integer, sa.ForeignKey("metadef_resource_types.id"), primary_key=True),
+    sa.Column("namespace_id", sa.Integer, primary_key=True),
+    sa.Column("resource_type_id", sa.Integer, primary_key=True),
     sa.Column("prefix", sa.String(80)),
     sa.Column("properties_target", sa.String(80)),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    # Named by hand: the conventional names exceed PostgreSQL's and MySQL's 63/64-character limit.
+    sa.ForeignKeyConstraint(["namespace_id"], ["metadef_namespaces.id"], name="fk_metadef_assoc_namespace_id",
+                            ondelete="CASCADE"),
+    sa.ForeignKeyConstraint(["resource_type_id"], ["metadef_resource_types.id"],
+                            name="fk_metadef_assoc_resource_type_id"),
     sa.Index(None, "resource_type_id"),
     **_MYSQL,
 )

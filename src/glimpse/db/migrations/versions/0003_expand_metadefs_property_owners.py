@@ -78,10 +78,10 @@ def upgrade() -> None:
         sa.Column("properties_target", sa.String(80)),
         *_stamps(),
         sa.ForeignKeyConstraint(["namespace_id"], ["metadef_namespaces.id"],
-                                name="fk_metadef_namespace_resource_types_namespace_id_metadef_namespaces",
+                                name="fk_metadef_assoc_namespace_id",
                                 ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["resource_type_id"], ["metadef_resource_types.id"],
-                                name="fk_metadef_namespace_resource_types_resource_type_id_metadef_resource_types"),
+                                name="fk_metadef_assoc_resource_type_id"),
         sa.PrimaryKeyConstraint("namespace_id", "resource_type_id", name="pk_metadef_namespace_resource_types"),
         **MYSQL,
     )
