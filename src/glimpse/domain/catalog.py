@@ -68,6 +68,7 @@ class CatalogView:
 class _Source:
     """One namespace's contribution, and who may see it."""
 
+    namespace: str
     owner: str | None
     public: bool
     properties: tuple[TypedProperty, ...]
@@ -80,7 +81,7 @@ class ImageCatalog:
     def __init__(self, revision: int, namespaces: Iterable[NamespaceContents]) -> None:
         self.revision = revision
         self._sources = sorted((_source(c) for c in namespaces if _image_association(c) is not None),
-                               key=lambda s: (not s.public, s.properties[0].namespace if s.properties else ""))
+                               key=lambda s: (not s.public, s.namespace))
         self._views: dict[tuple[str | None, bool], CatalogView] = {}
 
     @property
@@ -140,4 +141,5 @@ def _source(contents: NamespaceContents) -> _Source:
         required = tuple(prefix + r for r in obj.required)
         if required:
             groups.append(RequiredGroup(name, obj.name, frozenset(m for m in members if m), required))
-    return _Source(contents.namespace.owner, contents.namespace.visibility == "public", tuple(found), tuple(groups))
+    return _Source(name, contents.namespace.owner, contents.namespace.visibility == "public", tuple(found),
+                   tuple(groups))

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 
 from glimpse.context import RequestContext
+from glimpse.domain.catalog import CatalogView
 from glimpse.domain.images import (
     BASE_ATTRIBUTES,
     Image,
@@ -45,14 +46,15 @@ class PropertyService:
     def list(self, ctx: RequestContext, image_id: str) -> tuple[Image, list[PropertyRecord]]:
         """The image (as the caller sees it) and its custom properties, sorted by name."""
         image = self._readable(ctx, image_id)
-        return image, [self._record(image, name) for name in sorted(image.properties)]
+        view = self._catalog.view_for(image.owner)
+        return image, [self._record(image, name, view) for name in sorted(image.properties)]
 
     def get(self, ctx: RequestContext, image_id: str, name: str) -> PropertyRecord:
         """One property; :class:`PropertyNotFound` if the image lacks it or the caller may not see it."""
         image = self._readable(ctx, image_id)
         if name not in image.properties:
             raise PropertyNotFound(f"Image {image.id} has no property '{name}'.")
-        return self._record(image, name)
+        return self._record(image, name, self._catalog.view_for(image.owner))
 
     def set(self, ctx: RequestContext, image_id: str, name: str, value: Any, *,
             visibility: str | None = None, precondition: Precondition | None = None) -> tuple[PropertyRecord, bool]:
@@ -94,7 +96,7 @@ class PropertyService:
                                        property_info={**current.property_info, name: info})
 
         stored = self._access.change(image.id, apply)
-        return self._record(self._access.present(ctx, stored), name), created
+        return self._record(self._access.present(ctx, stored), name, self._catalog.view_for(stored.owner)), created
 
     def delete(self, ctx: RequestContext, image_id: str, name: str, *,
                precondition: Precondition | None = None) -> None:
@@ -128,8 +130,8 @@ class PropertyService:
         if not self._access.protections.allowed(ctx, name, operation):
             raise Forbidden(f"Property '{name}' is protected: you are not permitted to {operation} it.")
 
-    def _record(self, image: Image, name: str) -> PropertyRecord:
-        definition = self._catalog.view_for(image.owner).get(name)
+    def _record(self, image: Image, name: str, view: CatalogView) -> PropertyRecord:
+        definition = view.get(name)
         stored = image.properties[name]
         info = image.info(name)
         return PropertyRecord(

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from glimpse.api.requests import context, json_object
-from glimpse.api.routing import bodiless
+from glimpse.api.routing import Handler, bodiless
 from glimpse.api.urls import base_url
 from glimpse.api.v2.metadef_views import (
     association_view,
@@ -87,7 +87,7 @@ async def delete_namespace(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _delete_all(kind: str):  # type: ignore[no-untyped-def]
+def _delete_all(kind: str) -> Handler:
     @bodiless
     async def handler(request: Request) -> Response:
         await run_in_threadpool(_services(request).metadefs.delete_contents, context(request), _ns(request), kind)
