@@ -218,3 +218,26 @@ def keystone_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     cloud = start_cloud(tmp_path_factory.mktemp("keystone"), tmp_path_factory.mktemp("glimpse-keystone"))
     yield cloud
     stop_cloud(cloud)
+
+
+CATALOG_DIR = Path(__file__).parent / "catalog"
+
+
+def manage(*args: str, server: Server | None = None, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``glimpse-manage`` (against ``server``'s data directory and ``database_url``)."""
+    command = [sys.executable, "-m", "glimpse.cli.manage"]
+    if server is not None:
+        command += ["--data-dir", str(server.data_dir)]
+    if database_url is not None:
+        command += ["--database-url", database_url]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120, env=environment)
+
+
+@pytest.fixture(scope="session")
+def catalog(server: Server, database_url: str) -> Path:
+    """The test catalog (``tests/catalog/*.json``, typed image properties) loaded into the shared server's
+    database by ``glimpse-manage metadefs load``, as an operator would."""
+    result = manage("metadefs", "load", str(CATALOG_DIR), server=server, database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    return CATALOG_DIR

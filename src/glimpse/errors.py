@@ -6,7 +6,8 @@
     ├── Unauthenticated             no, or no valid, credentials
     ├── IdentityUnavailable         the identity service cannot answer
     ├── InvalidRequest              input that can never succeed as sent
-    │   ├── SchemaViolation         a value does not fit the image/member schema
+    │   ├── SchemaViolation         a value does not fit the image/member/metadef schema
+    │   │   └── PropertyValueInvalid    a value does not fit its catalog definition
     │   ├── InvalidPatch            a JSON Patch document is malformed
     │   ├── InvalidQuery            bad filter, sort key, limit or marker
     │   ├── SizeMismatch            uploaded byte count differs from the declared size
@@ -15,22 +16,27 @@
     │   ├── ReadOnlyAttribute
     │   ├── ReservedAttribute
     │   ├── ImageProtected
-    │   └── InvalidStateForAction   e.g. deactivating an image that is not active
+    │   ├── InvalidStateForAction   e.g. deactivating an image that is not active
+    │   └── NamespaceProtected      deleting a protected metadef namespace or its contents
     ├── NotFound
     │   ├── ImageNotFound           unknown, deleted, or invisible to the caller
     │   ├── MemberNotFound
-    │   └── TagNotFound
+    │   ├── TagNotFound
+    │   ├── PropertyNotFound        no such property on the image, or hidden from the caller
+    │   └── MetadefNotFound         namespace, object, property, tag or association
     ├── Conflict
     │   ├── DuplicateImage
     │   ├── DuplicateMember
     │   ├── ImageStatusConflict     the image is not in a status that allows this
-    │   └── PropertyConflict        replace/remove of a missing custom property, ...
+    │   ├── PropertyConflict        replace/remove of a missing custom property, ...
+    │   └── DuplicateMetadef        a namespace, object, property, tag or association exists
     ├── ImageGone                   the image was deleted while data was being written
     ├── LimitExceeded
     │   ├── ImageTooLarge           image size cap
     │   ├── QuotaExceeded           properties, tags, members, storage, ...
     │   └── StoreFull
     ├── ImageFormatMismatch         data does not look like the declared disk_format
+    ├── PreconditionFailed          If-Match names a version that is no longer current
     ├── RangeNotSatisfiable
     └── StoreUnavailable            the backing store cannot be reached
 """
@@ -74,6 +80,22 @@ class InvalidQuery(InvalidRequest):
     pass
 
 
+class PropertyValueInvalid(SchemaViolation):
+    """A property value breaks one rule of its definition; ``rule`` names it (``type``, ``enum``, ...)."""
+
+    def __init__(self, name: str, rule: str, value: object, explanation: str) -> None:
+        shown = value if isinstance(value, str) else repr(value)
+        if len(shown) > 200:
+            shown = shown[:200] + "…"
+        if value is None:
+            super().__init__(f"Property '{name}' is missing: {explanation} (rule '{rule}').")
+        else:
+            super().__init__(f"Invalid value {shown!r} for property '{name}': {explanation} (rule '{rule}').")
+        self.name = name
+        self.rule = rule
+        self.value = value
+
+
 class SizeMismatch(InvalidRequest):
     pass
 
@@ -106,6 +128,10 @@ class InvalidStateForAction(Forbidden):
     pass
 
 
+class NamespaceProtected(Forbidden):
+    pass
+
+
 class NotFound(GlimpseError):
     pass
 
@@ -121,6 +147,14 @@ class MemberNotFound(NotFound):
 
 
 class TagNotFound(NotFound):
+    pass
+
+
+class PropertyNotFound(NotFound):
+    pass
+
+
+class MetadefNotFound(NotFound):
     pass
 
 
@@ -141,6 +175,10 @@ class ImageStatusConflict(Conflict):
 
 
 class PropertyConflict(Conflict):
+    pass
+
+
+class DuplicateMetadef(Conflict):
     pass
 
 
@@ -165,6 +203,10 @@ class StoreFull(LimitExceeded):
 
 
 class ImageFormatMismatch(GlimpseError):
+    pass
+
+
+class PreconditionFailed(GlimpseError):
     pass
 
 

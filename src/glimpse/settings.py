@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     )
     limit_param_default: int = Field(default=25, ge=1, description="page size when a list request gives no limit")
     api_limit_max: int = Field(default=1000, ge=1, description="largest page size a list request may get")
+    reject_undefined_image_properties: bool = Field(
+        default=False, description="refuse custom image properties that neither the catalog nor the image schema defines"
+    )
     image_property_quota: int = Field(default=128, description="custom properties per image; negative = unlimited")
     image_tag_quota: int = Field(default=128, description="tags per image; negative = unlimited")
     image_member_quota: int = Field(default=128, description="members per image; negative = unlimited")

@@ -93,3 +93,19 @@ def test_healthcheck(api: Api) -> None:
     detail = api.http.get("/healthcheck").json()
     assert detail["status"] == "ok"
     assert detail["checks"] == {"database": "ok", "store:file": "ok"}
+
+
+def test_bodies_with_typed_properties_validate_against_the_served_schemas(api: Api, catalog: object) -> None:
+    schema = api.http.get("/v2/schemas/image").json()
+    assert schema["properties"]["hw_cpu_sockets"]["metadef"]["type"] == "integer"
+    image = api.create(name="typed", hw_cpu_sockets=2, hw_vif_multiqueue_enabled="yes", hw_cpu_features=["aes"],
+                       hw_boot_menu_timeout="1.25", hw_cpu_policy="shared", kernel_id=None)
+    jsonschema.validate(image, schema)
+    patched = api.patch(image["id"], [{"op": "add", "path": "/hw_cpu_cores", "value": "07"}]).json()
+    jsonschema.validate(patched, schema)
+    assert patched["hw_cpu_cores"] == "7"
+    listing = api.http.get("/v2/images", params={"owner": api.project})
+    jsonschema.validate(listing.json(), api.http.get("/v2/schemas/images").json())
+    # what glanceclient's validation (warlock) does with a model: each typed property alone
+    for name in ("hw_cpu_sockets", "hw_vif_multiqueue_enabled", "hw_cpu_features", "hw_boot_menu_timeout"):
+        jsonschema.validate({name: image[name]}, schema)

@@ -116,3 +116,26 @@ def test_cleanup_recovers_from_a_crash_mid_upload(tmp_path: Path) -> None:
         assert api.upload(image["id"], b"after the crash").status_code == 204
     finally:
         server.stop()
+
+
+def test_metadefs_load_export_and_unload(tmp_path: Path) -> None:
+    catalog = Path(__file__).resolve().parent.parent / "catalog"
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert run([*MANAGE, *data, "db", "upgrade"]).returncode == 0
+    loaded = run([*MANAGE, *data, "metadefs", "load", str(catalog)])
+    assert loaded.returncode == 0, loaded.stderr
+    assert "Glimpse::Test::CPUPinning: created" in loaded.stdout
+    again = run([*MANAGE, *data, "metadefs", "load", str(catalog / "compute-watchdog.json")])
+    assert again.stdout.strip() == "Glimpse::Test::Watchdog: skipped"
+    merged = run([*MANAGE, *data, "metadefs", "load", "--merge", str(catalog / "compute-watchdog.json")])
+    assert merged.stdout.strip() == "Glimpse::Test::Watchdog: merged"
+    exported = run([*MANAGE, *data, "metadefs", "export", str(tmp_path / "out")])
+    assert exported.returncode == 0, exported.stderr
+    files = sorted(p.name for p in (tmp_path / "out").glob("*.json"))
+    assert "Glimpse-Test-CPUPinning.json" in files and len(files) == len(list(catalog.glob("*.json")))
+    unloaded = run([*MANAGE, *data, "metadefs", "unload"])
+    assert unloaded.stdout.strip() == f"{len(files)} namespaces removed"
+    reloaded = run([*MANAGE, *data, "metadefs", "load", "--overwrite", str(tmp_path / "out")])
+    assert reloaded.returncode == 0 and reloaded.stdout.count(": created") == len(files)
+    missing = run([*MANAGE, *data, "metadefs", "load", str(tmp_path / "nowhere")])
+    assert missing.returncode != 0 and "no catalog files" in missing.stderr

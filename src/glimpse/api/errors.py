@@ -36,6 +36,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     errors.ImageGone: 410,
     errors.LimitExceeded: 413,
     errors.ImageFormatMismatch: 415,
+    errors.PreconditionFailed: 412,
     errors.RangeNotSatisfiable: 416,
     errors.StoreUnavailable: 503,
 }
@@ -89,8 +90,9 @@ def error_response(
     *,
     headers: dict[str, str] | None = None,
     request_id: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Response:
-    """A negotiated error response with a human-readable ``message``."""
+    """A negotiated error response with a human-readable ``message``; JSON bodies also carry ``details``."""
     if isinstance(request_or_accept, Request):
         accept = request_or_accept.headers.get("accept")
         request_id = request_id or getattr(request_or_accept.state, "request_id", None)
@@ -103,7 +105,8 @@ def error_response(
         body: dict[str, Any] = {"message": message, "code": status_line, "title": reason, "status": status}
         if request_id:
             body["request_id"] = request_id
-        content = json.dumps(body, ensure_ascii=False)
+        body.update(details or {})
+        content = json.dumps(body, ensure_ascii=False, default=str)
     elif media == "text/html":
         content = (
             f"<html>\n <head>\n  <title>{status_line}</title>\n </head>\n <body>\n  <h1>{status_line}</h1>\n"
@@ -123,7 +126,11 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         headers = {"Content-Range": f"bytes */{exc.size}"}
     elif isinstance(exc, errors.Unauthenticated):
         headers = {"WWW-Authenticate": exc.challenge}
-    return error_response(request, status_for(exc), exc.message, headers=headers)
+    details = None
+    if isinstance(exc, errors.PropertyValueInvalid):
+        # A client can act on these without parsing the message.
+        details = {"property": exc.name, "rule": exc.rule, "value": exc.value}
+    return error_response(request, status_for(exc), exc.message, headers=headers, details=details)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

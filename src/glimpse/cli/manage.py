@@ -1,12 +1,15 @@
-"""``glimpse-manage``: operator commands (database, tokens, quotas, cleanup)."""
+"""``glimpse-manage``: operator commands (database, tokens, quotas, metadefs catalog, cleanup)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from glimpse.cli.options import add_common, settings_from
 from glimpse.db import migrate
@@ -53,6 +56,20 @@ def parser() -> argparse.ArgumentParser:
     reset.add_argument("--resource", required=True, choices=RESOURCES)
     quota.add_parser("list", help="every per-project override")
 
+    metadefs = commands.add_parser("metadefs", help="the metadata definitions catalog").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    load = metadefs.add_parser("load", help="load catalog files (Glance's metadefs JSON format)")
+    load.add_argument("path", type=Path, help="a directory of *.json files, or one file")
+    existing = load.add_mutually_exclusive_group()
+    existing.add_argument("--merge", action="store_true", help="add to existing namespaces what they lack")
+    existing.add_argument("--prefer-new", action="store_true",
+                          help="like --merge, and replace existing definitions with the files' ones")
+    existing.add_argument("--overwrite", action="store_true", help="replace existing namespaces entirely")
+    load.add_argument("--owner", default="admin", help="owner of namespaces whose file names none (default admin)")
+    export = metadefs.add_parser("export", help="write every namespace as a catalog file")
+    export.add_argument("path", type=Path, help="directory to write <namespace>.json files into")
+    metadefs.add_parser("unload", help="remove the whole catalog")
+
     cleanup = commands.add_parser("cleanup", help="remove data of deleted images and of abandoned uploads")
     cleanup.add_argument("--stale-minutes", type=float, default=10.0,
                          help="an upload without progress for this long counts as abandoned (default 10)")
@@ -70,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             database.dispose()
     services = open_services(settings, migrate=False)
     try:
-        {"token": _token, "quota": _quota, "cleanup": _cleanup}[args.command](args, services)
+        {"token": _token, "quota": _quota, "cleanup": _cleanup, "metadefs": _metadefs}[args.command](args, services)
     except GlimpseError as exc:
         sys.exit(f"error: {exc.message}")
     finally:
@@ -108,6 +125,35 @@ def _quota(args: argparse.Namespace, services: Services) -> None:
     else:
         for project, resource, limit in services.quotas.overrides():
             print(f"{project}  {resource}  {limit}")
+
+
+def _metadefs(args: argparse.Namespace, services: Services) -> None:
+    if args.action == "load":
+        mode = "overwrite" if args.overwrite else "prefer-new" if args.prefer_new else "merge" if args.merge else "skip"
+        for namespace, outcome in services.metadefs.load(_catalog_files(args.path), mode=mode, owner=args.owner):
+            print(f"{namespace}: {outcome}")
+    elif args.action == "export":
+        args.path.mkdir(parents=True, exist_ok=True)
+        for document in services.metadefs.export():
+            target = args.path / (re.sub(r"[^A-Za-z0-9_.-]+", "-", document["namespace"]).strip("-") + ".json")
+            target.write_text(json.dumps(document, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
+            print(f"{document['namespace']}: {target}")
+    else:
+        print(f"{services.metadefs.unload()} namespaces removed")
+
+
+def _catalog_files(path: Path) -> list[tuple[str, Any]]:
+    """``(file name, decoded JSON)`` of one file or of every ``*.json`` file in a directory."""
+    files = [path] if path.is_file() else sorted(path.glob("*.json"))
+    if not files:
+        raise SystemExit(f"error: no catalog files (*.json) found at {path}")
+    documents = []
+    for file in files:
+        try:
+            documents.append((file.name, json.loads(file.read_text(encoding="utf-8"))))
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"error: cannot read catalog file {file}: {exc}") from None
+    return documents
 
 
 def _cleanup(args: argparse.Namespace, services: Services) -> None:

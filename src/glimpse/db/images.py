@@ -23,7 +23,14 @@ from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.db.outbox import write_messages
 from glimpse.db.tables import image_locations, image_members, image_properties, image_tags, images
 from glimpse.domain.events import OutboxMessage
-from glimpse.domain.images import Image, ImageLocation, ImageStatus, Visibility
+from glimpse.domain.images import (
+    Image,
+    ImageLocation,
+    ImageStatus,
+    PropertyInfo,
+    PropertyVisibility,
+    Visibility,
+)
 from glimpse.domain.queries import ImageQuery, TimeFilter
 from glimpse.errors import DuplicateImage
 
@@ -86,7 +93,7 @@ class ImageRepository:
             images.c.status.not_in([ImageStatus.DELETED.value, ImageStatus.KILLED.value]),
             images.c.os_hidden.is_(query.os_hidden),
             _visibility_clause(query, scope),
-            *_filter_clauses(query),
+            *_filter_clauses(query, scope),
         ]
         if marker is not None:
             conditions.append(_after(query.sort, marker))
@@ -112,7 +119,7 @@ class ImageRepository:
                     deleted=False, deleted_at=None, revision=image.revision, **_column_values(image)))
                 if image.properties:
                     conn.execute(image_properties.insert(),
-                                 [{"image_id": image.id, "name": k, "value": v} for k, v in image.properties.items()])
+                                 [_property_row(image, k, v) for k, v in image.properties.items()])
                 if image.tags:
                     conn.execute(image_tags.insert(), [{"image_id": image.id, "value": t} for t in image.tags])
                 write_messages(conn, outbox)
@@ -152,6 +159,21 @@ class ImageRepository:
             if outbox is not None:
                 write_messages(conn, outbox(stored))
         return stored
+
+    def distinct_property_values(self, names: Iterable[str]) -> list[tuple[str, str | None]]:
+        """Every distinct ``(name, value)`` stored for these property names on images not deleted."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return []
+        found: list[tuple[str, str | None]] = []
+        with self._db.read() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    sa.select(image_properties.c.name, image_properties.c.value).distinct()
+                    .join(images, images.c.id == image_properties.c.image_id)
+                    .where(images.c.deleted.is_(False), image_properties.c.name.in_(wanted[start:start + 500])))
+                found.extend((r.name, r.value) for r in rows)
+        return found
 
     # -- data bookkeeping
     def reserve_location(self, image_id: str, store: str, key: str, url: str) -> int:
@@ -212,8 +234,10 @@ class ImageRepository:
         if not ids:
             return []
         properties: dict[str, dict[str, str | None]] = defaultdict(dict)
+        infos: dict[str, dict[str, PropertyInfo]] = defaultdict(dict)
         for r in conn.execute(sa.select(image_properties).where(image_properties.c.image_id.in_(ids))):
             properties[r.image_id][r.name] = r.value
+            infos[r.image_id][r.name] = PropertyInfo(r.project_id, PropertyVisibility(r.visibility or "public"))
         tags: dict[str, list[str]] = defaultdict(list)
         for r in conn.execute(sa.select(image_tags).where(image_tags.c.image_id.in_(ids))):
             tags[r.image_id].append(r.value)
@@ -225,10 +249,11 @@ class ImageRepository:
         )
         for r in location_rows:
             locations[r.image_id].append(ImageLocation(store=r.store, key=r.key, url=r.url, metadata=dict(r.meta)))
-        return [_image(row, properties[row.id], tags[row.id], locations[row.id]) for row in rows]
+        return [_image(row, properties[row.id], tags[row.id], locations[row.id], infos[row.id]) for row in rows]
 
 
-def _image(row: Row[Any], properties: dict[str, str | None], tags: list[str], locations: list[ImageLocation]) -> Image:
+def _image(row: Row[Any], properties: dict[str, str | None], tags: list[str], locations: list[ImageLocation],
+           infos: dict[str, PropertyInfo]) -> Image:
     return Image(
         id=row.id, name=row.name, status=ImageStatus(row.status), visibility=Visibility(row.visibility),
         owner=row.owner, created_at=row.created_at, updated_at=row.updated_at, protected=bool(row.protected),
@@ -236,6 +261,7 @@ def _image(row: Row[Any], properties: dict[str, str | None], tags: list[str], lo
         min_disk=row.min_disk, min_ram=row.min_ram, size=row.size, virtual_size=row.virtual_size,
         checksum=row.checksum, os_hash_algo=row.os_hash_algo, os_hash_value=row.os_hash_value,
         tags=tuple(sorted(tags)), properties=properties, locations=tuple(locations), revision=row.revision,
+        property_info=infos,
     )
 
 
@@ -246,6 +272,12 @@ def _column_values(image: Image) -> dict[str, Any]:
     return values
 
 
+def _property_row(image: Image, name: str, value: str | None) -> dict[str, Any]:
+    info = image.info(name)
+    return {"image_id": image.id, "name": name, "value": value, "project_id": info.project_id,
+            "visibility": info.visibility.value}
+
+
 def _write_properties(conn: Connection, before: Image, after: Image) -> None:
     old, new = before.properties, after.properties
     gone = [name for name in old if name not in new]
@@ -254,11 +286,12 @@ def _write_properties(conn: Connection, before: Image, after: Image) -> None:
                                                      image_properties.c.name.in_(gone)))
     for name, value in new.items():
         if name not in old:
-            conn.execute(image_properties.insert().values(image_id=before.id, name=name, value=value))
-        elif old[name] != value:
+            conn.execute(image_properties.insert().values(**_property_row(after, name, value)))
+        elif old[name] != value or before.info(name) != after.info(name):
+            row = _property_row(after, name, value)
             conn.execute(image_properties.update()
                          .where(image_properties.c.image_id == before.id, image_properties.c.name == name)
-                         .values(value=value))
+                         .values(value=value, project_id=row["project_id"], visibility=row["visibility"]))
 
 
 def _write_tags(conn: Connection, before: Image, after: Image) -> None:
@@ -327,7 +360,7 @@ def _visibility_clause(query: ImageQuery, scope: ListScope) -> sa.ColumnElement[
     return sa.and_(visibility == wanted, candidates)
 
 
-def _filter_clauses(query: ImageQuery) -> Iterable[sa.ColumnElement[bool]]:
+def _filter_clauses(query: ImageQuery, scope: ListScope) -> Iterable[sa.ColumnElement[bool]]:
     for column, values in query.columns.items():
         yield images.c[column].in_(values) if len(values) > 1 else images.c[column] == values[0]
     for column, number in query.integers.items():
@@ -340,9 +373,13 @@ def _filter_clauses(query: ImageQuery) -> Iterable[sa.ColumnElement[bool]]:
         yield images.c.protected.is_(query.protected)
     for tag in query.tags:
         yield sa.exists().where(image_tags.c.image_id == images.c.id, image_tags.c.value == tag)
+    # A private property matches only for those who may see it (the image owner, admins).
+    readable = (sa.true() if scope.is_admin else
+                sa.or_(image_properties.c.visibility == PropertyVisibility.PUBLIC.value,
+                       images.c.owner == scope.project_id if scope.project_id is not None else sa.false()))
     for name, value in query.properties.items():
         yield sa.exists().where(image_properties.c.image_id == images.c.id, image_properties.c.name == name,
-                                image_properties.c.value == value)
+                                image_properties.c.value == value, readable)
     for time_filter in query.times:
         yield _time_clause(time_filter)
 

@@ -62,6 +62,10 @@ image_properties = sa.Table(
     sa.Column("image_id", sa.String(36), sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("value", sa.Text),
+    #: the project that last set the value (None for values older than this column)
+    sa.Column("project_id", sa.String(255)),
+    #: public (seen by all who see the image) or private (the image owner only)
+    sa.Column("visibility", sa.String(20), nullable=False, server_default="public"),
     **_MYSQL,
 )
 
@@ -179,5 +183,106 @@ tasks = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Index(None, "image_id"),
     sa.Index(None, "status", "updated_at"),
+    **_MYSQL,
+)
+
+# -- the metadata definitions catalog (metadefs)
+
+metadef_namespaces = sa.Table(
+    "metadef_namespaces",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("namespace", sa.String(80), nullable=False),
+    sa.Column("display_name", sa.String(80)),
+    sa.Column("description", sa.Text),
+    sa.Column("visibility", sa.String(32), nullable=False),
+    sa.Column("protected", sa.Boolean, nullable=False),
+    sa.Column("owner", sa.String(255)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("namespace"),
+    sa.Index(None, "owner"),
+    **_MYSQL,
+)
+
+metadef_resource_types = sa.Table(
+    "metadef_resource_types",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("protected", sa.Boolean, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("name"),
+    **_MYSQL,
+)
+
+metadef_namespace_resource_types = sa.Table(
+    "metadef_namespace_resource_types",
+    metadata,
+    sa.Column("namespace_id", sa.Integer, primary_key=True),
+    sa.Column("resource_type_id", sa.Integer, primary_key=True),
+    sa.Column("prefix", sa.String(80)),
+    sa.Column("properties_target", sa.String(80)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    # Named by hand: the conventional names exceed PostgreSQL's and MySQL's 63/64-character limit.
+    sa.ForeignKeyConstraint(["namespace_id"], ["metadef_namespaces.id"], name="fk_metadef_assoc_namespace_id",
+                            ondelete="CASCADE"),
+    sa.ForeignKeyConstraint(["resource_type_id"], ["metadef_resource_types.id"],
+                            name="fk_metadef_assoc_resource_type_id"),
+    sa.Index(None, "resource_type_id"),
+    **_MYSQL,
+)
+
+metadef_properties = sa.Table(
+    "metadef_properties",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("namespace_id", sa.Integer, sa.ForeignKey("metadef_namespaces.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("json_schema", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("namespace_id", "name"),
+    **_MYSQL,
+)
+
+metadef_objects = sa.Table(
+    "metadef_objects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("namespace_id", sa.Integer, sa.ForeignKey("metadef_namespaces.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("required", sa.JSON, nullable=False),
+    sa.Column("json_schema", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("namespace_id", "name"),
+    **_MYSQL,
+)
+
+metadef_tags = sa.Table(
+    "metadef_tags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("namespace_id", sa.Integer, sa.ForeignKey("metadef_namespaces.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("namespace_id", "name"),
+    **_MYSQL,
+)
+
+#: One row (id 1) whose revision every catalog change increments, so nodes know when to reload.
+metadef_catalog = sa.Table(
+    "metadef_catalog",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
     **_MYSQL,
 )

@@ -93,6 +93,29 @@ def is_visible_to(image: Image, project_id: str | None, *, is_admin: bool, is_me
     return image.visibility is Visibility.SHARED and is_member
 
 
+class PropertyVisibility(StrEnum):
+    """Who sees a custom property: all who see the image, or only the image owner (and admins)."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+@dataclass(frozen=True)
+class PropertyInfo:
+    """Who last set a custom property, and who may see it."""
+
+    project_id: str | None = None
+    visibility: PropertyVisibility = PropertyVisibility.PUBLIC
+
+
+PUBLIC_PROPERTY = PropertyInfo()
+
+
+def sees_private_properties(image: Image, project_id: str | None, *, is_admin: bool) -> bool:
+    """Private properties are shown to the image owner's project and to administrators only."""
+    return is_admin or (project_id is not None and image.owner == project_id)
+
+
 @dataclass(frozen=True)
 class ImageLocation:
     """Where a copy of an image's data lives: a store id and the driver's key."""
@@ -129,6 +152,15 @@ class Image:
     properties: dict[str, str | None] = field(default_factory=dict)
     locations: tuple[ImageLocation, ...] = ()
     revision: int = 1
+    #: who set each custom property and its visibility; a name missing here is public, setter unknown
+    property_info: dict[str, PropertyInfo] = field(default_factory=dict)
+
+    def info(self, name: str) -> PropertyInfo:
+        return self.property_info.get(name, PUBLIC_PROPERTY)
+
+    def private_names(self) -> frozenset[str]:
+        return frozenset(n for n, i in self.property_info.items()
+                         if i.visibility is PropertyVisibility.PRIVATE and n in self.properties)
 
     @property
     def has_data(self) -> bool:

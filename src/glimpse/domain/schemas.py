@@ -145,11 +145,18 @@ class ImageSchema:
 
         return frozenset(name for name, definition in self.custom_properties.items() if admits_null(definition))
 
-    def document(self) -> dict[str, Any]:
-        """The body of ``GET /v2/schemas/image``."""
+    def document(self, typed: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The body of ``GET /v2/schemas/image``; ``typed`` adds the catalog's properties.
+
+        A catalog definition replaces a custom property of the same name; it
+        never replaces a base attribute.
+        """
         properties: dict[str, Any] = _base_image_properties(self.disk_formats, self.container_formats)
         for name, definition in self.custom_properties.items():
             properties[name] = {**definition, "is_base": False}
+        for name, definition in (typed or {}).items():
+            if name not in properties or properties[name].get("is_base") is False:
+                properties[name] = definition
         doc: dict[str, Any] = {
             "name": "image",
             "properties": properties,
@@ -164,12 +171,12 @@ class ImageSchema:
             doc["required"] = list(self.required)
         return doc
 
-    def collection_document(self) -> dict[str, Any]:
+    def collection_document(self, typed: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         """The body of ``GET /v2/schemas/images``."""
         return {
             "name": "images",
             "properties": {
-                "images": {"type": "array", "items": self.document()},
+                "images": {"type": "array", "items": self.document(typed)},
                 "first": {"type": "string"},
                 "next": {"type": "string"},
                 "schema": {"type": "string"},

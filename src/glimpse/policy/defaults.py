@@ -14,6 +14,9 @@ _VISIBLE = ("project_id:%(project_id)s or project_id:%(member_id)s or 'community
             "or 'public':%(visibility)s or 'shared':%(visibility)s")
 ADMIN_OR_PROJECT_MEMBER = f"{ADMIN} or ({PROJECT_MEMBER})"
 ADMIN_OR_PROJECT_READER = f"{ADMIN} or ({PROJECT_READER})"
+#: A metadef namespace target's ``project_id`` is its owner and ``visibility`` its visibility.
+ADMIN_OR_READER_GET_NAMESPACE = f"{ADMIN} or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))"
+METADEF_ADMIN = "rule:metadef_admin"
 
 DEFAULT_RULES: dict[str, str] = {
     "context_is_admin": "role:admin",
@@ -40,4 +43,36 @@ DEFAULT_RULES: dict[str, str] = {
     # discovery
     "stores_info_detail": f"{ADMIN} or role:service",
     "get_usage": f"{ADMIN} or role:reader",
+    # metadata definitions catalog (reads: admin, owner's readers, or anyone for public namespaces)
+    "metadef_default": "",
+    "metadef_admin": ADMIN,
+    "get_metadef_namespace": ADMIN_OR_READER_GET_NAMESPACE,
+    "get_metadef_namespaces": ADMIN_OR_PROJECT_READER,
+    "add_metadef_namespace": METADEF_ADMIN,
+    "modify_metadef_namespace": METADEF_ADMIN,
+    "delete_metadef_namespace": METADEF_ADMIN,
+    "get_metadef_object": ADMIN_OR_READER_GET_NAMESPACE,
+    "get_metadef_objects": ADMIN_OR_READER_GET_NAMESPACE,
+    "add_metadef_object": METADEF_ADMIN,
+    "modify_metadef_object": METADEF_ADMIN,
+    "delete_metadef_object": METADEF_ADMIN,
+    "get_metadef_property": ADMIN_OR_READER_GET_NAMESPACE,
+    "get_metadef_properties": ADMIN_OR_READER_GET_NAMESPACE,
+    "add_metadef_property": METADEF_ADMIN,
+    "modify_metadef_property": METADEF_ADMIN,
+    "remove_metadef_property": METADEF_ADMIN,
+    "get_metadef_tag": ADMIN_OR_READER_GET_NAMESPACE,
+    "get_metadef_tags": ADMIN_OR_READER_GET_NAMESPACE,
+    "add_metadef_tag": METADEF_ADMIN,
+    "add_metadef_tags": METADEF_ADMIN,
+    "modify_metadef_tag": METADEF_ADMIN,
+    "delete_metadef_tag": METADEF_ADMIN,
+    "delete_metadef_tags": METADEF_ADMIN,
+    "list_metadef_resource_types": ADMIN_OR_READER_GET_NAMESPACE,
+    "get_metadef_resource_type": ADMIN_OR_READER_GET_NAMESPACE,
+    "add_metadef_resource_type_association": METADEF_ADMIN,
+    "remove_metadef_resource_type_association": METADEF_ADMIN,
+    # image property subresource (Glimpse): reading follows get_image, writing modify_image
+    "get_image_properties": "rule:get_image",
+    "modify_image_property": "rule:modify_image",
 }

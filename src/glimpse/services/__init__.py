@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from glimpse.db.engine import Database
 from glimpse.db.images import ImageRepository
 from glimpse.db.members import MemberRepository
+from glimpse.db.metadefs import MetadefRepository
 from glimpse.db.migrate import upgrade
 from glimpse.db.outbox import OutboxRepository
 from glimpse.db.quotas import QuotaRepository
@@ -30,13 +31,17 @@ from glimpse.db.tokens import TokenRepository
 from glimpse.domain.schemas import ImageSchema, load_custom_properties
 from glimpse.extensions.manager import Extensions, load_extensions
 from glimpse.services.access import ImageAccess
+from glimpse.services.catalog import PropertyCatalog
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.images import ImageService
 from glimpse.services.imports import ImportService
 from glimpse.services.maintenance import MaintenanceService
 from glimpse.services.members import MemberService
+from glimpse.services.metadef_contents import MetadefContentService
+from glimpse.services.metadefs import MetadefAccess, MetadefService
 from glimpse.policy import Policy
 from glimpse.policy.properties import PropertyProtections
+from glimpse.services.properties import PropertyService
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.stores import StoreSet
 from glimpse.services.tokens import TokenService
@@ -66,6 +71,10 @@ class Services:
     extensions: Extensions
     outbox: OutboxRepository
     imports: ImportService
+    catalog: PropertyCatalog
+    properties: PropertyService
+    metadefs: MetadefService
+    metadef_contents: MetadefContentService
 
     def health(self) -> dict[str, str]:
         """``{"database": "ok", "store:file": "ok", ...}``; failing parts carry their error."""
@@ -121,6 +130,10 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         "image_stage_total": settings.quota_image_stage_total,
         "image_count_uploading": settings.quota_image_count_uploading,
     })
+    catalog = PropertyCatalog(MetadefRepository(database), image_repository,
+                              reject_undefined=settings.reject_undefined_image_properties,
+                              known=frozenset(custom))
+    metadef_access = MetadefAccess(MetadefRepository(database), policy)
     image_data = ImageDataService(
         access, stores, quotas, limits, outbox, size_cap=settings.image_size_cap,
         hash_algorithm=settings.hashing_algorithm, require_format_match=settings.require_image_format_match,
@@ -133,7 +146,7 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         database=database,
         schema=schema,
         stores=stores,
-        images=ImageService(access, schema, limits, stores, quotas),
+        images=ImageService(access, schema, limits, stores, quotas, catalog),
         image_data=image_data,
         imports=imports,
         members=MemberService(access, limits),
@@ -144,6 +157,10 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         image_repository=image_repository,
         extensions=extensions,
         outbox=outbox,
+        catalog=catalog,
+        properties=PropertyService(access, schema, limits, catalog),
+        metadefs=MetadefService(metadef_access),
+        metadef_contents=MetadefContentService(metadef_access),
     )
     imports.enable(method for methods in extensions.hook.register_import_methods(services=services)
                    for method in methods)

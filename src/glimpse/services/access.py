@@ -11,11 +11,12 @@ from glimpse.context import RequestContext
 from glimpse.db.images import ImageRepository, TransactionGuard
 from glimpse.db.members import MemberRepository
 from glimpse.domain.events import DomainEvent, OutboxMessage
-from glimpse.domain.images import Image, Visibility, is_visible_to
+from glimpse.domain.images import Image, Visibility, is_visible_to, sees_private_properties
 from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict
 from glimpse.extensions.manager import Extensions
 from glimpse.policy import Policy
 from glimpse.policy.properties import PropertyProtections
+from glimpse.services.events import image_event
 
 #: How often a change is re-read and re-applied after losing a race.
 _MAX_ATTEMPTS = 20
@@ -94,10 +95,41 @@ class ImageAccess:
         return image
 
     def present(self, ctx: RequestContext, image: Image) -> Image:
-        """The image as ``ctx`` may see it: protected properties it may not read are left out."""
-        if not self.protections.enabled:
+        """The image as ``ctx`` may see it: private properties of another project's image, and
+        protected properties it may not read, are left out."""
+        hidden = self.hidden_properties(ctx, image)
+        if not hidden and not self.protections.enabled:
             return image
-        return dataclasses.replace(image, properties=self.protections.readable(ctx, image.properties))
+        properties = {k: v for k, v in image.properties.items() if k not in hidden}
+        properties = self.protections.readable(ctx, properties)
+        return dataclasses.replace(image, properties=properties,
+                                   property_info={k: v for k, v in image.property_info.items() if k in properties})
+
+    def hidden_properties(self, ctx: RequestContext, image: Image) -> frozenset[str]:
+        """The private properties ``ctx`` may not see on this image."""
+        if sees_private_properties(image, ctx.project_id, is_admin=ctx.is_admin):
+            return frozenset()
+        return image.private_names()
+
+    def change_metadata(self, ctx: RequestContext, image_id: str, apply: Callable[[Image], Image]) -> Image:
+        """A metadata change: ``apply``, then the ``image_updating`` hooks, stored with an
+        ``image.update`` event; ``image_updated`` fires once it is stored."""
+        hooks = self.extensions.hook
+        seen: list[Image] = []
+
+        def changed(current: Image) -> Image:
+            after = apply(current)
+            if after != current:
+                for replacement in hooks.image_updating(ctx=ctx, before=current, after=after):
+                    after = replacement
+            seen[:] = [current]
+            return after
+
+        stored = self.change(image_id, changed,
+                             events=lambda before, after: [image_event("image.update", ctx, after)])
+        if stored.revision != seen[0].revision:
+            self.extensions.observe(hooks.image_updated, ctx=ctx, before=seen[0], after=stored)
+        return stored
 
     def change(self, image_id: str, apply: Callable[[Image], Image], *, guard: GuardFor | None = None,
                events: Callable[[Image, Image], Sequence[DomainEvent]] | None = None) -> Image:

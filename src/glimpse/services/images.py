@@ -13,10 +13,12 @@ from glimpse.context import RequestContext
 from glimpse.db.images import ListScope, utcnow
 from glimpse.domain.events import DomainEvent
 from glimpse.domain.images import (
+    BASE_ATTRIBUTES,
     LINK_ATTRIBUTES,
     READ_ONLY_ATTRIBUTES,
     Image,
     ImageStatus,
+    PropertyInfo,
     Visibility,
     is_reserved,
 )
@@ -36,6 +38,7 @@ from glimpse.errors import (
 )
 from glimpse.services.access import ImageAccess, normalize_image_id
 from glimpse.services.events import image_event
+from glimpse.services.catalog import PropertyCatalog
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.stores import StoreSet
 
@@ -52,7 +55,7 @@ class ImagePage:
 
 class ImageService:
     def __init__(self, access: ImageAccess, schema: ImageSchema, limits: ImageLimits, stores: StoreSet,
-                 quotas: ProjectQuotas) -> None:
+                 quotas: ProjectQuotas, catalog: PropertyCatalog) -> None:
         self._access = access
         self._images = access.images
         self._policy = access.policy
@@ -63,6 +66,7 @@ class ImageService:
         self._quotas = quotas
         self._extensions = access.extensions
         self._hooks = access.extensions.hook
+        self._catalog = catalog
 
     # -- reads
     def get(self, ctx: RequestContext, image_id: str) -> Image:
@@ -83,6 +87,8 @@ class ImageService:
             marker = self._images.get(canonical) if canonical else None
             if marker is None or not self._access.is_visible(ctx, marker):
                 raise InvalidQuery(f"The marker {query.marker} is not an image you can see.")
+        if query.properties:
+            query = dataclasses.replace(query, properties=self._catalog.canonical_filter(ctx, query.properties))
         page = self._images.list_page(query, ListScope(ctx.project_id, ctx.is_admin), marker)
         full = query.limit > 0 and len(page) == query.limit
         next_marker = page[-1].id if full else None
@@ -99,12 +105,18 @@ class ImageService:
     def create(self, ctx: RequestContext, fields: Mapping[str, Any]) -> Image:
         """Create a queued image from a flat mapping of base attributes and custom properties.
 
-        Raises :class:`ReadOnlyAttribute`/:class:`ReservedAttribute`/:class:`Forbidden`,
-        :class:`SchemaViolation`, :class:`DuplicateImage` and :class:`QuotaExceeded`.
+        Custom properties the catalog defines are checked and stored in canonical
+        form. Raises :class:`ReadOnlyAttribute`/:class:`ReservedAttribute`/:class:`Forbidden`,
+        :class:`SchemaViolation` (:class:`PropertyValueInvalid` for a catalog rule),
+        :class:`DuplicateImage` and :class:`QuotaExceeded`.
         """
         for name in fields:
             if name in LINK_ATTRIBUTES:
                 raise ReadOnlyAttribute(name)
+        owner_hint = fields["owner"] if isinstance(fields.get("owner"), str) else ctx.project_id
+        custom = {k: v for k, v in fields.items() if k not in BASE_ATTRIBUTES and not is_reserved(k)}
+        if custom:
+            fields = {**fields, **self._catalog.check_changes(ctx, owner_hint, {}, custom)}
         self._schema.validate(fields)
         for name in fields:
             if name in READ_ONLY_ATTRIBUTES:
@@ -148,6 +160,7 @@ class ImageService:
             min_ram=int(fields.get("min_ram", 0)),
             tags=tags,
             properties=properties,
+            property_info={name: PropertyInfo(ctx.project_id) for name in properties},
         )
         stored = self._images.add(image, guard=self._quotas.for_new_image(owner),
                                  outbox=self._extensions.outbox([image_event("image.create", ctx, image)]))
@@ -168,11 +181,15 @@ class ImageService:
     def update(
         self, ctx: RequestContext, image_id: str, operations: Sequence[PatchOperation], dialect: Dialect = Dialect.V21
     ) -> Image:
-        """Apply a JSON Patch atomically; any refused operation leaves the image unchanged."""
+        """Apply a JSON Patch atomically; any refused operation leaves the image unchanged.
+
+        Values of catalog-defined properties are checked (:class:`PropertyValueInvalid`)
+        and stored in canonical form; properties the caller cannot see are kept as they are.
+        """
         image = self._access.find_for(ctx, image_id, "modify_image", "modify")
 
         def patched(current: Image) -> Image:
-            changed = apply_patch(current, operations, self._schema, dialect)
+            changed = self._apply_visible(ctx, current, operations, dialect)
             if changed.owner != current.owner and not ctx.is_admin:
                 raise Forbidden("Only an administrator can change the owner of an image.")
             if changed.visibility != current.visibility:
@@ -185,6 +202,28 @@ class ImageService:
             return changed
 
         return self._access.present(ctx, self._change(ctx, image.id, patched))
+
+    def _apply_visible(self, ctx: RequestContext, current: Image, operations: Sequence[PatchOperation],
+                       dialect: Dialect) -> Image:
+        """``current`` patched as the caller sees it, catalog rules applied, hidden properties kept."""
+        view = self._catalog.view_for(current.owner)
+        operations = [dataclasses.replace(op, value=view.canonical(op.root, op.value))
+                      if op.op != "remove" and len(op.path) == 1 and view.get(op.root) else op for op in operations]
+        hidden = self._access.hidden_properties(ctx, current)
+        seen = current if not hidden else dataclasses.replace(
+            current, properties={k: v for k, v in current.properties.items() if k not in hidden})
+        changed = apply_patch(seen, operations, self._schema, dialect)
+        clash = sorted(hidden & changed.properties.keys())
+        if clash:
+            raise Forbidden(f"You are not permitted to set property '{clash[0]}' on image {current.id}.")
+        properties = {**changed.properties, **{k: current.properties[k] for k in hidden}}
+        properties = self._catalog.check_changes(ctx, current.owner, current.properties, properties)
+        info = {}
+        for name, value in properties.items():
+            previous = current.info(name)
+            unchanged = name in current.properties and current.properties[name] == value
+            info[name] = previous if unchanged else PropertyInfo(ctx.project_id, previous.visibility)
+        return dataclasses.replace(changed, properties=properties, property_info=info)
 
     def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete the image and its data. :class:`ImageProtected` if it is protected."""
@@ -254,23 +293,7 @@ class ImageService:
         return self._access.present(ctx, self._change(ctx, image.id, untagged))
 
     def _change(self, ctx: RequestContext, image_id: str, apply: Callable[[Image], Image]) -> Image:
-        """A metadata change: ``apply``, then the ``image_updating`` hooks, stored with an
-        ``image.update`` event; ``image_updated`` fires once it is stored."""
-        seen: list[Image] = []
-
-        def changed(current: Image) -> Image:
-            after = apply(current)
-            if after != current:
-                for replacement in self._hooks.image_updating(ctx=ctx, before=current, after=after):
-                    after = replacement
-            seen[:] = [current]
-            return after
-
-        stored = self._access.change(
-            image_id, changed, events=lambda before, after: [image_event("image.update", ctx, after)])
-        if stored.revision != seen[0].revision:
-            self._extensions.observe(self._hooks.image_updated, ctx=ctx, before=seen[0], after=stored)
-        return stored
+        return self._access.change_metadata(ctx, image_id, apply)
 
     def _check_visibility(self, ctx: RequestContext, visibility: Visibility) -> None:
         target = {"project_id": ctx.project_id}

@@ -6,10 +6,11 @@ from starlette.routing import Route
 
 from glimpse.api.roles import READ_METHODS, redirect_to
 from glimpse.api.routing import Handler, resource
-from glimpse.api.v2 import extensions, image_data, images, imports, info, members, schemas
+from glimpse.api.v2 import extensions, image_data, images, imports, info, members, metadefs, properties, schemas
 from glimpse.settings import Settings
 
 IMAGE = "/v2/images/{image_id}"
+NAMESPACE = "/v2/metadefs/namespaces/{namespace}"
 
 #: Metadata: served by registry nodes (streaming nodes serve only the reads).
 METADATA: list[tuple[str, dict[str, Handler]]] = [
@@ -22,10 +23,31 @@ METADATA: list[tuple[str, dict[str, Handler]]] = [
     (IMAGE + "/tasks", {"GET": imports.image_tasks}),
     (IMAGE + "/members", {"GET": members.index, "POST": members.create}),
     (IMAGE + "/members/{member_id}", {"GET": members.show, "PUT": members.update, "DELETE": members.delete}),
+    (IMAGE + "/properties", {"GET": properties.index}),
+    (IMAGE + "/properties/{name:path}", {"GET": properties.show, "PUT": properties.update,
+                                         "DELETE": properties.delete}),
     ("/v2/schemas/image", {"GET": schemas.image}),
     ("/v2/schemas/images", {"GET": schemas.images}),
     ("/v2/schemas/member", {"GET": schemas.member}),
     ("/v2/schemas/members", {"GET": schemas.members}),
+    ("/v2/schemas/metadefs/{name}", {"GET": schemas.metadef}),
+    ("/v2/metadefs/resource_types", {"GET": metadefs.list_resource_types}),
+    ("/v2/metadefs/namespaces", {"GET": metadefs.list_namespaces, "POST": metadefs.create_namespace}),
+    (NAMESPACE, {"GET": metadefs.show_namespace, "PUT": metadefs.update_namespace,
+                 "DELETE": metadefs.delete_namespace}),
+    (NAMESPACE + "/resource_types", {"GET": metadefs.list_associations, "POST": metadefs.create_association}),
+    (NAMESPACE + "/resource_types/{resource_type}", {"DELETE": metadefs.delete_association}),
+    (NAMESPACE + "/objects", {"GET": metadefs.list_objects, "POST": metadefs.create_object,
+                              "DELETE": metadefs.delete_objects}),
+    (NAMESPACE + "/objects/{name}", {"GET": metadefs.show_object, "PUT": metadefs.update_object,
+                                     "DELETE": metadefs.delete_object}),
+    (NAMESPACE + "/properties", {"GET": metadefs.list_properties, "POST": metadefs.create_property,
+                                 "DELETE": metadefs.delete_properties}),
+    (NAMESPACE + "/properties/{name}", {"GET": metadefs.show_property, "PUT": metadefs.update_property,
+                                        "DELETE": metadefs.delete_property}),
+    (NAMESPACE + "/tags", {"GET": metadefs.list_tags, "POST": metadefs.create_tags, "DELETE": metadefs.delete_tags}),
+    (NAMESPACE + "/tags/{name}", {"GET": metadefs.show_tag, "POST": metadefs.create_tag,
+                                  "PUT": metadefs.update_tag, "DELETE": metadefs.delete_tag}),
     ("/v2/info/import", {"GET": info.import_methods}),
     ("/v2/info/stores", {"GET": info.stores}),
     ("/v2/info/stores/detail", {"GET": info.stores_detail}),

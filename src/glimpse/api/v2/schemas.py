@@ -1,13 +1,23 @@
-"""``/v2/schemas/*``: the schemas the service validates with, served as they are."""
+"""``/v2/schemas/*``: the schemas the service validates with, served as they are.
+
+The image schemas add the catalog's typed properties the caller may see
+(public namespaces and its own), so schema-driven clients learn them.
+"""
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from glimpse.api.requests import context
 from glimpse.api.routing import bodiless
+from glimpse.domain import metadef_schemas
 from glimpse.domain.schemas import member_schema, members_schema
 from glimpse.services import Services
+
+_METADEF_SCHEMAS = metadef_schemas.served()
 
 
 def _services(request: Request) -> Services:
@@ -15,14 +25,20 @@ def _services(request: Request) -> Services:
     return services
 
 
+async def _typed(request: Request) -> dict[str, dict[str, object]]:
+    services = _services(request)
+    ctx = context(request)
+    return await run_in_threadpool(services.catalog.advertised, ctx, services.schema.nullable_custom_names)
+
+
 @bodiless
 async def image(request: Request) -> Response:
-    return JSONResponse(_services(request).schema.document())
+    return JSONResponse(_services(request).schema.document(await _typed(request)))
 
 
 @bodiless
 async def images(request: Request) -> Response:
-    return JSONResponse(_services(request).schema.collection_document())
+    return JSONResponse(_services(request).schema.collection_document(await _typed(request)))
 
 
 @bodiless
@@ -33,3 +49,12 @@ async def member(request: Request) -> Response:
 @bodiless
 async def members(request: Request) -> Response:
     return JSONResponse(members_schema())
+
+
+@bodiless
+async def metadef(request: Request) -> Response:
+    """``/v2/schemas/metadefs/{name}``: namespace(s), object(s), property/ies, resource_type(s), tag(s)."""
+    document = _METADEF_SCHEMAS.get(request.path_params["name"])
+    if document is None:
+        raise HTTPException(404)
+    return JSONResponse(document)
