@@ -154,3 +154,16 @@ def test_defaults_from_settings_and_overrides_from_glimpse_manage(tmp_path: Path
 def test_unowned_images_are_not_charged(admin: Api, services: Services) -> None:
     image = admin.create()
     assert admin.upload(image["id"], b"free").status_code == 204
+
+
+def test_location_quota_per_image(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "locations", env={"GLIMPSE_IMAGE_LOCATION_QUOTA": "0"})
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        image = api.create()
+        response = api.upload(image["id"], b"no room for a location")
+        assert response.status_code == 413 and "locations per image" in response.json()["message"]
+        assert api.show(image["id"])["status"] == "queued"
+        assert list((tmp_path / "locations" / "images").iterdir()) == []
+    finally:
+        server.stop()
