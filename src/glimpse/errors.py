@@ -11,6 +11,7 @@
     │   ├── InvalidPatch            a JSON Patch document is malformed
     │   ├── InvalidQuery            bad filter, sort key, limit or marker
     │   ├── SizeMismatch            uploaded byte count differs from the declared size
+    │   ├── UnknownStore            a request names a store this site does not have
     │   └── ImageFormatsMissing     disk/container format unset before data is saved
     ├── Forbidden                   the caller may see the resource but not do this
     │   ├── ReadOnlyAttribute
@@ -97,6 +98,10 @@ class PropertyValueInvalid(SchemaViolation):
 
 
 class SizeMismatch(InvalidRequest):
+    pass
+
+
+class UnknownStore(InvalidRequest):
     pass
 
 

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from glimpse.api.urls import base_url
 
 #: Highest minor version implemented; every v2.0 .. v2.N is advertised.
-CURRENT_MINOR = 9
+CURRENT_MINOR = 12
 VERSION_IDS = [f"v2.{n}" for n in range(CURRENT_MINOR, -1, -1)]
 _MINOR_PREFIX = re.compile(r"^/v2\.(\d+)(?=/|$)")
 _KNOWN_ROOTS = ("/v2", "/versions", "/healthcheck")

@@ -34,6 +34,8 @@ DEFAULT_RULES: dict[str, str] = {
     "download_image": f"{ADMIN} or (role:member and ({_VISIBLE}))",
     "deactivate": ADMIN_OR_PROJECT_MEMBER,
     "reactivate": ADMIN_OR_PROJECT_MEMBER,
+    "get_image_location": ADMIN_OR_PROJECT_READER,
+    "delete_image_location": ADMIN,
     # sharing
     "add_member": ADMIN_OR_PROJECT_MEMBER,
     "delete_member": ADMIN_OR_PROJECT_MEMBER,

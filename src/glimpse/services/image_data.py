@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from glimpse.context import RequestContext
@@ -19,12 +19,14 @@ from glimpse.db.images import ImageRepository
 from glimpse.domain import formats
 from glimpse.domain.images import Image, ImageLocation, ImageStatus
 from glimpse.errors import (
+    Conflict,
     Forbidden,
     ImageFormatsMissing,
     ImageGone,
     ImageNotFound,
     ImageStatusConflict,
     ImageTooLarge,
+    NotFound,
     QuotaExceeded,
     RangeNotSatisfiable,
     SizeMismatch,
@@ -104,8 +106,9 @@ class ImageDataService:
         self._hash_algorithm = hash_algorithm
         self._require_format_match = require_format_match
 
-    def upload(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], *, size: int | None = None) -> Image:
-        """Store the image's data and make it active.
+    def upload(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], *, size: int | None = None,
+               store: str | None = None) -> Image:
+        """Store the image's data (in ``store``, else the default store) and make it active.
 
         ``size`` is the size the caller declared, if any. The image moves
         ``queued -> saving -> active``; on any failure the written data is
@@ -114,11 +117,11 @@ class ImageDataService:
         :class:`ImageFormatsMissing`, :class:`ImageTooLarge`, :class:`SizeMismatch`,
         :class:`ImageFormatMismatch`, :class:`ImageGone` (deleted meanwhile),
         :class:`StoreFull`, :class:`StoreUnavailable` and :class:`QuotaExceeded`
-        (the owner's storage or concurrent-upload quota).
+        (the owner's storage or concurrent-upload quota), :class:`UnknownStore`.
         """
+        store_id = self._stores.offered_store(store)
         image = self._access.find_for(ctx, image_id, "upload_image", "upload data to")
         self._check_declared_size(size)
-        store_id = self._stores.default
         saving = self._access.change(
             image.id, _start_saving,
             guard=lambda before, _after: self._quotas.for_upload_start(before.owner, size),
@@ -275,13 +278,18 @@ class ImageDataService:
         if error is not None:
             self._extensions.observe(self._hooks.image_upload_failed, ctx=ctx, image=queued, error=error)
 
-    def open_download(self, ctx: RequestContext, image_id: str, byte_range: ByteRange | None = None) -> Download:
+    def open_download(self, ctx: RequestContext, image_id: str, byte_range: ByteRange | None = None, *,
+                      prefer: Sequence[str] = ()) -> Download:
         """Open the image's data for reading, optionally one byte range of it.
 
+        The copy in the first of the ``prefer`` stores that holds one is read,
+        else the first copy; a copy that cannot be read is skipped for the next.
         Returns a :class:`Download` without chunks when the image has no data.
         Raises :class:`ImageNotFound`, :class:`Forbidden` (deactivated),
-        :class:`RangeNotSatisfiable` and :class:`StoreUnavailable`.
+        :class:`RangeNotSatisfiable`, :class:`UnknownStore` and :class:`StoreUnavailable`.
         """
+        for store_id in prefer:
+            self._stores.offered_store(store_id)
         image = self._access.find_for(ctx, image_id, "download_image", "download")
         if image.status is ImageStatus.DEACTIVATED and not ctx.is_admin:
             raise Forbidden("The requested image has been deactivated. Image data download is forbidden.")
@@ -289,15 +297,51 @@ class ImageDataService:
             return Download(image)
         size = image.size or 0
         offset, length = byte_range.resolve(size) if byte_range else (0, size)
-        location = image.locations[0]
-        try:
-            chunks = self._stores.get(location.store).open(location.key, offset=offset, length=length)
-        except StoreObjectNotFound:
-            raise StoreUnavailable(f"The data of image {image.id} is missing from its store.") from None
-        except StoreError as exc:
-            raise StoreUnavailable(f"The image store cannot be read: {exc}") from exc
+        rank = {store_id: i for i, store_id in enumerate(prefer)}
+        candidates = sorted(image.locations, key=lambda loc: rank.get(loc.store, len(rank)))
+        failures = []
+        for location in candidates:
+            try:
+                chunks = self._stores.get(location.store).open(location.key, offset=offset, length=length)
+                break
+            except StoreObjectNotFound:
+                failures.append(f"missing from store '{location.store}'")
+            except (StoreError, StoreUnavailable) as exc:
+                failures.append(f"store '{location.store}' cannot be read: {exc}")
+        else:
+            raise StoreUnavailable(f"The data of image {image.id} cannot be read: {'; '.join(failures)}.")
         counted = _counted(chunks, lambda sent: self._downloaded(ctx, image, sent, length))
         return Download(image, offset=offset, length=length, chunks=counted, partial=byte_range is not None)
+
+    def delete_from_store(self, ctx: RequestContext, store_id: str, image_id: str) -> None:
+        """Remove the image's copy in one store; its other copies stay.
+
+        Raises :class:`NotFound` (one store only, or no copy there),
+        :class:`Conflict` (unknown store, image not active), :class:`Forbidden`
+        (policy, or the last copy).
+        """
+        if not self._stores.multiple:
+            raise NotFound("This site has a single store; delete the image instead.")
+        if store_id not in self._stores.offered:
+            raise Conflict(f"Store '{store_id}' is not configured on this node.")
+        image = self._access.find_for(ctx, image_id, "get_image_location", "see the locations of")
+        self._access.policy.enforce("delete_image_location", ctx, self._access.target(ctx, image),
+                                    f"You are not permitted to delete locations of image {image.id}.")
+
+        def without(current: Image) -> Image:
+            if current.status is not ImageStatus.ACTIVE:
+                raise Conflict(f"Image {current.id} is '{current.status}'; only an active image's copies can go.")
+            kept = tuple(loc for loc in current.locations if loc.store != store_id)
+            if len(kept) == len(current.locations):
+                raise NotFound(f"Image {current.id} has no data in store '{store_id}'.")
+            if not kept:
+                raise Forbidden(f"Store '{store_id}' holds the only copy of image {current.id}; delete the image "
+                                "instead.")
+            return dataclasses.replace(current, locations=kept)
+
+        self._access.change(image.id, without,
+                            events=lambda before, after: [image_event("image.update", ctx, after)])
+        self._stores.purge(self._images, image.id)
 
     def _downloaded(self, ctx: RequestContext, image: Image, sent: int, expected: int) -> None:
         """A download stream ended after ``sent`` bytes: record ``image.send`` and tell the extensions."""

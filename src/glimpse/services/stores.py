@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from glimpse.db.images import ImageRepository, utcnow
-from glimpse.errors import StoreUnavailable
+from glimpse.errors import StoreUnavailable, UnknownStore
 from glimpse.stores.base import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,19 @@ class StoreSet:
     def offered(self) -> list[str]:
         """Ids of the stores image data may be kept in."""
         return [store_id for store_id in self.stores if store_id not in self.internal]
+
+    @property
+    def multiple(self) -> bool:
+        """Does this site keep image data in more than one store?"""
+        return len(self.offered) > 1
+
+    def offered_store(self, store_id: str | None) -> str:
+        """``store_id`` if image data may be kept there, the default store for ``None``; else :class:`UnknownStore`."""
+        if store_id is None:
+            return self.default
+        if store_id not in self.offered:
+            raise UnknownStore(f"Store '{store_id}' is not known here; this site has {', '.join(self.offered)}.")
+        return store_id
 
     def get(self, store_id: str) -> Store:
         try:

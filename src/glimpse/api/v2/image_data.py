@@ -27,6 +27,7 @@ async def upload(request: Request) -> Response:
     chunks, size = data_body(request)
     await run_in_threadpool(
         services.image_data.upload, context(request), request.path_params["image_id"], chunks, size=size,
+        store=request.headers.get("x-image-meta-store") or None,
     )
     return Response(status_code=204)
 
@@ -80,8 +81,12 @@ def _declared_size(request: Request) -> int | None:
 async def download(request: Request) -> Response:
     services: Services = request.app.state.services
     byte_range = parse_range(request)
+    prefer = [s.strip() for s in request.query_params.get("prefer", "").split(",") if s.strip()]
+    if prefer and not services.stores.multiple:
+        raise HTTPException(400, "'prefer' chooses among several stores, and this site has only one.")
     dl = await run_in_threadpool(
-        services.image_data.open_download, context(request), request.path_params["image_id"], byte_range
+        services.image_data.open_download, context(request), request.path_params["image_id"], byte_range,
+        prefer=prefer,
     )
     if dl.chunks is None:
         return Response(status_code=204)

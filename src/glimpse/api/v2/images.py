@@ -30,7 +30,9 @@ async def create(request: Request) -> Response:
     headers = {"Location": f"{base_url(request)}/v2/images/{image.id}"}
     if services.imports.methods:
         headers["OpenStack-image-import-methods"] = ",".join(services.imports.methods)
-    return JSONResponse(image_view(image, services.schema), status_code=201, headers=headers)
+    if services.stores.multiple:
+        headers["OpenStack-image-store-ids"] = ",".join(services.stores.offered)
+    return JSONResponse(image_view(image, services.schema, multi_store=services.stores.multiple), status_code=201, headers=headers)
 
 
 @bodiless
@@ -43,7 +45,7 @@ async def index(request: Request) -> Response:
     page = await run_in_threadpool(services.images.list, context(request), query)
     unmarked = [(k, v) for k, v in pairs if k != "marker"]
     body: dict[str, object] = {
-        "images": [image_view(image, services.schema) for image in page.images],
+        "images": [image_view(image, services.schema, multi_store=services.stores.multiple) for image in page.images],
         "first": "/v2/images" + (f"?{urlencode(unmarked)}" if unmarked else ""),
         "schema": "/v2/schemas/images",
     }
@@ -56,7 +58,7 @@ async def index(request: Request) -> Response:
 async def show(request: Request) -> Response:
     services = _services(request)
     image = await run_in_threadpool(services.images.get, context(request), request.path_params["image_id"])
-    return JSONResponse(image_view(image, services.schema))
+    return JSONResponse(image_view(image, services.schema, multi_store=services.stores.multiple))
 
 
 async def update(request: Request) -> Response:
@@ -74,7 +76,7 @@ async def update(request: Request) -> Response:
     image = await run_in_threadpool(
         services.images.update, context(request), request.path_params["image_id"], operations, dialect
     )
-    return JSONResponse(image_view(image, services.schema))
+    return JSONResponse(image_view(image, services.schema, multi_store=services.stores.multiple))
 
 
 @bodiless

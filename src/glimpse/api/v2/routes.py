@@ -6,7 +6,18 @@ from starlette.routing import Route
 
 from glimpse.api.roles import READ_METHODS, redirect_to
 from glimpse.api.routing import Handler, resource
-from glimpse.api.v2 import extensions, image_data, images, imports, info, members, metadefs, properties, schemas
+from glimpse.api.v2 import (
+    extensions,
+    image_data,
+    images,
+    imports,
+    info,
+    members,
+    metadefs,
+    properties,
+    schemas,
+    stores,
+)
 from glimpse.settings import Settings
 
 IMAGE = "/v2/images/{image_id}"
@@ -48,6 +59,7 @@ METADATA: list[tuple[str, dict[str, Handler]]] = [
     (NAMESPACE + "/tags", {"GET": metadefs.list_tags, "POST": metadefs.create_tags, "DELETE": metadefs.delete_tags}),
     (NAMESPACE + "/tags/{name}", {"GET": metadefs.show_tag, "POST": metadefs.create_tag,
                                   "PUT": metadefs.update_tag, "DELETE": metadefs.delete_tag}),
+    ("/v2/stores/{store_id}/{image_id}", {"DELETE": stores.delete_from_store}),
     ("/v2/info/import", {"GET": info.import_methods}),
     ("/v2/info/stores", {"GET": info.stores}),
     ("/v2/info/stores/detail", {"GET": info.stores_detail}),

@@ -15,8 +15,11 @@ def isotime(moment: dt.datetime) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
-def image_view(image: Image, schema: ImageSchema) -> dict[str, Any]:
-    """The image as the API shows it; it always validates against the served schema."""
+def image_view(image: Image, schema: ImageSchema, *, multi_store: bool = False) -> dict[str, Any]:
+    """The image as the API shows it; it always validates against the served schema.
+
+    With several stores (``multi_store``), ``stores`` names those holding the data.
+    """
     body: dict[str, Any] = {
         "id": image.id,
         "name": image.name,
@@ -41,6 +44,8 @@ def image_view(image: Image, schema: ImageSchema) -> dict[str, Any]:
     nullable = schema.nullable_custom_names
     for name, value in image.properties.items():
         body[name] = value if value is not None or name in nullable else ""
+    if multi_store and image.locations:
+        body["stores"] = ",".join(dict.fromkeys(location.store for location in image.locations))
     body["self"] = f"/v2/images/{image.id}"
     body["file"] = f"/v2/images/{image.id}/file"
     body["schema"] = "/v2/schemas/image"
