@@ -29,6 +29,7 @@
     │   ├── QuotaExceeded           properties, tags, members, storage, ...
     │   └── StoreFull
     ├── ImageFormatMismatch         data does not look like the declared disk_format
+    ├── PreconditionFailed          the image changed since the caller read it (If-Match)
     ├── RangeNotSatisfiable
     └── StoreUnavailable            the backing store cannot be reached
 """
@@ -151,6 +152,10 @@ class StoreFull(LimitExceeded):
 
 
 class ImageFormatMismatch(GlimpseError):
+    pass
+
+
+class PreconditionFailed(GlimpseError):
     pass
 
 

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     )
     max_json_body_size: int = Field(default=1024 * 1024, gt=0, description="largest JSON request body in bytes")
     worker_threads: int = Field(default=128, ge=4, description="threads for blocking database and store calls")
+    workers: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), ge=1,
+                         description="worker processes sharing the listening socket; default one per CPU")
+    tls_cert_file: Path | None = Field(default=None, description="PEM certificate (chain): serve HTTPS")
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file (if not in it)")
+    tls_client_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle: require client certificates signed by it"
+    )
 
     # -- persistence
     data_dir: Path = Field(default_factory=default_data_dir, description="where the embedded default keeps its files")
@@ -132,6 +139,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"store {store_id!r} needs a 'driver'")
         if self.default_store not in self.stores:
             raise ValueError(f"default_store {self.default_store!r} is not one of the stores: {', '.join(self.stores)}")
+        for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).expanduser().is_file():
+                raise ValueError(f"{name} {path} is not a readable file")
+        if (self.tls_key_file or self.tls_client_ca_file) and not self.tls_cert_file:
+            raise ValueError("tls_key_file and tls_client_ca_file need tls_cert_file")
         if self.limit_param_default > self.api_limit_max:
             raise ValueError("limit_param_default cannot exceed api_limit_max")
         return self

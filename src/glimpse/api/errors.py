@@ -34,6 +34,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     errors.ImageGone: 410,
     errors.LimitExceeded: 413,
     errors.ImageFormatMismatch: 415,
+    errors.PreconditionFailed: 412,
     errors.RangeNotSatisfiable: 416,
     errors.StoreUnavailable: 503,
 }

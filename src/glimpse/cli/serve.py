@@ -6,10 +6,10 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-import uvicorn
+from pathlib import Path
 
 from glimpse import __version__
-from glimpse.app import build_app
+from glimpse.cli import workers
 from glimpse.cli.options import add_common, settings_from
 from glimpse.db.engine import Database
 from glimpse.db.migrate import upgrade
@@ -25,6 +25,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", help="address to listen on (GLIMPSE_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (GLIMPSE_PORT, default 9292)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (GLIMPSE_WORKERS, default one per CPU)")
+    p.add_argument("--cert", type=Path, metavar="FILE", help="PEM certificate: serve HTTPS (GLIMPSE_TLS_CERT_FILE)")
+    p.add_argument("--key", type=Path, metavar="FILE", help="PEM private key of --cert (GLIMPSE_TLS_KEY_FILE)")
+    p.add_argument("--client-ca", type=Path, metavar="FILE",
+                   help="require client certificates signed by this CA bundle (GLIMPSE_TLS_CLIENT_CA_FILE)")
     add_common(p)
     p.add_argument("--version", action="version", version=f"glimpse {__version__}")
     return p
@@ -32,18 +38,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    settings = settings_from(args, host=args.host, port=args.port)
+    settings = settings_from(args, host=args.host, port=args.port, workers=args.workers, tls_cert_file=args.cert,
+                             tls_key_file=args.key, tls_client_ca_file=args.client_ca)
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url)
     upgrade(database)
     database.dispose()
-    log.info("glimpse %s: database %s, stores %s (default %s)", __version__, database.url.render_as_string(),
-             ", ".join(settings.stores), settings.default_store)
-    app = build_app(settings, migrate=False)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                timeout_keep_alive=30, server_header=False)
+    log.info("glimpse %s: database %s, stores %s (default %s), %d worker(s)", __version__,
+             database.url.render_as_string(), ", ".join(settings.stores), settings.default_store, settings.workers)
+    workers.serve(settings)
 
 
 if __name__ == "__main__":

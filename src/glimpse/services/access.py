@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from glimpse import policy
 from glimpse.context import RequestContext
 from glimpse.db.images import ImageRepository
 from glimpse.db.members import MemberRepository
 from glimpse.domain.images import Image, Visibility
-from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict
+from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict, PreconditionFailed
 
 #: How often a change is re-read and re-applied after losing a race.
 _MAX_ATTEMPTS = 20
@@ -57,17 +57,24 @@ class ImageAccess:
             raise Forbidden(f"You are not permitted to {action} image {image.id}.")
         return image
 
-    def change(self, image_id: str, apply: Callable[[Image], Image]) -> Image:
+    def change(self, image_id: str, apply: Callable[[Image], Image], *,
+               expected_revisions: Collection[int] | None = None) -> Image:
         """Apply ``apply`` to the current image and store the result atomically.
 
         ``apply`` gets the freshest image and returns the changed one (or the
         same object for no change); it may raise to refuse. When another writer
         got there first, the image is read again and ``apply`` runs again.
+        With ``expected_revisions``, the change applies only to an image still at
+        one of those revisions; otherwise :class:`PreconditionFailed`.
         """
         for _ in range(_MAX_ATTEMPTS):
             current = self.images.get(image_id)
             if current is None:
                 raise ImageNotFound(image_id)
+            if expected_revisions is not None and current.revision not in expected_revisions:
+                raise PreconditionFailed(
+                    f"Image {image_id} has changed since the version named in If-Match; read it again."
+                )
             changed = apply(current)
             if changed == current:
                 return current

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,9 +131,14 @@ class ImageService:
         return self._images.add(image)
 
     def update(
-        self, ctx: RequestContext, image_id: str, operations: Sequence[PatchOperation], dialect: Dialect = Dialect.V21
+        self, ctx: RequestContext, image_id: str, operations: Sequence[PatchOperation], dialect: Dialect = Dialect.V21,
+        *, expected_revisions: Collection[int] | None = None,
     ) -> Image:
-        """Apply a JSON Patch atomically; any refused operation leaves the image unchanged."""
+        """Apply a JSON Patch atomically; any refused operation leaves the image unchanged.
+
+        With ``expected_revisions`` the image must still be at one of them
+        (:class:`PreconditionFailed` otherwise), checked atomically with the change.
+        """
         image = self._access.find_modifiable(ctx, image_id)
 
         def patched(current: Image) -> Image:
@@ -148,10 +153,13 @@ class ImageService:
                 self._limits.check_tags(changed.tags)
             return changed
 
-        return self._access.change(image.id, patched)
+        return self._access.change(image.id, patched, expected_revisions=expected_revisions)
 
-    def delete(self, ctx: RequestContext, image_id: str) -> None:
-        """Delete the image and its data. :class:`ImageProtected` if it is protected."""
+    def delete(self, ctx: RequestContext, image_id: str, *, expected_revisions: Collection[int] | None = None) -> None:
+        """Delete the image and its data. :class:`ImageProtected` if it is protected.
+
+        ``expected_revisions`` as for :meth:`update`.
+        """
         image = self._access.find_modifiable(ctx, image_id, "delete")
 
         def deleted(current: Image) -> Image:
@@ -159,7 +167,7 @@ class ImageService:
                 raise ImageProtected(f"Image {current.id} is protected and cannot be deleted.")
             return dataclasses.replace(current, status=ImageStatus.DELETED, locations=())
 
-        self._access.change(image.id, deleted)
+        self._access.change(image.id, deleted, expected_revisions=expected_revisions)
         self._stores.purge(self._images, image.id)
 
     def deactivate(self, ctx: RequestContext, image_id: str) -> Image:

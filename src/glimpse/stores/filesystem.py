@@ -57,28 +57,16 @@ class FilesystemStore:
             raise
         return StoredObject(key=key, url=target.as_uri(), size=written)
 
-    def open(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+    def open(self, key: str, *, offset: int = 0, length: int | None = None) -> FileChunks:
         try:
-            handle = open(self._path(key), "rb", buffering=0)  # noqa: SIM115 - the generator closes it
+            handle = open(self._path(key), "rb", buffering=0)  # noqa: SIM115 - FileChunks closes it
         except FileNotFoundError:
             raise StoreObjectNotFound(key) from None
         except OSError as exc:
             raise _translate(exc) from exc
-        return self._read(handle, offset, length)
-
-    def _read(self, handle: BinaryIO, offset: int, length: int | None) -> Iterator[bytes]:
-        with handle:
-            if offset:
-                handle.seek(offset)
-            remaining = length
-            while remaining is None or remaining > 0:
-                want = self._chunk if remaining is None else min(self._chunk, remaining)
-                data = _os_call(handle.read, want)
-                if not data:
-                    return
-                if remaining is not None:
-                    remaining -= len(data)
-                yield data
+        size = os.fstat(handle.fileno()).st_size
+        available = max(0, size - offset)
+        return FileChunks(handle, offset, available if length is None else min(length, available), self._chunk)
 
     def delete(self, key: str) -> None:
         try:
@@ -114,6 +102,38 @@ class FilesystemStore:
             except FileNotFoundError:
                 continue
         return removed
+
+
+class FileChunks:
+    """The bytes ``offset .. offset+length`` of an open file: an iterator of chunks and a :class:`FileRegion`."""
+
+    def __init__(self, handle: BinaryIO, offset: int, length: int, chunk_size: int) -> None:
+        self._handle = handle
+        self.offset = offset
+        self.length = length
+        self._chunk = chunk_size
+        self._position = offset
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        remaining = self.offset + self.length - self._position
+        if remaining <= 0 or self._handle.closed:
+            self.close()
+            raise StopIteration
+        data = _os_call(os.pread, self._handle.fileno(), min(self._chunk, remaining), self._position)
+        if not data:
+            self.close()
+            raise StopIteration
+        self._position += len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 def _write_all(out: BinaryIO, chunks: Iterable[bytes]) -> int:

@@ -7,13 +7,15 @@ import re
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
+from glimpse.api import caching
 from glimpse.api.requests import context, media_type
 from glimpse.api.routing import bodiless
-from glimpse.api.streaming import RequestChunks, download_body
+from glimpse.api.streaming import DownloadResponse, RequestChunks
+from glimpse.errors import RangeNotSatisfiable
 from glimpse.services import Services
-from glimpse.services.image_data import ByteRange
+from glimpse.services.image_data import ByteRange, Download
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)\s*-\s*(\d+)\s*/\s*(\d+|\*)\s*$", re.IGNORECASE)
@@ -50,25 +52,52 @@ def _declared_size(request: Request) -> int | None:
 
 @bodiless
 async def download(request: Request) -> Response:
-    services: Services = request.app.state.services
+    headers = request.headers
     byte_range = parse_range(request)
-    dl = await run_in_threadpool(
-        services.image_data.open_download, context(request), request.path_params["image_id"], byte_range
-    )
+    dl = await _open_download(request, byte_range)
     if dl.chunks is None:
         return Response(status_code=204)
     image = dl.image
-    headers = {"Content-Length": str(dl.length), "Accept-Ranges": "bytes"}
+    if dl.partial and not caching.range_applies(headers, image):
+        dl.close()  # If-Range names older data: send all of it
+        dl = await _open_download(request, None)
+    response_headers = caching.data_headers(image)
+    try:
+        caching.check_if_match_data(headers, image)
+    except BaseException:
+        dl.close()
+        raise
+    if caching.data_not_modified(headers, image):
+        dl.close()
+        return Response(status_code=304, headers=response_headers)
     status = 200
     if dl.partial:
         status = 206
-        headers["Content-Range"] = f"bytes {dl.offset}-{dl.offset + dl.length - 1}/{image.size}"
+        response_headers["Content-Range"] = f"bytes {dl.offset}-{dl.offset + dl.length - 1}/{image.size}"
     elif image.checksum:
-        headers["Content-MD5"] = image.checksum
+        response_headers["Content-MD5"] = image.checksum
     if request.method == "HEAD":
         dl.close()
-        return Response(status_code=status, headers=headers, media_type=OCTET_STREAM)
-    return StreamingResponse(download_body(dl), status_code=status, headers=headers, media_type=OCTET_STREAM)
+        response_headers["Content-Length"] = str(dl.length)
+        return Response(status_code=status, headers=response_headers, media_type=OCTET_STREAM)
+    return DownloadResponse(dl, status_code=status, headers=response_headers, media_type=OCTET_STREAM)
+
+
+async def _open_download(request: Request, byte_range: ByteRange | None) -> Download:
+    services: Services = request.app.state.services
+    open_download = services.image_data.open_download
+    image_id = request.path_params["image_id"]
+    try:
+        return await run_in_threadpool(open_download, context(request), image_id, byte_range)
+    except RangeNotSatisfiable:
+        if "if-range" not in request.headers:
+            raise
+        # The range may be about other data than the image has now; If-Range decides.
+        dl = await run_in_threadpool(open_download, context(request), image_id, None)
+        if dl.chunks is not None and not caching.range_applies(request.headers, dl.image):
+            return dl
+        dl.close()
+        raise
 
 
 def parse_range(request: Request) -> ByteRange | None:

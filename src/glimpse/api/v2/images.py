@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from glimpse.api import caching
 from glimpse.api.requests import context, json_body, json_object, media_type
 from glimpse.api.routing import bodiless
 from glimpse.api.urls import base_url
@@ -30,7 +32,8 @@ async def create(request: Request) -> Response:
     headers = {"Location": f"{base_url(request)}/v2/images/{image.id}"}
     if services.import_methods:
         headers["OpenStack-image-import-methods"] = ",".join(services.import_methods)
-    return JSONResponse(image_view(image, services.schema), status_code=201, headers=headers)
+    return caching.json_response(image_view(image, services.schema), status_code=201, headers=headers,
+                                 etag=caching.image_etag(image))
 
 
 @bodiless
@@ -49,14 +52,17 @@ async def index(request: Request) -> Response:
     }
     if page.next_marker:
         body["next"] = "/v2/images?" + urlencode([*unmarked, ("marker", page.next_marker)])
-    return JSONResponse(body)
+    return caching.json_response(body, request_headers=request.headers)
 
 
 @bodiless
 async def show(request: Request) -> Response:
     services = _services(request)
     image = await run_in_threadpool(services.images.get, context(request), request.path_params["image_id"])
-    return JSONResponse(image_view(image, services.schema))
+    etag = caching.image_etag(image)
+    if caching.none_match(request.headers, etag):
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return caching.json_response(image_view(image, services.schema), etag=etag)
 
 
 async def update(request: Request) -> Response:
@@ -72,14 +78,18 @@ async def update(request: Request) -> Response:
     dialect = Dialect.V20 if kind == MEDIA_TYPE_V20 else Dialect.V21
     operations = parse_patch(document, dialect)
     image = await run_in_threadpool(
-        services.images.update, context(request), request.path_params["image_id"], operations, dialect
+        functools.partial(services.images.update, expected_revisions=caching.expected_revisions(request.headers)),
+        context(request), request.path_params["image_id"], operations, dialect,
     )
-    return JSONResponse(image_view(image, services.schema))
+    return caching.json_response(image_view(image, services.schema), etag=caching.image_etag(image))
 
 
 @bodiless
 async def delete(request: Request) -> Response:
-    await run_in_threadpool(_services(request).images.delete, context(request), request.path_params["image_id"])
+    await run_in_threadpool(
+        functools.partial(_services(request).images.delete, expected_revisions=caching.expected_revisions(request.headers)),
+        context(request), request.path_params["image_id"],
+    )
     return Response(status_code=204)
 
 
