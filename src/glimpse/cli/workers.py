@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -39,8 +40,10 @@ GRACEFUL_TIMEOUT = 30
 KEEP_ALIVE = 30
 
 
-class GlimpseWorker(Worker):
+class GlimpseWorker(Worker):  # type: ignore[misc]
     """One gunicorn worker process running a uvicorn server on the shared sockets."""
+
+    _server: uvicorn.Server
 
     def init_signals(self) -> None:
         # uvicorn installs its own handlers (graceful stop on SIGTERM/SIGINT) in serve();
@@ -49,7 +52,7 @@ class GlimpseWorker(Worker):
             signal.signal(sig, signal.SIG_DFL)
 
     def run(self) -> None:
-        settings: Settings = self.app.settings  # type: ignore[attr-defined]
+        settings: Settings = self.app.settings
         config = uvicorn.Config(
             app=self.wsgi,
             http=ZeroCopyHttpProtocol,
@@ -64,13 +67,17 @@ class GlimpseWorker(Worker):
             server_header=False,
             **_tls_options(settings),
         )
-        server = uvicorn.Server(config)
+        server = self._server = uvicorn.Server(config)
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
             runner.run(server.serve(sockets=self.sockets))
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
     async def _notify(self) -> None:
+        if self.ppid != os.getppid():  # the arbiter died: do not serve on as an orphan
+            self.log.warning("arbiter %s is gone; worker %s stops", self.ppid, self.pid)
+            self._server.should_exit = True
+            return
         self.notify()
 
 
