@@ -8,11 +8,11 @@ and looks at the head and tail for format inspection while the store writes.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.db.images import ImageRepository
@@ -32,6 +32,7 @@ from glimpse.errors import (
 )
 from glimpse import policy
 from glimpse.services.access import ImageAccess
+from glimpse.services.hashing import ParallelDigests
 from glimpse.services.stores import StoreSet
 from glimpse.stores.base import StoreError, StoreFullError, StoreObjectNotFound
 
@@ -212,25 +213,42 @@ def back_to_queued(image: Image) -> Image:
 
 
 class _Inbound:
-    """The upload stream as the store sees it: hashed, counted, capped and sampled."""
+    """The upload stream as the store sees it: hashed, counted, capped and sampled.
+
+    MD5 and the ``os_hash_algo`` digest run on threads of their own
+    (:class:`ParallelDigests`) while the store writes; they are complete once
+    the store has consumed the whole stream.
+    """
 
     def __init__(self, chunks: Iterable[bytes], algorithm: str, cap: int, declared: int | None, *,
                  heartbeat: object) -> None:
         self._chunks = chunks
+        self._algorithm = algorithm
         self._cap = cap
         self._declared = declared
         self._heartbeat = heartbeat
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.hash = hashlib.new(algorithm)
+        self.md5: Any = None
+        self.hash: Any = None
         self.received = 0
         self.head = bytearray()
         self.tail = b""
 
     def __iter__(self) -> Iterator[bytes]:
+        digests = ParallelDigests("md5", self._algorithm)
+        self.md5, self.hash = digests.hashes["md5"], digests.hashes[self._algorithm]
+        try:
+            yield from self._counted(digests)
+            digests.finish()
+        finally:
+            digests.close()
+
+    def _counted(self, digests: ParallelDigests) -> Iterator[bytes]:
         beat = time.monotonic()
         for chunk in self._chunks:
             if not chunk:
                 continue
+            if not isinstance(chunk, bytes):  # the hash threads need a block nobody will change
+                chunk = bytes(chunk)
             self.received += len(chunk)
             if self.received > self._cap:
                 raise ImageTooLarge(f"Image exceeds the maximum size of {self._cap} bytes.")
@@ -238,8 +256,7 @@ class _Inbound:
                 raise SizeMismatch(
                     f"More data was sent than the declared size of {self._declared} bytes."
                 )
-            self.md5.update(chunk)
-            self.hash.update(chunk)
+            digests.update(chunk)
             if len(self.head) < formats.HEAD_SIZE:
                 self.head += chunk[: formats.HEAD_SIZE - len(self.head)]
             self.tail = (self.tail + chunk)[-formats.TAIL_SIZE:] if len(chunk) < formats.TAIL_SIZE \

@@ -27,10 +27,10 @@ async def upload(request: Request) -> Response:
     if media_type(request) != OCTET_STREAM:
         raise HTTPException(415, f"Image data must be sent as {OCTET_STREAM}.")
     size = _declared_size(request)
-    await run_in_threadpool(
-        services.image_data.upload, context(request), request.path_params["image_id"], RequestChunks(request),
-        size=size,
-    )
+    async with RequestChunks(request) as chunks:
+        await run_in_threadpool(
+            services.image_data.upload, context(request), request.path_params["image_id"], chunks, size=size,
+        )
     return Response(status_code=204)
 
 
