@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glimpse.api import caching
+from glimpse.api import blocking, caching
 from glimpse.api.requests import context, json_body, json_object, media_type
 from glimpse.api.routing import bodiless
 from glimpse.api.urls import base_url
@@ -43,7 +43,7 @@ async def index(request: Request) -> Response:
     query = parse_image_query(
         pairs, default_limit=services.settings.limit_param_default, max_limit=services.settings.api_limit_max
     )
-    page = await run_in_threadpool(services.images.list, context(request), query)
+    page = await blocking.read(services, services.images.list, context(request), query)
     unmarked = [(k, v) for k, v in pairs if k != "marker"]
     body: dict[str, object] = {
         "images": [image_view(image, services.schema) for image in page.images],
@@ -58,7 +58,7 @@ async def index(request: Request) -> Response:
 @bodiless
 async def show(request: Request) -> Response:
     services = _services(request)
-    image = await run_in_threadpool(services.images.get, context(request), request.path_params["image_id"])
+    image = await blocking.read(services, services.images.get, context(request), request.path_params["image_id"])
     etag = caching.image_etag(image)
     if caching.none_match(request.headers, etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
