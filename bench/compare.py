@@ -133,7 +133,8 @@ def start_glance(workdir: Path, peer: Path, workers: int) -> tuple[int, str, dic
 def bench(label: str, endpoint: str, pid: int, args: argparse.Namespace, baseline: str) -> dict[str, Any]:
     command = [sys.executable, str(HERE / "images_bench.py"), "--endpoint", endpoint, "--label", label,
                "--size", args.size, "--workdir", str(args.workdir), "--baseline-url", baseline,
-               "--watch-pid", str(pid), "--seconds", str(args.seconds), "--streams", str(args.streams)]
+               "--watch-pid", str(pid), "--seconds", str(args.seconds), "--streams", str(args.streams),
+               "--repeat", str(args.repeat)]
     print(f"== {label}: {' '.join(command)}", file=sys.stderr)
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     sys.stderr.write(done.stderr[-2000:])
@@ -194,6 +195,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--streams", type=int, default=4)
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--glance-peer", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "peer")
     p.add_argument("--skip-glance", action="store_true")
     p.add_argument("--output", type=Path, help="also write the JSON document here")

@@ -17,9 +17,12 @@ other connections meanwhile. TLS connections do not advertise the extension
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import select
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import anyio.to_thread
@@ -73,9 +76,10 @@ class _ZeroCopyCycle(RequestResponseCycle):
             raise RuntimeError("Response content longer than Content-Length")
         await self._drain()
         log.debug("sendfile of %d bytes from offset %d", count, offset)
-        out_fd = self.transport.get_extra_info("socket").fileno()
+        sock = self.transport.get_extra_info("socket")
         try:
-            sent = await anyio.to_thread.run_sync(send_file_region, out_fd, in_fd, offset, count)
+            with _corked(sock):
+                sent = await anyio.to_thread.run_sync(send_file_region, sock.fileno(), in_fd, offset, count)
         except OSError:
             # The client went away (or stalled): drop the connection as uvicorn does on a disconnect.
             self.disconnected = True
@@ -95,6 +99,21 @@ class _ZeroCopyCycle(RequestResponseCycle):
             await self.flow.drain()
         while self.transport.get_write_buffer_size() and not self.transport.is_closing():
             await asyncio.sleep(0.001)
+
+
+@contextlib.contextmanager
+def _corked(sock: Any) -> Iterator[None]:
+    """Send only full segments while the file goes out (as nginx's ``tcp_nopush``); flush at the end."""
+    cork = getattr(socket, "TCP_CORK", None)
+    if cork is None:
+        yield
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
 
 
 def send_file_region(out_fd: int, in_fd: int, offset: int, count: int) -> int:
