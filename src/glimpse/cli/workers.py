@@ -1,7 +1,8 @@
 """Serving processes: a gunicorn arbiter supervising uvicorn event-loop workers.
 
-The arbiter binds the listening socket once, forks ``workers`` processes that
-all accept on it, replaces a worker that dies, and on ``SIGTERM``/``SIGINT``
+The arbiter forks ``workers`` processes that each listen on the port with
+``SO_REUSEPORT`` (the kernel spreads connections evenly; where that option
+is missing they share one socket), replaces a worker that dies, and on ``SIGTERM``/``SIGINT``
 lets every worker finish its requests (up to ``graceful_timeout``) before
 exiting. ``SIGHUP`` replaces the workers one by one; ``SIGTTIN``/``SIGTTOU``
 add or remove one. The application modules are imported before the fork, so
@@ -20,6 +21,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import ssl
 import sys
 from typing import Any
@@ -52,6 +54,7 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
             signal.signal(sig, signal.SIG_DFL)
 
     def run(self) -> None:
+        _freeze_heap(None)  # the application just built lives as long as the worker: keep it out of GC scans
         settings: Settings = self.app.settings
         config = uvicorn.Config(
             app=self.wsgi,
@@ -114,6 +117,10 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "proc_name": "glimpse-api",
             "when_ready": _freeze_heap,
+            # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+            # connections evenly; with one shared socket the first worker to wake accepts a burst of
+            # connections alone while the other idles.
+            "reuse_port": hasattr(socket, "SO_REUSEPORT"),
         }
         if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24: no shared control socket
             options["control_socket_disable"] = True
@@ -124,7 +131,7 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
         return build_app(self.settings, migrate=False)
 
 
-def _freeze_heap(_arbiter: Arbiter) -> None:
+def _freeze_heap(_arbiter: Arbiter | None) -> None:
     # Objects that exist before the fork stay untouched by the workers' garbage
     # collector, so their pages stay shared instead of being copied into each worker.
     gc.collect()
