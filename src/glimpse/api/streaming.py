@@ -35,7 +35,7 @@ class RequestChunks:
     from it. Use it as an async context manager: leaving stops the reader.
     """
 
-    def __init__(self, request: Request, block: int = CHUNK_SIZE, depth: int = 4) -> None:
+    def __init__(self, request: Request, block: int = CHUNK_SIZE, depth: int = 2) -> None:
         self._request = request
         self._block = block
         self._ready: queue.SimpleQueue[bytes | BaseException | None] = queue.SimpleQueue()

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
 _WRITE = "glimpse_write"
+_SINGLE = "glimpse_single_statement"
 #: SQLite: refresh the planner's statistics after this many write transactions of a process.
 ANALYZE_EVERY_WRITES = 500
 
@@ -45,6 +46,16 @@ class Database:
     def read(self) -> Iterator[Connection]:
         """A transaction for reads only."""
         with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def statement(self) -> Iterator[Connection]:
+        """A connection for reading with one statement, which sees a consistent state by itself.
+
+        On SQLite no transaction is opened around it (the statement is its own);
+        elsewhere this is :meth:`read`. Use :meth:`read` for several statements.
+        """
+        with self.engine.connect().execution_options(**{_SINGLE: True}) as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -109,4 +120,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(_SINGLE):
+            return  # autocommit: the single statement is its own transaction
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")

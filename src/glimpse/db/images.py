@@ -112,7 +112,14 @@ class ImageRepository:
     # -- reads
     def get(self, image_id: str) -> Image | None:
         """The image, or ``None`` if unknown or deleted."""
-        with self._db.read() as conn:
+        with self._db.statement() as conn:
+            row = conn.execute(_GET, {"image_id": image_id}).first()
+        if row is None:
+            return None
+        details = self._details.get((row.id, row.revision))
+        if details is not None:
+            return _image(row, details)
+        with self._db.read() as conn:  # the row and its details from one consistent state
             row = conn.execute(_GET, {"image_id": image_id}).first()
             return self._load(conn, [row])[0] if row else None
 

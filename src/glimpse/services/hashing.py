@@ -25,7 +25,7 @@ class ParallelDigests:
     outlives the upload.
     """
 
-    def __init__(self, *algorithms: str, depth: int = 8) -> None:
+    def __init__(self, *algorithms: str, depth: int = 4) -> None:
         self.hashes: dict[str, Any] = {
             name: hashlib.md5(usedforsecurity=False) if name == "md5" else hashlib.new(name) for name in algorithms
         }
