@@ -31,6 +31,12 @@ def default_data_dir() -> Path:
     return Path(base) / "glimpse"
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS tells), at least 1."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
 class ConfigFileError(ValueError):
     """The configuration file named by the operator is missing or unreadable."""
 
@@ -57,7 +63,7 @@ class Settings(BaseSettings):
     )
     max_json_body_size: int = Field(default=1024 * 1024, gt=0, description="largest JSON request body in bytes")
     worker_threads: int = Field(default=128, ge=4, description="threads for blocking database and store calls")
-    workers: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), ge=1,
+    workers: int = Field(default_factory=lambda: _usable_cpus(), ge=1,
                          description="worker processes sharing the listening socket; default one per CPU")
     tls_cert_file: Path | None = Field(default=None, description="PEM certificate (chain): serve HTTPS")
     tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file (if not in it)")
