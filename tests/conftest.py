@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -95,6 +96,23 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
 
+    def worker_pids(self) -> list[int]:
+        """The worker processes the arbiter (``process``) runs now."""
+        try:
+            text = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        except FileNotFoundError:
+            return []
+        return [int(pid) for pid in text.split()]
+
+    def crash(self) -> None:
+        """Kill the whole node at once (workers and arbiter), as a power cut would."""
+        for pid in [*self.worker_pids(), self.process.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -106,12 +124,14 @@ class Server:
 
 
 def start_server(data_dir: Path, *, database_url: str | None = None, env: dict[str, str] | None = None,
-                 args: list[str] | None = None, port: int | None = None) -> Server:
-    """Start ``glimpse-api`` (on ``port``, or a free one) and wait until its health check answers."""
+                 args: list[str] | None = None, workers: int = 1, log_level: str = "warning",
+                 scheme: str = "http", verify: Any = True, port: int | None = None) -> Server:
+    """Start ``glimpse-api`` with ``workers`` processes (on ``port``, or a free one) and wait until its
+    health check answers."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     command = [sys.executable, "-m", "glimpse.cli.serve", "--host", "127.0.0.1", "--port", str(port),
-               "--data-dir", str(data_dir), "--log-level", "warning"]
+               "--data-dir", str(data_dir), "--log-level", log_level, "--workers", str(workers)]
     if database_url:
         command += ["--database-url", database_url]
     command += args or []
@@ -120,13 +140,13 @@ def start_server(data_dir: Path, *, database_url: str | None = None, env: dict[s
     environment.update(env or {})
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environment)
-    server = Server(f"http://127.0.0.1:{port}", data_dir, process, log)
+    server = Server(f"{scheme}://127.0.0.1:{port}", data_dir, process, log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"glimpse-api exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"{server.url}/healthcheck", timeout=2).status_code == 200:
+            if httpx.get(f"{server.url}/healthcheck", timeout=2, verify=verify).status_code == 200:
                 return server
         except httpx.HTTPError:
             pass
@@ -137,7 +157,8 @@ def start_server(data_dir: Path, *, database_url: str | None = None, env: dict[s
 
 @pytest.fixture(scope="session")
 def server(database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp(f"server-{backend}"), database_url=database_url)
+    # Two workers, so the whole API suite runs against a multi-process server.
+    srv = start_server(tmp_path_factory.mktemp(f"server-{backend}"), database_url=database_url, workers=2)
     yield srv
     srv.stop()
 

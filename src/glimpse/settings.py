@@ -32,6 +32,12 @@ def default_data_dir() -> Path:
     return Path(base) / "glimpse"
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS tells), at least 1."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
 class ConfigFileError(ValueError):
     """The configuration file named by the operator is missing or unreadable."""
 
@@ -62,6 +68,13 @@ class Settings(BaseSettings):
     )
     max_json_body_size: int = Field(default=1024 * 1024, gt=0, description="largest JSON request body in bytes")
     worker_threads: int = Field(default=128, ge=4, description="threads for blocking database and store calls")
+    workers: int = Field(default_factory=lambda: _usable_cpus(), ge=1,
+                         description="worker processes sharing the listening socket; default one per CPU")
+    tls_cert_file: Path | None = Field(default=None, description="PEM certificate (chain): serve HTTPS")
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file (if not in it)")
+    tls_client_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle: require client certificates signed by it"
+    )
 
     # -- identity and access
     auth_strategy: str = Field(
@@ -244,6 +257,12 @@ class Settings(BaseSettings):
             self.keystone_url and self.keystone_username and self.keystone_password
         ):
             raise ValueError("auth_strategy keystone needs keystone_url, keystone_username and keystone_password")
+        for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).expanduser().is_file():
+                raise ValueError(f"{name} {path} is not a readable file")
+        if (self.tls_key_file or self.tls_client_ca_file) and not self.tls_cert_file:
+            raise ValueError("tls_key_file and tls_client_ca_file need tls_cert_file")
         if self.limit_param_default > self.api_limit_max:
             raise ValueError("limit_param_default cannot exceed api_limit_max")
         return self

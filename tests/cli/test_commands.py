@@ -98,8 +98,7 @@ def test_cleanup_recovers_from_a_crash_mid_upload(tmp_path: Path) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     time.sleep(0.5)
-    os.kill(server.process.pid, signal.SIGKILL)
-    server.process.wait()
+    server.crash()
     sock.close()
     leftovers = [p.name for p in (data_dir / "images").iterdir()]
     assert leftovers and all(name.startswith(".incoming-") for name in leftovers)

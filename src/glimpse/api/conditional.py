@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from starlette.datastructures import Headers
 
-from glimpse.domain.images import Image
+from glimpse.api.caching import image_etag
 from glimpse.domain.properties import Precondition, PropertyRecord
 
-_IMAGE_PREFIX = '"r'
+__all__ = ["image_etag", "property_etag", "precondition"]
+
+_IMAGE_PREFIX = '"r'  # the revision tags of caching.image_etag
 _PROPERTY_PREFIX = '"p'
-
-
-def image_etag(image: Image) -> str:
-    return f'{_IMAGE_PREFIX}{image.revision}"'
 
 
 def property_etag(record: PropertyRecord) -> str:

@@ -1,62 +1,122 @@
 """Bridges between the async request/response bodies and the blocking service layer.
 
-A worker thread pulls request chunks from the event loop one large block at a
-time (one thread hop per :data:`CHUNK_SIZE`, not per network read), and
+The event loop gathers the request body into large blocks that a worker
+thread takes from a short queue (one hand-over per :data:`CHUNK_SIZE`, not per
+network read), and
 response chunks are pulled from blocking store iterators in the thread pool.
+A download whose store stream is a region of a local file goes out with the
+server's zero-copy ``sendfile`` where the server offers it (plain HTTP).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import queue
 from collections.abc import AsyncIterator, Iterator
 
-import anyio.from_thread
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from glimpse.api.zerocopy import ZEROCOPY_SEND
 from glimpse.services.image_data import CHUNK_SIZE, Download
-
-
-async def _coalesced(request: Request, block: int) -> AsyncIterator[bytes]:
-    pending: list[bytes] = []
-    held = 0
-    async for chunk in request.stream():
-        if not chunk:
-            continue
-        pending.append(chunk)
-        held += len(chunk)
-        if held >= block:
-            yield b"".join(pending)
-            pending, held = [], 0
-    if pending:
-        yield b"".join(pending)
+from glimpse.stores.base import FileRegion
 
 
 class RequestChunks:
     """The request body as a blocking iterator of blocks of about ``block`` bytes.
 
-    Iterate it only from a worker thread started by the event loop (as
-    ``run_in_threadpool`` does); ``ClientDisconnect`` propagates from it.
+    A task on the event loop reads the body as it arrives and keeps up to
+    ``depth`` blocks ready, so receiving overlaps with what the consuming
+    thread does with the previous blocks (hashing, writing), while memory stays
+    bounded. Iterate it from a worker thread; ``ClientDisconnect`` propagates
+    from it. Use it as an async context manager: leaving stops the reader.
     """
 
-    def __init__(self, request: Request, block: int = CHUNK_SIZE) -> None:
-        self._source = _coalesced(request, block)
+    def __init__(self, request: Request, block: int = CHUNK_SIZE, depth: int = 2) -> None:
+        self._request = request
+        self._block = block
+        self._ready: queue.SimpleQueue[bytes | BaseException | None] = queue.SimpleQueue()
+        self._space = asyncio.Semaphore(depth)
+        self._loop = asyncio.get_running_loop()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> RequestChunks:
+        self._reader = self._loop.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def _read(self) -> None:
+        pending: list[bytes] = []
+        held = 0
+        try:
+            async for chunk in self._request.stream():
+                if not chunk:
+                    continue
+                pending.append(chunk)
+                held += len(chunk)
+                if held >= self._block:
+                    await self._space.acquire()
+                    self._ready.put(b"".join(pending))
+                    pending, held = [], 0
+            if pending:
+                await self._space.acquire()
+                self._ready.put(b"".join(pending))
+            self._ready.put(None)
+        except BaseException as exc:  # handed to the consuming thread, which raises it
+            self._ready.put(exc if isinstance(exc, Exception) else ClientDisconnect())
+            raise
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
-            try:
-                yield anyio.from_thread.run(self._next)
-            except StopAsyncIteration:
+            item = self._ready.get()
+            if item is None:
                 return
-
-    async def _next(self) -> bytes:
-        return await self._source.__anext__()
+            if isinstance(item, BaseException):
+                raise item
+            self._loop.call_soon_threadsafe(self._space.release)
+            yield item
 
 
 async def download_body(download: Download) -> AsyncIterator[bytes]:
     """Stream a download's chunks, closing the store stream however the response ends."""
     assert download.chunks is not None
     try:
-        async for chunk in iterate_in_threadpool(download.chunks):
+        async for chunk in iterate_in_threadpool(iter(download)):
             yield chunk
     finally:
         await run_in_threadpool(download.close)
+
+
+class DownloadResponse(Response):
+    """The bytes of an open :class:`Download`, which it closes however the response ends."""
+
+    def __init__(self, download: Download, *, status_code: int, headers: dict[str, str], media_type: str) -> None:
+        super().__init__(status_code=status_code, headers={**headers, "Content-Length": str(download.length)},
+                         media_type=media_type)
+        self.download = download
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        download = self.download
+        region = download.chunks
+        try:
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            if download.length == 0:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            elif isinstance(region, FileRegion) and ZEROCOPY_SEND in scope.get("extensions", {}):
+                await send({"type": ZEROCOPY_SEND, "file": region.fileno(), "offset": region.offset,
+                            "count": region.length, "more_body": False})
+                download.sent = region.length
+            else:
+                async for chunk in download_body(download):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await run_in_threadpool(download.close)

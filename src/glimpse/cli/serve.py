@@ -7,15 +7,14 @@ import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
-
-import uvicorn
+from pathlib import Path
 
 from glimpse import __version__
-from glimpse.app import build_app
+from glimpse.cli import workers
 from glimpse.cli.options import add_common, settings_from
 from glimpse.db.engine import Database
 from glimpse.db.migrate import upgrade
-from glimpse.extensions.manager import ExtensionNotFound
+from glimpse.extensions.manager import ExtensionNotFound, load_extensions
 
 log = logging.getLogger("glimpse")
 
@@ -28,6 +27,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", help="address to listen on (GLIMPSE_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (GLIMPSE_PORT, default 9292)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (GLIMPSE_WORKERS, default one per CPU)")
+    p.add_argument("--cert", type=Path, metavar="FILE", help="PEM certificate: serve HTTPS (GLIMPSE_TLS_CERT_FILE)")
+    p.add_argument("--key", type=Path, metavar="FILE", help="PEM private key of --cert (GLIMPSE_TLS_KEY_FILE)")
+    p.add_argument("--client-ca", type=Path, metavar="FILE",
+                   help="require client certificates signed by this CA bundle (GLIMPSE_TLS_CLIENT_CA_FILE)")
     p.add_argument("--role", choices=["all", "registry", "streaming"],
                    help="serve metadata (registry), image data (streaming) or both (all, the default; GLIMPSE_ROLE)")
     p.add_argument("--insecure-noauth", action="store_true", default=None, dest="allow_insecure_noauth",
@@ -48,27 +53,27 @@ def is_loopback(host: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    settings = settings_from(args, host=args.host, port=args.port, role=args.role,
-                            allow_insecure_noauth=args.allow_insecure_noauth)
+    settings = settings_from(args, host=args.host, port=args.port, workers=args.workers, tls_cert_file=args.cert,
+                             tls_key_file=args.key, tls_client_ca_file=args.client_ca, role=args.role,
+                             allow_insecure_noauth=args.allow_insecure_noauth)
     if settings.auth_strategy == "noauth" and not settings.allow_insecure_noauth and not is_loopback(settings.host):
         sys.exit(f"error: refusing to serve without authentication on {settings.host}: with auth_strategy "
                  "'noauth' anyone can claim any identity. Set auth_strategy to keystone or tokens, listen on "
                  "127.0.0.1, or pass --insecure-noauth if you really mean it.")
+    try:  # every worker builds the app; refuse a bad configuration before forking any
+        load_extensions(settings)
+    except ExtensionNotFound as exc:
+        sys.exit(f"error: {exc}")
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url)
     upgrade(database)
     database.dispose()
-    log.info("glimpse %s (%s role): database %s, stores %s (default %s), extensions %s", __version__, settings.role,
-             database.url.render_as_string(), ", ".join(settings.stores), settings.default_store,
-             ", ".join(settings.extensions) or "none")
-    try:
-        app = build_app(settings, migrate=False)
-    except ExtensionNotFound as exc:
-        sys.exit(f"error: {exc}")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                timeout_keep_alive=30, server_header=False)
+    log.info("glimpse %s (%s role): database %s, stores %s (default %s), extensions %s, %d worker(s)",
+             __version__, settings.role, database.url.render_as_string(), ", ".join(settings.stores),
+             settings.default_store, ", ".join(settings.extensions) or "none", settings.workers)
+    workers.serve(settings)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,13 @@
 Every write transaction takes the write lock up front on SQLite
 (``BEGIN IMMEDIATE``), so concurrent writers queue on ``busy_timeout``
 instead of failing with "database is locked" when a reader upgrades.
+
+SQLite plans queries without statistics until ``ANALYZE`` has run, and then
+answers a listing by sorting every image the caller owns instead of walking
+the ``created_at`` index; so each process refreshes the statistics (sampled,
+about a millisecond) after its first write and every
+:data:`ANALYZE_EVERY_WRITES` writes after that. PostgreSQL and MariaDB keep
+their statistics themselves.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -53,6 +61,10 @@ def retry_on_conflict(method: Callable[P, T]) -> Callable[P, T]:
 
     return wrapper
 
+_SINGLE = "glimpse_single_statement"
+#: SQLite: refresh the planner's statistics after this many write transactions of a process.
+ANALYZE_EVERY_WRITES = 500
+
 
 class Database:
     """An engine plus ``read()``/``write()`` transaction scopes."""
@@ -60,6 +72,8 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = make_url(url)
         self.engine = create_engine(url, echo=echo)
+        self._writes = 0
+        self._lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -72,10 +86,29 @@ class Database:
             yield conn
 
     @contextlib.contextmanager
+    def statement(self) -> Iterator[Connection]:
+        """A connection for reading with one statement, which sees a consistent state by itself.
+
+        On SQLite no transaction is opened around it (the statement is its own);
+        elsewhere this is :meth:`read`. Use :meth:`read` for several statements.
+        """
+        with self.engine.connect().execution_options(**{_SINGLE: True}) as conn:
+            yield conn
+
+    @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits on success and rolls back on any exception."""
-        with self.engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
-            yield conn
+        with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
+            with conn.begin():
+                yield conn
+            if self.dialect == "sqlite" and self._count_write() % ANALYZE_EVERY_WRITES == 1:
+                with conn.begin():
+                    conn.exec_driver_sql("ANALYZE")
+
+    def _count_write(self) -> int:
+        with self._lock:
+            self._writes += 1
+            return self._writes
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
@@ -119,8 +152,12 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA analysis_limit=400")  # ANALYZE samples instead of reading everything
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(_SINGLE):
+            return  # autocommit: the single statement is its own transaction
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")

@@ -4,13 +4,22 @@ Every change goes through :meth:`ImageRepository.update`, a compare-and-swap on
 the image's ``revision``: it applies only if nobody changed the image since it
 was read, so callers re-read and retry instead of overwriting a concurrent
 change.
+
+Because of that, ``(id, revision)`` names one exact state of an image's
+properties (with their owners and visibility), tags and active locations. Each
+process keeps the most recently loaded of those in a small cache, checked
+against the revision in the image row on every read: a read is one query
+unless the image changed since this process last loaded it. (Anything that
+changes those rows must bump the revision, as :meth:`ImageRepository.update`
+does.)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +50,47 @@ _NULLABLE_SORT_KEYS = frozenset({"name", "container_format", "disk_format", "siz
 _COLUMNS = ("name", "status", "visibility", "owner", "protected", "os_hidden", "disk_format", "container_format",
             "min_disk", "min_ram", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value")
 _ONE_SECOND = dt.timedelta(seconds=1)
+#: Images whose properties, tags and locations each process keeps (see the module docstring).
+DETAILS_CACHE_SIZE = 4096
+
+_GET = sa.select(images).where(images.c.id == sa.bindparam("image_id"), images.c.deleted.is_(False))
+_INSERT = images.insert()
+#: SET columns come from the parameters; the WHERE names are prefixed so they cannot clash with them.
+_COMPARE_AND_SWAP = images.update().where(
+    images.c.id == sa.bindparam("where_id"), images.c.revision == sa.bindparam("where_revision"),
+    images.c.deleted.is_(False),
+)
+
+
+@dataclass(frozen=True)
+class _Details:
+    properties: dict[str, str | None]
+    infos: dict[str, PropertyInfo]
+    tags: tuple[str, ...]
+    locations: tuple[ImageLocation, ...]
+
+
+class _DetailsCache:
+    """``(image id, revision) -> _Details``, least recently used first out; safe across threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, int], _Details] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int]) -> _Details | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, int], details: _Details) -> None:
+        with self._lock:
+            self._entries[key] = details
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
 
 
 def utcnow() -> dt.datetime:
@@ -71,14 +121,20 @@ class PendingDeletion:
 class ImageRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._details = _DetailsCache(DETAILS_CACHE_SIZE)
 
     # -- reads
     def get(self, image_id: str) -> Image | None:
         """The image, or ``None`` if unknown or deleted."""
-        with self._db.read() as conn:
-            row = conn.execute(
-                sa.select(images).where(images.c.id == image_id, images.c.deleted.is_(False))
-            ).first()
+        with self._db.statement() as conn:
+            row = conn.execute(_GET, {"image_id": image_id}).first()
+        if row is None:
+            return None
+        details = self._details.get((row.id, row.revision))
+        if details is not None:
+            return _image(row, details)
+        with self._db.read() as conn:  # the row and its details from one consistent state
+            row = conn.execute(_GET, {"image_id": image_id}).first()
             return self._load(conn, [row])[0] if row else None
 
     def exists_ever(self, image_id: str) -> bool:
@@ -114,9 +170,9 @@ class ImageRepository:
             with self._db.write() as conn:
                 if guard is not None:
                     guard(conn)
-                conn.execute(images.insert().values(
-                    id=image.id, created_at=image.created_at, updated_at=image.updated_at,
-                    deleted=False, deleted_at=None, revision=image.revision, **_column_values(image)))
+                conn.execute(_INSERT, {
+                    "id": image.id, "created_at": image.created_at, "updated_at": image.updated_at,
+                    "deleted": False, "deleted_at": None, "revision": image.revision, **_column_values(image)})
                 if image.properties:
                     conn.execute(image_properties.insert(),
                                  [_property_row(image, k, v) for k, v in image.properties.items()])
@@ -125,6 +181,7 @@ class ImageRepository:
                 write_messages(conn, outbox)
         except IntegrityError:
             raise DuplicateImage(f"An image with identifier {image.id} already exists.") from None
+        self._remember(image)
         return image
 
     @retry_on_conflict
@@ -145,11 +202,8 @@ class ImageRepository:
         with self._db.write() as conn:
             if guard is not None:
                 guard(conn)
-            result = conn.execute(
-                images.update()
-                .where(images.c.id == before.id, images.c.revision == before.revision, images.c.deleted.is_(False))
-                .values(**values)
-            )
+            result = conn.execute(_COMPARE_AND_SWAP, {"where_id": before.id, "where_revision": before.revision,
+                                                      **values})
             if result.rowcount != 1:
                 return None
             _write_properties(conn, before, after)
@@ -158,7 +212,17 @@ class ImageRepository:
             stored = dataclasses.replace(after, updated_at=now, revision=before.revision + 1)
             if outbox is not None:
                 write_messages(conn, outbox(stored))
+        if after.locations == before.locations and after.status is not ImageStatus.DELETED:
+            # Location rows carry details the domain does not; only unchanged ones are known exactly.
+            self._remember(stored)
         return stored
+
+    def _remember(self, image: Image) -> None:
+        """Cache the details of an image this process just wrote, as a read would load them."""
+        if all(value is None or isinstance(value, str) for value in image.properties.values()):
+            infos = {name: image.info(name) for name in image.properties}
+            self._details.put((image.id, image.revision),
+                              _Details(dict(image.properties), infos, tuple(sorted(image.tags)), image.locations))
 
     def distinct_property_values(self, names: Iterable[str]) -> list[tuple[str, str | None]]:
         """Every distinct ``(name, value)`` stored for these property names on images not deleted."""
@@ -230,9 +294,23 @@ class ImageRepository:
 
     # -- loading
     def _load(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Image]:
+        """Images from their rows; properties, tags and locations from the cache or the database."""
+        found: dict[str, _Details] = {}
+        missing = []
+        for row in rows:
+            cached = self._details.get((row.id, row.revision))
+            if cached is None:
+                missing.append(row)
+            else:
+                found[row.id] = cached
+        if missing:
+            for row, details in zip(missing, self._query_details(conn, missing)):
+                self._details.put((row.id, row.revision), details)
+                found[row.id] = details
+        return [_image(row, found[row.id]) for row in rows]
+
+    def _query_details(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[_Details]:
         ids = [row.id for row in rows]
-        if not ids:
-            return []
         properties: dict[str, dict[str, str | None]] = defaultdict(dict)
         infos: dict[str, dict[str, PropertyInfo]] = defaultdict(dict)
         for r in conn.execute(sa.select(image_properties).where(image_properties.c.image_id.in_(ids))):
@@ -249,19 +327,18 @@ class ImageRepository:
         )
         for r in location_rows:
             locations[r.image_id].append(ImageLocation(store=r.store, key=r.key, url=r.url, metadata=dict(r.meta)))
-        return [_image(row, properties[row.id], tags[row.id], locations[row.id], infos[row.id]) for row in rows]
+        return [_Details(properties[i], infos[i], tuple(sorted(tags[i])), tuple(locations[i])) for i in ids]
 
 
-def _image(row: Row[Any], properties: dict[str, str | None], tags: list[str], locations: list[ImageLocation],
-           infos: dict[str, PropertyInfo]) -> Image:
+def _image(row: Row[Any], details: _Details) -> Image:
     return Image(
         id=row.id, name=row.name, status=ImageStatus(row.status), visibility=Visibility(row.visibility),
         owner=row.owner, created_at=row.created_at, updated_at=row.updated_at, protected=bool(row.protected),
         os_hidden=bool(row.os_hidden), disk_format=row.disk_format, container_format=row.container_format,
         min_disk=row.min_disk, min_ram=row.min_ram, size=row.size, virtual_size=row.virtual_size,
         checksum=row.checksum, os_hash_algo=row.os_hash_algo, os_hash_value=row.os_hash_value,
-        tags=tuple(sorted(tags)), properties=properties, locations=tuple(locations), revision=row.revision,
-        property_info=infos,
+        tags=details.tags, properties=dict(details.properties), locations=details.locations, revision=row.revision,
+        property_info=dict(details.infos),
     )
 
 
@@ -417,7 +494,15 @@ def _after(sort: Sequence[tuple[str, str]], marker: Image) -> sa.ColumnElement[b
     for i, (key, direction) in enumerate(sort):
         equal_before = [_equal(k, getattr(marker, k)) for k, _ in sort[:i]]
         alternatives.append(sa.and_(*equal_before, _beyond(key, direction, getattr(marker, key))))
-    return sa.or_(*alternatives)
+    after = sa.or_(*alternatives)
+    key, direction = sort[0]
+    value = getattr(marker, key)
+    if key in _NULLABLE_SORT_KEYS or value is None:
+        return after
+    # Redundant, but a plain range on the first key lets the database start reading the index at
+    # the marker instead of walking it from the top to skip every earlier page.
+    column: sa.ColumnElement[Any] = images.c[key]
+    return sa.and_(column >= _plain(value) if direction == "asc" else column <= _plain(value), after)
 
 
 def _equal(key: str, value: Any) -> sa.ColumnElement[bool]:

@@ -7,13 +7,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from glimpse.api.requests import context
-from glimpse.api.v2.image_data import data_body
+from glimpse.api.streaming import RequestChunks
+from glimpse.api.v2.image_data import data_request, redirected
 from glimpse.services import Services
 
 
 async def stage(request: Request) -> Response:
     services: Services = request.app.state.services
-    chunks, size = data_body(request)
-    await run_in_threadpool(services.imports.stage, context(request), request.path_params["image_id"],
-                            chunks, size=size)
+    size = data_request(request)
+    async with RequestChunks(request) as chunks:
+        await run_in_threadpool(services.imports.stage, context(request), request.path_params["image_id"],
+                                redirected(request, chunks), size=size)
     return Response(status_code=204)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from glimpse.context import RequestContext
@@ -12,7 +12,7 @@ from glimpse.db.images import ImageRepository, TransactionGuard
 from glimpse.db.members import MemberRepository
 from glimpse.domain.events import DomainEvent, OutboxMessage
 from glimpse.domain.images import Image, Visibility, is_visible_to, sees_private_properties
-from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict
+from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict, PreconditionFailed
 from glimpse.extensions.manager import Extensions
 from glimpse.policy import Policy
 from glimpse.policy.properties import PropertyProtections
@@ -111,9 +111,11 @@ class ImageAccess:
             return frozenset()
         return image.private_names()
 
-    def change_metadata(self, ctx: RequestContext, image_id: str, apply: Callable[[Image], Image]) -> Image:
+    def change_metadata(self, ctx: RequestContext, image_id: str, apply: Callable[[Image], Image], *,
+                        expected_revisions: Collection[int] | None = None) -> Image:
         """A metadata change: ``apply``, then the ``image_updating`` hooks, stored with an
-        ``image.update`` event; ``image_updated`` fires once it is stored."""
+        ``image.update`` event; ``image_updated`` fires once it is stored. ``expected_revisions``
+        as for :meth:`change`."""
         hooks = self.extensions.hook
         seen: list[Image] = []
 
@@ -125,14 +127,15 @@ class ImageAccess:
             seen[:] = [current]
             return after
 
-        stored = self.change(image_id, changed,
+        stored = self.change(image_id, changed, expected_revisions=expected_revisions,
                              events=lambda before, after: [image_event("image.update", ctx, after)])
         if stored.revision != seen[0].revision:
             self.extensions.observe(hooks.image_updated, ctx=ctx, before=seen[0], after=stored)
         return stored
 
     def change(self, image_id: str, apply: Callable[[Image], Image], *, guard: GuardFor | None = None,
-               events: Callable[[Image, Image], Sequence[DomainEvent]] | None = None) -> Image:
+               events: Callable[[Image, Image], Sequence[DomainEvent]] | None = None,
+               expected_revisions: Collection[int] | None = None) -> Image:
         """Apply ``apply`` to the current image and store the result atomically.
 
         ``apply`` gets the freshest image and returns the changed one (or the
@@ -141,12 +144,18 @@ class ImageAccess:
         another writer got there first, the image is read again and ``apply``
         runs again. ``events`` describes a stored change (image before, image
         as stored); the enabled extensions' outbox messages for them are
-        written in the change's transaction. No change, no events.
+        written in the change's transaction. No change, no events. With
+        ``expected_revisions`` (``If-Match``) the change applies only to an image
+        still at one of those revisions; otherwise :class:`PreconditionFailed`.
         """
         for _ in range(_MAX_ATTEMPTS):
             current = self.images.get(image_id)
             if current is None:
                 raise ImageNotFound(image_id)
+            if expected_revisions is not None and current.revision not in expected_revisions:
+                raise PreconditionFailed(
+                    f"Image {image_id} has changed since the version named in If-Match; read it again."
+                )
             changed = apply(current)
             if changed == current:
                 return current

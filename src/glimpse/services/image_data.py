@@ -8,11 +8,11 @@ and looks at the head and tail for format inspection while the store writes.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.db.images import ImageRepository
@@ -37,6 +37,7 @@ from glimpse.db.outbox import OutboxRepository
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
+from glimpse.services.hashing import ParallelDigests
 from glimpse.services.stores import StoreSet
 from glimpse.stores.base import StoreError, StoreFullError, StoreObjectNotFound
 
@@ -74,9 +75,11 @@ class ByteRange:
 
 @dataclass
 class Download:
-    """An open download: the image, which bytes, and their chunks (``None`` when there is no data).
+    """An open download: the image, which bytes, and the store's stream (``None`` when there is no data).
 
-    The receiver must :meth:`close` it (or exhaust ``chunks``).
+    Iterate the download (or send ``chunks`` some other way, such as
+    ``sendfile``, and set ``sent``), then :meth:`close` it: closing ends the
+    store stream and reports how many bytes went out (``image.send``).
     """
 
     image: Image
@@ -84,10 +87,26 @@ class Download:
     length: int = 0
     chunks: Iterator[bytes] | None = None
     partial: bool = False
+    #: called once, at close, with the number of bytes sent
+    finished: Callable[[int], None] | None = None
+    sent: int = 0
+    _closed: bool = field(default=False, repr=False)
 
-    def close(self) -> None:
+    def __iter__(self) -> Iterator[bytes]:
+        assert self.chunks is not None
+        for chunk in self.chunks:
+            self.sent += len(chunk)
+            yield chunk
+
+    def close(self, *, report: bool = True) -> None:
+        """End the download; ``report=False`` when no data was meant to be sent (``HEAD``, 304)."""
+        if self._closed:
+            return
+        self._closed = True
         if self.chunks is not None and hasattr(self.chunks, "close"):
             self.chunks.close()
+        if report and self.finished is not None and self.chunks is not None:
+            self.finished(self.sent)
 
 
 class ImageDataService:
@@ -310,8 +329,8 @@ class ImageDataService:
                 failures.append(f"store '{location.store}' cannot be read: {exc}")
         else:
             raise StoreUnavailable(f"The data of image {image.id} cannot be read: {'; '.join(failures)}.")
-        counted = _counted(chunks, lambda sent: self._downloaded(ctx, image, sent, length))
-        return Download(image, offset=offset, length=length, chunks=counted, partial=byte_range is not None)
+        return Download(image, offset=offset, length=length, chunks=chunks, partial=byte_range is not None,
+                        finished=lambda sent: self._downloaded(ctx, image, sent, length))
 
     def delete_from_store(self, ctx: RequestContext, store_id: str, image_id: str) -> None:
         """Remove the image's copy in one store; its other copies stay.
@@ -356,21 +375,6 @@ class ImageDataService:
                                  complete=complete)
 
 
-def _counted(chunks: Iterator[bytes], ended: Callable[[int], None]) -> Iterator[bytes]:
-    """``chunks`` passed through, calling ``ended(bytes sent)`` once when the stream finishes or is closed
-    (not when it is closed before the first chunk was asked for, as for ``HEAD``)."""
-    sent = 0
-    try:
-        for chunk in chunks:
-            yield chunk
-            sent += len(chunk)
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
-        ended(sent)
-
-
 def _start_saving(image: Image) -> Image:
     if image.status is not ImageStatus.QUEUED:
         raise ImageStatusConflict(
@@ -395,26 +399,43 @@ def back_to_queued(image: Image) -> Image:
 
 
 class _Inbound:
-    """The upload stream as the store sees it: hashed, counted, capped and sampled."""
+    """The upload stream as the store sees it: hashed, counted, capped and sampled.
+
+    MD5 and the ``os_hash_algo`` digest run on threads of their own
+    (:class:`ParallelDigests`) while the store writes; they are complete once
+    the store has consumed the whole stream.
+    """
 
     def __init__(self, chunks: Iterable[bytes], algorithm: str, cap: int, declared: int | None,
                  quota_left: int | None, *, heartbeat: object) -> None:
         self._chunks = chunks
+        self._algorithm = algorithm
         self._cap = cap
         self._declared = declared
         self._quota_left = quota_left
         self._heartbeat = heartbeat
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.hash = hashlib.new(algorithm)
+        self.md5: Any = None
+        self.hash: Any = None
         self.received = 0
         self.head = bytearray()
         self.tail = b""
 
     def __iter__(self) -> Iterator[bytes]:
+        digests = ParallelDigests("md5", self._algorithm)
+        self.md5, self.hash = digests.hashes["md5"], digests.hashes[self._algorithm]
+        try:
+            yield from self._counted(digests)
+            digests.finish()
+        finally:
+            digests.close()
+
+    def _counted(self, digests: ParallelDigests) -> Iterator[bytes]:
         beat = time.monotonic()
         for chunk in self._chunks:
             if not chunk:
                 continue
+            if not isinstance(chunk, bytes):  # the hash threads need a block nobody will change
+                chunk = bytes(chunk)
             self.received += len(chunk)
             if self.received > self._cap:
                 raise ImageTooLarge(f"Image exceeds the maximum size of {self._cap} bytes.")
@@ -427,8 +448,7 @@ class _Inbound:
                 raise SizeMismatch(
                     f"More data was sent than the declared size of {self._declared} bytes."
                 )
-            self.md5.update(chunk)
-            self.hash.update(chunk)
+            digests.update(chunk)
             if len(self.head) < formats.HEAD_SIZE:
                 self.head += chunk[: formats.HEAD_SIZE - len(self.head)]
             self.tail = (self.tail + chunk)[-formats.TAIL_SIZE:] if len(chunk) < formats.TAIL_SIZE \

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,12 +179,15 @@ class ImageService:
         return prepared
 
     def update(
-        self, ctx: RequestContext, image_id: str, operations: Sequence[PatchOperation], dialect: Dialect = Dialect.V21
+        self, ctx: RequestContext, image_id: str, operations: Sequence[PatchOperation], dialect: Dialect = Dialect.V21,
+        *, expected_revisions: Collection[int] | None = None,
     ) -> Image:
         """Apply a JSON Patch atomically; any refused operation leaves the image unchanged.
 
         Values of catalog-defined properties are checked (:class:`PropertyValueInvalid`)
         and stored in canonical form; properties the caller cannot see are kept as they are.
+        With ``expected_revisions`` the image must still be at one of them
+        (:class:`PreconditionFailed` otherwise), checked atomically with the change.
         """
         image = self._access.find_for(ctx, image_id, "modify_image", "modify")
 
@@ -201,7 +204,8 @@ class ImageService:
                 self._limits.check_tags(changed.tags)
             return changed
 
-        return self._access.present(ctx, self._change(ctx, image.id, patched))
+        return self._access.present(
+            ctx, self._access.change_metadata(ctx, image.id, patched, expected_revisions=expected_revisions))
 
     def _apply_visible(self, ctx: RequestContext, current: Image, operations: Sequence[PatchOperation],
                        dialect: Dialect) -> Image:
@@ -225,8 +229,11 @@ class ImageService:
             info[name] = previous if unchanged else PropertyInfo(ctx.project_id, previous.visibility)
         return dataclasses.replace(changed, properties=properties, property_info=info)
 
-    def delete(self, ctx: RequestContext, image_id: str) -> None:
-        """Delete the image and its data. :class:`ImageProtected` if it is protected."""
+    def delete(self, ctx: RequestContext, image_id: str, *, expected_revisions: Collection[int] | None = None) -> None:
+        """Delete the image and its data. :class:`ImageProtected` if it is protected.
+
+        ``expected_revisions`` as for :meth:`update`.
+        """
         image = self._access.find_for(ctx, image_id, "delete_image", "delete")
 
         def deleted(current: Image) -> Image:
@@ -240,7 +247,7 @@ class ImageService:
             last[:] = [before]
             return [image_event("image.delete", ctx, before, deleted_at=stored.updated_at)]
 
-        self._access.change(image.id, deleted, events=events)
+        self._access.change(image.id, deleted, events=events, expected_revisions=expected_revisions)
         self._stores.purge(self._images, image.id)
         self._extensions.observe(self._hooks.image_deleted, ctx=ctx, image=last[0])
 

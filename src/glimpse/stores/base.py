@@ -38,6 +38,28 @@ class StoredObject:
 
 
 @runtime_checkable
+class FileRegion(Protocol):
+    """A stream from :meth:`Store.open` whose bytes are one region of a local file.
+
+    Drivers backed by local files return such an iterator so that the edge can
+    hand the region to the kernel (``sendfile``) instead of iterating it; the
+    iterator still yields the same bytes for everyone else, and closing it
+    closes the file.
+    """
+
+    #: where the region starts in the file, and how many bytes it has
+    offset: int
+    length: int
+
+    def fileno(self) -> int:
+        """The OS file descriptor of the open file."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+@runtime_checkable
 class Store(Protocol):
     """One backend holding image data under string keys."""
 
@@ -59,7 +81,8 @@ class Store(Protocol):
         """Iterate the bytes of ``key`` from ``offset``, at most ``length`` of them.
 
         Raises :class:`StoreObjectNotFound` at once if the key does not exist. The
-        caller must close the returned iterator (it is a generator) when done.
+        caller must close the returned iterator (it has ``close()``) when done.
+        Drivers that read local files may return a :class:`FileRegion`.
         """
         ...
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -24,6 +25,8 @@ from glimpse.stores.base import (
 T = TypeVar("T")
 _TEMP_PREFIX = ".incoming-"
 READ_CHUNK = 1024 * 1024
+#: While writing, data is flushed to disk in the background every this many bytes.
+WRITEBACK_EVERY = 64 * 1024 * 1024
 
 
 class FilesystemStore:
@@ -47,8 +50,9 @@ class FilesystemStore:
         temp = self.root / f"{_TEMP_PREFIX}{key}-{os.getpid()}-{time.monotonic_ns()}"
         try:
             fd = _os_call(os.open, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            with os.fdopen(fd, "wb", buffering=0) as out:
-                written = _write_all(out, chunks)  # errors of ``chunks`` itself pass through untouched
+            with os.fdopen(fd, "wb", buffering=0) as out, _Writeback(out.fileno()) as writeback:
+                written = _write_all(out, chunks, writeback)  # errors of ``chunks`` pass through untouched
+                writeback.stop()
                 _os_call(os.fsync, out.fileno())
             _os_call(os.replace, temp, target)
             _os_call(_fsync_dir, self.root)
@@ -57,28 +61,16 @@ class FilesystemStore:
             raise
         return StoredObject(key=key, url=target.as_uri(), size=written)
 
-    def open(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+    def open(self, key: str, *, offset: int = 0, length: int | None = None) -> FileChunks:
         try:
-            handle = open(self._path(key), "rb", buffering=0)  # noqa: SIM115 - the generator closes it
+            handle = open(self._path(key), "rb", buffering=0)  # noqa: SIM115 - FileChunks closes it
         except FileNotFoundError:
             raise StoreObjectNotFound(key) from None
         except OSError as exc:
             raise _translate(exc) from exc
-        return self._read(handle, offset, length)
-
-    def _read(self, handle: BinaryIO, offset: int, length: int | None) -> Iterator[bytes]:
-        with handle:
-            if offset:
-                handle.seek(offset)
-            remaining = length
-            while remaining is None or remaining > 0:
-                want = self._chunk if remaining is None else min(self._chunk, remaining)
-                data = _os_call(handle.read, want)
-                if not data:
-                    return
-                if remaining is not None:
-                    remaining -= len(data)
-                yield data
+        size = os.fstat(handle.fileno()).st_size
+        available = max(0, size - offset)
+        return FileChunks(handle, offset, available if length is None else min(length, available), self._chunk)
 
     def delete(self, key: str) -> None:
         try:
@@ -116,7 +108,39 @@ class FilesystemStore:
         return removed
 
 
-def _write_all(out: BinaryIO, chunks: Iterable[bytes]) -> int:
+class FileChunks:
+    """The bytes ``offset .. offset+length`` of an open file: an iterator of chunks and a :class:`FileRegion`."""
+
+    def __init__(self, handle: BinaryIO, offset: int, length: int, chunk_size: int) -> None:
+        self._handle = handle
+        self.offset = offset
+        self.length = length
+        self._chunk = chunk_size
+        self._position = offset
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        remaining = self.offset + self.length - self._position
+        if remaining <= 0 or self._handle.closed:
+            self.close()
+            raise StopIteration
+        data = _os_call(os.pread, self._handle.fileno(), min(self._chunk, remaining), self._position)
+        if not data:
+            self.close()
+            raise StopIteration
+        self._position += len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _write_all(out: BinaryIO, chunks: Iterable[bytes], writeback: _Writeback) -> int:
     written = 0
     for chunk in chunks:
         view = memoryview(chunk)
@@ -124,7 +148,57 @@ def _write_all(out: BinaryIO, chunks: Iterable[bytes]) -> int:
             n = _os_call(out.write, view)
             view = view[n:]
             written += n
+        writeback.wrote(written)
     return written
+
+
+class _Writeback:
+    """Flushes a file being written to disk in the background, every :data:`WRITEBACK_EVERY` bytes.
+
+    The final ``fsync`` then finds little left to do, and a large upload does
+    not pile up dirty pages until the kernel throttles the writer. Errors are
+    left to that final ``fsync``, which reports them.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._due = WRITEBACK_EVERY
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Writeback:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def wrote(self, total: int) -> None:
+        if total < self._due:
+            return
+        self._due = total + WRITEBACK_EVERY
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="writeback", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                os.fdatasync(self._fd)
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stopping = True
+            self._wake.set()
+            self._thread.join()
+            self._thread = None
 
 
 def _os_call(function: Callable[..., T], *args: Any) -> T:

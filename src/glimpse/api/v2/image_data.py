@@ -8,14 +8,16 @@ from collections.abc import Iterable, Iterator
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
+from glimpse.api import caching
 from glimpse.api.requests import context, media_type
 from glimpse.api.roles import REDIRECT_MARKER
 from glimpse.api.routing import bodiless
-from glimpse.api.streaming import RequestChunks, download_body
+from glimpse.api.streaming import DownloadResponse, RequestChunks
+from glimpse.errors import RangeNotSatisfiable
 from glimpse.services import Services
-from glimpse.services.image_data import ByteRange
+from glimpse.services.image_data import ByteRange, Download
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)\s*-\s*(\d+)\s*/\s*(\d+|\*)\s*$", re.IGNORECASE)
@@ -24,30 +26,30 @@ OCTET_STREAM = "application/octet-stream"
 
 async def upload(request: Request) -> Response:
     services: Services = request.app.state.services
-    chunks, size = data_body(request)
-    await run_in_threadpool(
-        services.image_data.upload, context(request), request.path_params["image_id"], chunks, size=size,
-        store=request.headers.get("x-image-meta-store") or None,
-    )
+    size = data_request(request)
+    async with RequestChunks(request) as chunks:
+        await run_in_threadpool(
+            services.image_data.upload, context(request), request.path_params["image_id"],
+            redirected(request, chunks), size=size, store=request.headers.get("x-image-meta-store") or None,
+        )
     return Response(status_code=204)
 
 
-def data_body(request: Request) -> tuple[Iterable[bytes], int | None]:
-    """The streamed image data of an upload or stage request, and the size the client declared.
-
-    415 unless the body is ``application/octet-stream``; 400 for a bad size header.
-    """
+def data_request(request: Request) -> int | None:
+    """Check an upload or stage request: 415 unless ``application/octet-stream``; the declared size."""
     if media_type(request) != OCTET_STREAM:
         raise HTTPException(415, f"Image data must be sent as {OCTET_STREAM}.")
-    size = _declared_size(request)
-    chunks: Iterable[bytes] = RequestChunks(request)
-    if REDIRECT_MARKER in request.query_params:
-        chunks = _not_empty(chunks, request.query_params[REDIRECT_MARKER])
-    return chunks, size
+    return _declared_size(request)
+
+
+def redirected(request: Request, chunks: Iterable[bytes]) -> Iterable[bytes]:
+    """The body chunks, refusing (400) an empty body on an upload another node redirected here."""
+    if REDIRECT_MARKER not in request.query_params:
+        return chunks
+    return _not_empty(chunks, request.query_params[REDIRECT_MARKER])
 
 
 def _not_empty(chunks: Iterable[bytes], from_role: str) -> Iterator[bytes]:
-    """The chunks of a redirected upload, refusing (400) a body that turns out empty."""
     received = 0
     for chunk in chunks:
         received += len(chunk)
@@ -79,29 +81,55 @@ def _declared_size(request: Request) -> int | None:
 
 @bodiless
 async def download(request: Request) -> Response:
-    services: Services = request.app.state.services
+    headers = request.headers
     byte_range = parse_range(request)
-    prefer = [s.strip() for s in request.query_params.get("prefer", "").split(",") if s.strip()]
-    if prefer and not services.stores.multiple:
-        raise HTTPException(400, "'prefer' chooses among several stores, and this site has only one.")
-    dl = await run_in_threadpool(
-        services.image_data.open_download, context(request), request.path_params["image_id"], byte_range,
-        prefer=prefer,
-    )
+    dl = await _open_download(request, byte_range)
     if dl.chunks is None:
         return Response(status_code=204)
     image = dl.image
-    headers = {"Content-Length": str(dl.length), "Accept-Ranges": "bytes"}
+    if dl.partial and not caching.range_applies(headers, image):
+        dl.close(report=False)  # If-Range names older data: send all of it
+        dl = await _open_download(request, None)
+    response_headers = caching.data_headers(image)
+    try:
+        caching.check_if_match_data(headers, image)
+    except BaseException:
+        dl.close(report=False)
+        raise
+    if caching.data_not_modified(headers, image):
+        dl.close(report=False)
+        return Response(status_code=304, headers=response_headers)
     status = 200
     if dl.partial:
         status = 206
-        headers["Content-Range"] = f"bytes {dl.offset}-{dl.offset + dl.length - 1}/{image.size}"
+        response_headers["Content-Range"] = f"bytes {dl.offset}-{dl.offset + dl.length - 1}/{image.size}"
     elif image.checksum:
-        headers["Content-MD5"] = image.checksum
+        response_headers["Content-MD5"] = image.checksum
     if request.method == "HEAD":
-        dl.close()
-        return Response(status_code=status, headers=headers, media_type=OCTET_STREAM)
-    return StreamingResponse(download_body(dl), status_code=status, headers=headers, media_type=OCTET_STREAM)
+        dl.close(report=False)
+        response_headers["Content-Length"] = str(dl.length)
+        return Response(status_code=status, headers=response_headers, media_type=OCTET_STREAM)
+    return DownloadResponse(dl, status_code=status, headers=response_headers, media_type=OCTET_STREAM)
+
+
+async def _open_download(request: Request, byte_range: ByteRange | None) -> Download:
+    services: Services = request.app.state.services
+    prefer = [s.strip() for s in request.query_params.get("prefer", "").split(",") if s.strip()]
+    if prefer and not services.stores.multiple:
+        raise HTTPException(400, "'prefer' chooses among several stores, and this site has only one.")
+    open_download = services.image_data.open_download
+    image_id = request.path_params["image_id"]
+    try:
+        return await run_in_threadpool(open_download, context(request), image_id, byte_range, prefer=prefer)
+    except RangeNotSatisfiable:
+        if "if-range" not in request.headers:
+            raise
+        # The range may be about other data than the image has now; If-Range decides.
+        dl = await run_in_threadpool(open_download, context(request), image_id, None, prefer=prefer)
+        if dl.chunks is not None and not caching.range_applies(request.headers, dl.image):
+            return dl
+        dl.close(report=False)
+        raise
 
 
 def parse_range(request: Request) -> ByteRange | None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from glimpse.api import blocking, caching
 from glimpse.api.requests import context, json_body, json_object, media_type
 from glimpse.api.routing import bodiless
 from glimpse.api.urls import base_url
 from glimpse.api.v2.views import image_view
+from glimpse.domain.images import Image
 from glimpse.domain.patch import MEDIA_TYPE_V20, MEDIA_TYPE_V21, MEDIA_TYPES, Dialect, parse_patch
 from glimpse.domain.queries import parse_image_query
 from glimpse.services import Services
@@ -32,7 +35,12 @@ async def create(request: Request) -> Response:
         headers["OpenStack-image-import-methods"] = ",".join(services.imports.methods)
     if services.stores.multiple:
         headers["OpenStack-image-store-ids"] = ",".join(services.stores.offered)
-    return JSONResponse(image_view(image, services.schema, multi_store=services.stores.multiple), status_code=201, headers=headers)
+    return caching.json_response(_view(services, image), status_code=201, headers=headers,
+                                 etag=caching.image_etag(image))
+
+
+def _view(services: Services, image: Image) -> dict[str, object]:
+    return image_view(image, services.schema, multi_store=services.stores.multiple)
 
 
 @bodiless
@@ -42,23 +50,26 @@ async def index(request: Request) -> Response:
     query = parse_image_query(
         pairs, default_limit=services.settings.limit_param_default, max_limit=services.settings.api_limit_max
     )
-    page = await run_in_threadpool(services.images.list, context(request), query)
+    page = await blocking.read(services, services.images.list, context(request), query)
     unmarked = [(k, v) for k, v in pairs if k != "marker"]
     body: dict[str, object] = {
-        "images": [image_view(image, services.schema, multi_store=services.stores.multiple) for image in page.images],
+        "images": [_view(services, image) for image in page.images],
         "first": "/v2/images" + (f"?{urlencode(unmarked)}" if unmarked else ""),
         "schema": "/v2/schemas/images",
     }
     if page.next_marker:
         body["next"] = "/v2/images?" + urlencode([*unmarked, ("marker", page.next_marker)])
-    return JSONResponse(body)
+    return caching.json_response(body, request_headers=request.headers)
 
 
 @bodiless
 async def show(request: Request) -> Response:
     services = _services(request)
-    image = await run_in_threadpool(services.images.get, context(request), request.path_params["image_id"])
-    return JSONResponse(image_view(image, services.schema, multi_store=services.stores.multiple))
+    image = await blocking.read(services, services.images.get, context(request), request.path_params["image_id"])
+    etag = caching.image_etag(image)
+    if caching.none_match(request.headers, etag):
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return caching.json_response(_view(services, image), etag=etag)
 
 
 async def update(request: Request) -> Response:
@@ -74,14 +85,18 @@ async def update(request: Request) -> Response:
     dialect = Dialect.V20 if kind == MEDIA_TYPE_V20 else Dialect.V21
     operations = parse_patch(document, dialect)
     image = await run_in_threadpool(
-        services.images.update, context(request), request.path_params["image_id"], operations, dialect
+        functools.partial(services.images.update, expected_revisions=caching.expected_revisions(request.headers)),
+        context(request), request.path_params["image_id"], operations, dialect,
     )
-    return JSONResponse(image_view(image, services.schema, multi_store=services.stores.multiple))
+    return caching.json_response(_view(services, image), etag=caching.image_etag(image))
 
 
 @bodiless
 async def delete(request: Request) -> Response:
-    await run_in_threadpool(_services(request).images.delete, context(request), request.path_params["image_id"])
+    await run_in_threadpool(
+        functools.partial(_services(request).images.delete, expected_revisions=caching.expected_revisions(request.headers)),
+        context(request), request.path_params["image_id"],
+    )
     return Response(status_code=204)
 
 

@@ -1,0 +1,143 @@
+"""Zero-copy responses: uvicorn's httptools protocol plus the ASGI ``zerocopysend`` extension.
+
+uvicorn does not implement the ASGI ``http.response.zerocopysend`` extension
+(https://asgi.readthedocs.io/en/latest/extensions.html#zero-copy-send), so a
+file region would be read into Python and written back out, a copy per byte
+each way. :class:`ZeroCopyHttpProtocol` is uvicorn's httptools protocol whose
+request cycles advertise the extension on plain-TCP connections and answer it
+with ``os.sendfile`` from a worker thread: the kernel moves the bytes from the
+page cache to the socket, and memory use does not depend on the size sent.
+
+The thread waits for the socket with ``poll`` when its buffer is full, so slow
+clients cost a parked thread, not a busy loop; the event loop keeps serving
+other connections meanwhile. TLS connections do not advertise the extension
+(encryption needs the bytes in user space) and get the streamed body instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import select
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import anyio.to_thread
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+log = logging.getLogger(__name__)
+
+#: The ASGI extension name, as it appears in ``scope["extensions"]`` and message types.
+ZEROCOPY_SEND = "http.response.zerocopysend"
+#: A send that makes no progress for this long (seconds) gives up on the client.
+STALL_TIMEOUT = 120.0
+#: Most bytes handed to one ``sendfile`` call.
+_MAX_CALL = 1 << 30
+
+
+class ZeroCopyHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with ``http.response.zerocopysend`` on plain connections."""
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is None or cycle.response_started or type(cycle) is not RequestResponseCycle:
+            return
+        if self.transport.get_extra_info("sslcontext") is not None:
+            return
+        socket = self.transport.get_extra_info("socket")
+        if socket is None:
+            return
+        # The cycle's task has been created but not started: it will call the subclass's send.
+        cycle.__class__ = _ZeroCopyCycle
+        cycle.scope.setdefault("extensions", {})[ZEROCOPY_SEND] = {}
+
+
+class _ZeroCopyCycle(RequestResponseCycle):
+    async def send(self, message: Any) -> None:
+        if message["type"] != ZEROCOPY_SEND:
+            await super().send(message)
+            return
+        if self.disconnected:
+            return
+        if not self.response_started or self.response_complete:
+            raise RuntimeError(f"'{ZEROCOPY_SEND}' is only allowed between the response start and its end.")
+        if self.chunked_encoding or self.scope["method"] == "HEAD":
+            raise RuntimeError(f"'{ZEROCOPY_SEND}' needs a response with a Content-Length and a body.")
+        source = message["file"]
+        in_fd = source if isinstance(source, int) else source.fileno()
+        offset = int(message.get("offset") or 0)
+        count = message.get("count")
+        count = self.expected_content_length if count is None else int(count)
+        if count > self.expected_content_length:
+            raise RuntimeError("Response content longer than Content-Length")
+        await self._drain()
+        log.debug("sendfile of %d bytes from offset %d", count, offset)
+        sock = self.transport.get_extra_info("socket")
+        try:
+            with _corked(sock):
+                sent = await anyio.to_thread.run_sync(send_file_region, sock.fileno(), in_fd, offset, count)
+        except OSError:
+            # The client went away (or stalled): drop the connection as uvicorn does on a disconnect.
+            self.disconnected = True
+            self.transport.close()
+            return
+        if sent < count:  # the file is shorter than promised: the response cannot be completed
+            self.disconnected = True
+            self.transport.close()
+            return
+        self.expected_content_length -= sent
+        if not message.get("more_body", False):
+            await super().send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _drain(self) -> None:
+        """Wait until everything written through the transport (the headers) has reached the socket."""
+        if self.flow.write_paused:
+            await self.flow.drain()
+        while self.transport.get_write_buffer_size() and not self.transport.is_closing():
+            await asyncio.sleep(0.001)
+
+
+@contextlib.contextmanager
+def _corked(sock: Any) -> Iterator[None]:
+    """Send only full segments while the file goes out (as nginx's ``tcp_nopush``); flush at the end."""
+    cork = getattr(socket, "TCP_CORK", None)
+    if cork is None:
+        yield
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
+
+
+def send_file_region(out_fd: int, in_fd: int, offset: int, count: int) -> int:
+    """``sendfile`` ``count`` bytes of ``in_fd`` from ``offset`` to the non-blocking socket ``out_fd``.
+
+    Blocks the calling thread (never the event loop) until done; returns the
+    number of bytes sent, less than ``count`` only if the file ends early.
+    Raises ``OSError`` if the peer goes away, ``TimeoutError`` (an ``OSError``)
+    if it takes nothing for :data:`STALL_TIMEOUT` seconds.
+    """
+    poller = select.poll()
+    poller.register(out_fd, select.POLLOUT)
+    sent = 0
+    while sent < count:
+        try:
+            n = os.sendfile(out_fd, in_fd, offset + sent, min(count - sent, _MAX_CALL))
+        except BlockingIOError:
+            events = poller.poll(STALL_TIMEOUT * 1000)
+            if not events:
+                raise TimeoutError(f"the client took no data for {STALL_TIMEOUT:.0f} seconds") from None
+            if any(flags & (select.POLLERR | select.POLLHUP) for _, flags in events):
+                raise ConnectionResetError("the client closed the connection") from None
+            continue
+        if n == 0:
+            break
+        sent += n
+    return sent

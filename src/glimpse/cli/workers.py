@@ -1,0 +1,144 @@
+"""Serving processes: a gunicorn arbiter supervising uvicorn event-loop workers.
+
+The arbiter forks ``workers`` processes that each listen on the port with
+``SO_REUSEPORT`` (the kernel spreads connections evenly; where that option
+is missing they share one socket), replaces a worker that dies, and on ``SIGTERM``/``SIGINT``
+lets every worker finish its requests (up to ``graceful_timeout``) before
+exiting. ``SIGHUP`` replaces the workers one by one; ``SIGTTIN``/``SIGTTOU``
+add or remove one. The application modules are imported before the fork, so
+their memory is shared; the application itself (database engine, stores,
+threads) is built inside each worker, after the fork.
+
+Each worker runs uvicorn with :class:`~glimpse.api.zerocopy.ZeroCopyHttpProtocol`
+(httptools plus zero-copy ``sendfile`` for file-backed downloads) on uvloop, and
+terminates TLS itself when a certificate is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import signal
+import socket
+import ssl
+import sys
+from typing import Any
+
+import uvicorn
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
+from starlette.types import ASGIApp
+
+from glimpse.api.zerocopy import ZeroCopyHttpProtocol
+from glimpse.app import build_app
+from glimpse.settings import Settings
+
+#: Seconds a stopping worker gets to finish its requests before it is killed.
+GRACEFUL_TIMEOUT = 30
+#: Seconds an idle keep-alive connection stays open.
+KEEP_ALIVE = 30
+
+
+class GlimpseWorker(Worker):  # type: ignore[misc]
+    """One gunicorn worker process running a uvicorn server on the shared sockets."""
+
+    _server: uvicorn.Server
+
+    def init_signals(self) -> None:
+        # uvicorn installs its own handlers (graceful stop on SIGTERM/SIGINT) in serve();
+        # gunicorn's would swallow them.
+        for sig in self.SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+
+    def run(self) -> None:
+        _freeze_heap(None)  # the application just built lives as long as the worker: keep it out of GC scans
+        settings: Settings = self.app.settings
+        config = uvicorn.Config(
+            app=self.wsgi,
+            http=ZeroCopyHttpProtocol,
+            loop="uvloop",
+            lifespan="on",
+            log_config=None,
+            access_log=settings.log_level in ("info", "debug", "trace"),
+            timeout_keep_alive=KEEP_ALIVE,
+            timeout_notify=max(1, self.timeout // 2),
+            callback_notify=self._notify,
+            timeout_graceful_shutdown=GRACEFUL_TIMEOUT,
+            server_header=False,
+            **_tls_options(settings),
+        )
+        server = self._server = uvicorn.Server(config)
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(server.serve(sockets=self.sockets))
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+    async def _notify(self) -> None:
+        if self.ppid != os.getppid():  # the arbiter died: do not serve on as an orphan
+            self.log.warning("arbiter %s is gone; worker %s stops", self.ppid, self.pid)
+            self._server.should_exit = True
+            return
+        self.notify()
+
+
+def _tls_options(settings: Settings) -> dict[str, Any]:
+    if settings.tls_cert_file is None:
+        return {}
+    options: dict[str, Any] = {
+        "ssl_certfile": str(settings.tls_cert_file),
+        "ssl_keyfile": str(settings.tls_key_file) if settings.tls_key_file else None,
+    }
+    if settings.tls_client_ca_file is not None:
+        options["ssl_ca_certs"] = str(settings.tls_client_ca_file)
+        options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+    return options
+
+
+class _Arbiter(BaseApplication):  # type: ignore[misc]
+    """gunicorn configured from :class:`Settings` instead of its command line."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        host = f"[{s.host}]" if ":" in s.host else s.host
+        options: dict[str, Any] = {
+            "bind": [f"{host}:{s.port}"],
+            "workers": s.workers,
+            "worker_class": GlimpseWorker,
+            "graceful_timeout": GRACEFUL_TIMEOUT,
+            "keepalive": KEEP_ALIVE,
+            "loglevel": "debug" if s.log_level == "trace" else s.log_level,
+            "accesslog": None,
+            "proc_name": "glimpse-api",
+            "when_ready": _freeze_heap,
+            # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+            # connections evenly; with one shared socket the first worker to wake accepts a burst of
+            # connections alone while the other idles.
+            "reuse_port": hasattr(socket, "SO_REUSEPORT"),
+        }
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24: no shared control socket
+            options["control_socket_disable"] = True
+        for name, value in options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> ASGIApp:
+        return build_app(self.settings, migrate=False)
+
+
+def _freeze_heap(_arbiter: Arbiter | None) -> None:
+    # Objects that exist before the fork stay untouched by the workers' garbage
+    # collector, so their pages stay shared instead of being copied into each worker.
+    gc.collect()
+    gc.freeze()
+
+
+def serve(settings: Settings) -> None:
+    """Serve ``settings.workers`` worker processes until stopped by a signal."""
+    logging.getLogger("gunicorn.error").propagate = False
+    _Arbiter(settings).run()
