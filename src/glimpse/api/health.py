@@ -7,11 +7,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from glimpse.api.errors import negotiate
-from glimpse.services import Services
+from glimpse.api.requests import services as services_of
 
 
 async def healthcheck(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services = services_of(request)
     report = await run_in_threadpool(services.health)
     healthy = all(state == "ok" for state in report.values())
     status = 200 if healthy else 503

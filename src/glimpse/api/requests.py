@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from glimpse.context import RequestContext
+
+if TYPE_CHECKING:
+    from glimpse.services import Services
+
+
+def services(request: Request) -> Services:
+    """The service layer of this node."""
+    built: Services = request.app.state.services
+    return built
 
 
 def context(request: Request) -> RequestContext:

@@ -26,7 +26,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import anyio.to_thread
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import (
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 log = logging.getLogger(__name__)
 

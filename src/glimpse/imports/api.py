@@ -7,13 +7,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from glimpse.api.requests import context
+from glimpse.api.requests import services as services_of
 from glimpse.api.streaming import RequestChunks
 from glimpse.api.v2.image_data import data_request, redirected
-from glimpse.services import Services
 
 
 async def stage(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services = services_of(request)
     size = data_request(request)
     async with RequestChunks(request) as chunks:
         await run_in_threadpool(services.imports.stage, context(request), request.path_params["image_id"],

@@ -18,7 +18,12 @@ from glimpse.extensions.hookspecs import hookimpl
 from glimpse.imports import api
 from glimpse.imports.methods import GlanceDirect, WebDownload
 from glimpse.imports.web_download import UrlRules
-from glimpse.services.imports import GLANCE_DIRECT, STAGING_STORE, WEB_DOWNLOAD, ImportMethod
+from glimpse.services.imports import (
+    GLANCE_DIRECT,
+    STAGING_STORE,
+    WEB_DOWNLOAD,
+    ImportMethod,
+)
 from glimpse.stores.filesystem import FilesystemStore
 
 if TYPE_CHECKING:

@@ -8,10 +8,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from glimpse.api.requests import services as services_of
 from glimpse.api.routing import bodiless
 from glimpse.api.urls import base_url
 from glimpse.extensions.manager import ExtensionInfo
-from glimpse.services import Services
 
 
 def extension_view(info: ExtensionInfo, root: str) -> dict[str, Any]:
@@ -28,14 +28,14 @@ def extension_view(info: ExtensionInfo, root: str) -> dict[str, Any]:
 
 @bodiless
 async def index(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services = services_of(request)
     root = base_url(request)
     return JSONResponse({"extensions": [extension_view(info, root) for info in services.extensions.enabled]})
 
 
 @bodiless
 async def show(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services = services_of(request)
     alias = request.path_params["alias"]
     info = services.extensions.infos.get(alias)
     if info is None:

@@ -12,11 +12,11 @@ from starlette.responses import Response
 
 from glimpse.api import caching
 from glimpse.api.requests import context, media_type
+from glimpse.api.requests import services as services_of
 from glimpse.api.roles import REDIRECT_MARKER
 from glimpse.api.routing import bodiless
 from glimpse.api.streaming import DownloadResponse, RequestChunks
 from glimpse.errors import RangeNotSatisfiable
-from glimpse.services import Services
 from glimpse.services.image_data import ByteRange, Download
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
@@ -25,7 +25,7 @@ OCTET_STREAM = "application/octet-stream"
 
 
 async def upload(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services = services_of(request)
     size = data_request(request)
     async with RequestChunks(request) as chunks:
         await run_in_threadpool(
@@ -113,7 +113,7 @@ async def download(request: Request) -> Response:
 
 
 async def _open_download(request: Request, byte_range: ByteRange | None) -> Download:
-    services: Services = request.app.state.services
+    services = services_of(request)
     prefer = [s.strip() for s in request.query_params.get("prefer", "").split(",") if s.strip()]
     if prefer and not services.stores.multiple:
         raise HTTPException(400, "'prefer' chooses among several stores, and this site has only one.")

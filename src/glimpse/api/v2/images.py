@@ -12,22 +12,24 @@ from starlette.responses import Response
 
 from glimpse.api import blocking, caching
 from glimpse.api.requests import context, json_body, json_object, media_type
+from glimpse.api.requests import services as services_of
 from glimpse.api.routing import bodiless
 from glimpse.api.urls import base_url
 from glimpse.api.v2.views import image_view
 from glimpse.domain.images import Image
-from glimpse.domain.patch import MEDIA_TYPE_V20, MEDIA_TYPE_V21, MEDIA_TYPES, Dialect, parse_patch
+from glimpse.domain.patch import (
+    MEDIA_TYPE_V20,
+    MEDIA_TYPE_V21,
+    MEDIA_TYPES,
+    Dialect,
+    parse_patch,
+)
 from glimpse.domain.queries import parse_image_query
 from glimpse.services import Services
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 async def create(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     body = await json_object(request, max_size=services.settings.max_json_body_size)
     image = await run_in_threadpool(services.images.create, context(request), body)
     headers = {"Location": f"{base_url(request)}/v2/images/{image.id}"}
@@ -45,7 +47,7 @@ def _view(services: Services, image: Image) -> dict[str, object]:
 
 @bodiless
 async def index(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     pairs = list(request.query_params.multi_items())
     query = parse_image_query(
         pairs, default_limit=services.settings.limit_param_default, max_limit=services.settings.api_limit_max
@@ -64,7 +66,7 @@ async def index(request: Request) -> Response:
 
 @bodiless
 async def show(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     image = await blocking.read(services, services.images.get, context(request), request.path_params["image_id"])
     etag = caching.image_etag(image)
     if caching.none_match(request.headers, etag):
@@ -73,7 +75,7 @@ async def show(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     kind = media_type(request)
     if kind not in MEDIA_TYPES:
         raise HTTPException(
@@ -94,7 +96,7 @@ async def update(request: Request) -> Response:
 @bodiless
 async def delete(request: Request) -> Response:
     await run_in_threadpool(
-        functools.partial(_services(request).images.delete, expected_revisions=caching.expected_revisions(request.headers)),
+        functools.partial(services_of(request).images.delete, expected_revisions=caching.expected_revisions(request.headers)),
         context(request), request.path_params["image_id"],
     )
     return Response(status_code=204)
@@ -102,21 +104,21 @@ async def delete(request: Request) -> Response:
 
 @bodiless
 async def deactivate(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     await run_in_threadpool(services.images.deactivate, context(request), request.path_params["image_id"])
     return Response(status_code=204)
 
 
 @bodiless
 async def reactivate(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     await run_in_threadpool(services.images.reactivate, context(request), request.path_params["image_id"])
     return Response(status_code=204)
 
 
 @bodiless
 async def add_tag(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     params = request.path_params
     await run_in_threadpool(services.images.add_tag, context(request), params["image_id"], params["tag"])
     return Response(status_code=204)
@@ -124,7 +126,7 @@ async def add_tag(request: Request) -> Response:
 
 @bodiless
 async def remove_tag(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     params = request.path_params
     await run_in_threadpool(services.images.remove_tag, context(request), params["image_id"], params["tag"])
     return Response(status_code=204)

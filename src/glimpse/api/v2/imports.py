@@ -13,19 +13,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from glimpse.api.requests import context, json_object
+from glimpse.api.requests import services as services_of
 from glimpse.api.routing import bodiless
 from glimpse.domain.tasks import Task
-from glimpse.services import Services
 from glimpse.services.imports import parse_import_request
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 async def start_import(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     body = await json_object(request, max_size=services.settings.max_json_body_size)
     import_request = parse_import_request(body)
     await run_in_threadpool(services.imports.start, context(request), request.path_params["image_id"],
@@ -35,7 +30,7 @@ async def start_import(request: Request) -> Response:
 
 @bodiless
 async def image_tasks(request: Request) -> Response:
-    tasks = await run_in_threadpool(_services(request).imports.tasks_for_image, context(request),
+    tasks = await run_in_threadpool(services_of(request).imports.tasks_for_image, context(request),
                                     request.path_params["image_id"])
     return JSONResponse({"tasks": [task_view(task) for task in tasks]})
 

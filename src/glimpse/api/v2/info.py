@@ -10,15 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from glimpse.api.requests import context
+from glimpse.api.requests import services as services_of
 from glimpse.api.routing import bodiless
 from glimpse.services import Services
 
 _SECRET = re.compile(r"secret|password|token|credential|access_key", re.IGNORECASE)
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 @bodiless
@@ -27,7 +23,7 @@ async def import_methods(request: Request) -> Response:
         "import-methods": {
             "description": "Import methods available.",
             "type": "array",
-            "value": list(_services(request).imports.methods),
+            "value": list(services_of(request).imports.methods),
         }
     })
 
@@ -53,12 +49,12 @@ def _store_entries(services: Services, *, detail: bool) -> list[dict[str, Any]]:
 
 @bodiless
 async def stores(request: Request) -> Response:
-    return JSONResponse({"stores": _store_entries(_services(request), detail=False)})
+    return JSONResponse({"stores": _store_entries(services_of(request), detail=False)})
 
 
 @bodiless
 async def stores_detail(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     services.policy.enforce("stores_info_detail", context(request), None,
                             "Store details are available to administrators and services only.")
     return JSONResponse({"stores": _store_entries(services, detail=True)})
@@ -67,7 +63,7 @@ async def stores_detail(request: Request) -> Response:
 @bodiless
 async def usage(request: Request) -> Response:
     """Quota usage and limits of the caller's project (sizes in MiB, as Glance reports them)."""
-    services = _services(request)
+    services = services_of(request)
     ctx = context(request)
     services.policy.enforce("get_usage", ctx, {"project_id": ctx.project_id},
                             "You are not permitted to see quota usage.")

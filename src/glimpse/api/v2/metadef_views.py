@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from glimpse.api.v2.views import isotime
-from glimpse.domain.metadef_documents import association_document, namespace_document, object_document
+from glimpse.domain.metadef_documents import (
+    association_document,
+    namespace_document,
+    object_document,
+)
 from glimpse.domain.metadefs import (
     Association,
     MetadefObject,

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from glimpse.api.requests import context, json_object
+from glimpse.api.requests import services as services_of
 from glimpse.api.routing import Handler, bodiless
 from glimpse.api.urls import base_url
 from glimpse.api.v2.metadef_views import (
@@ -22,12 +23,6 @@ from glimpse.api.v2.metadef_views import (
     tag_view,
 )
 from glimpse.domain.metadefs import NAMESPACE_SORT_KEYS, TAG_SORT_KEYS, parse_list_query
-from glimpse.services import Services
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def _ns(request: Request) -> str:
@@ -35,7 +30,7 @@ def _ns(request: Request) -> str:
 
 
 async def _body(request: Request) -> dict[str, object]:
-    return await json_object(request, max_size=_services(request).settings.max_json_body_size)
+    return await json_object(request, max_size=services_of(request).settings.max_json_body_size)
 
 
 # -- namespaces
@@ -43,7 +38,7 @@ async def _body(request: Request) -> dict[str, object]:
 
 @bodiless
 async def list_namespaces(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     params = dict(request.query_params)
     query = parse_list_query(params, sort_keys=NAMESPACE_SORT_KEYS, default_limit=services.settings.limit_param_default,
                              max_limit=services.settings.api_limit_max)
@@ -58,7 +53,7 @@ async def list_namespaces(request: Request) -> Response:
 
 
 async def create_namespace(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     body = await _body(request)
     contents = await run_in_threadpool(services.metadefs.create_namespace, context(request), body)
     location = base_url(request) + namespace_href(contents.namespace.namespace)
@@ -67,7 +62,7 @@ async def create_namespace(request: Request) -> Response:
 
 @bodiless
 async def show_namespace(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     resource_type = request.query_params.get("resource_type") or None
     contents = await run_in_threadpool(lambda: services.metadefs.get_namespace(
         context(request), _ns(request), resource_type=resource_type))
@@ -75,7 +70,7 @@ async def show_namespace(request: Request) -> Response:
 
 
 async def update_namespace(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     body = await _body(request)
     namespace = await run_in_threadpool(services.metadefs.update_namespace, context(request), _ns(request), body)
     return JSONResponse(namespace_view(namespace))
@@ -83,14 +78,14 @@ async def update_namespace(request: Request) -> Response:
 
 @bodiless
 async def delete_namespace(request: Request) -> Response:
-    await run_in_threadpool(_services(request).metadefs.delete_namespace, context(request), _ns(request))
+    await run_in_threadpool(services_of(request).metadefs.delete_namespace, context(request), _ns(request))
     return Response(status_code=204)
 
 
 def _delete_all(kind: str) -> Handler:
     @bodiless
     async def handler(request: Request) -> Response:
-        await run_in_threadpool(_services(request).metadefs.delete_contents, context(request), _ns(request), kind)
+        await run_in_threadpool(services_of(request).metadefs.delete_contents, context(request), _ns(request), kind)
         return Response(status_code=204)
 
     return handler
@@ -106,18 +101,18 @@ delete_tags = _delete_all("tags")
 
 @bodiless
 async def list_resource_types(request: Request) -> Response:
-    types = await run_in_threadpool(_services(request).metadefs.list_resource_types, context(request))
+    types = await run_in_threadpool(services_of(request).metadefs.list_resource_types, context(request))
     return JSONResponse({"resource_types": [resource_type_view(t) for t in types]})
 
 
 @bodiless
 async def list_associations(request: Request) -> Response:
-    found = await run_in_threadpool(_services(request).metadefs.associations, context(request), _ns(request))
+    found = await run_in_threadpool(services_of(request).metadefs.associations, context(request), _ns(request))
     return JSONResponse({"resource_type_associations": [association_view(a) for a in found]})
 
 
 async def create_association(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     body = await _body(request)
     association = await run_in_threadpool(services.metadefs.associate, context(request), _ns(request), body)
     return JSONResponse(association_view(association), status_code=201)
@@ -125,7 +120,7 @@ async def create_association(request: Request) -> Response:
 
 @bodiless
 async def delete_association(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     await run_in_threadpool(services.metadefs.dissociate, context(request), _ns(request),
                             request.path_params["resource_type"])
     return Response(status_code=204)
@@ -137,13 +132,13 @@ async def delete_association(request: Request) -> Response:
 @bodiless
 async def list_objects(request: Request) -> Response:
     namespace = _ns(request)
-    found = await run_in_threadpool(_services(request).metadef_contents.list_objects, context(request), namespace)
+    found = await run_in_threadpool(services_of(request).metadef_contents.list_objects, context(request), namespace)
     return JSONResponse({"objects": [object_view(namespace, o) for o in found],
                          "schema": "v2/schemas/metadefs/objects"})
 
 
 async def create_object(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     namespace, body = _ns(request), await _body(request)
     obj = await run_in_threadpool(services.metadef_contents.create_object, context(request), namespace, body)
     return JSONResponse(object_view(namespace, obj), status_code=201)
@@ -152,13 +147,13 @@ async def create_object(request: Request) -> Response:
 @bodiless
 async def show_object(request: Request) -> Response:
     namespace = _ns(request)
-    obj = await run_in_threadpool(_services(request).metadef_contents.get_object, context(request), namespace,
+    obj = await run_in_threadpool(services_of(request).metadef_contents.get_object, context(request), namespace,
                                   request.path_params["name"])
     return JSONResponse(object_view(namespace, obj))
 
 
 async def update_object(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     namespace, body = _ns(request), await _body(request)
     obj = await run_in_threadpool(services.metadef_contents.update_object, context(request), namespace,
                                   request.path_params["name"], body)
@@ -167,7 +162,7 @@ async def update_object(request: Request) -> Response:
 
 @bodiless
 async def delete_object(request: Request) -> Response:
-    await run_in_threadpool(_services(request).metadef_contents.delete_object, context(request), _ns(request),
+    await run_in_threadpool(services_of(request).metadef_contents.delete_object, context(request), _ns(request),
                             request.path_params["name"])
     return Response(status_code=204)
 
@@ -177,13 +172,13 @@ async def delete_object(request: Request) -> Response:
 
 @bodiless
 async def list_properties(request: Request) -> Response:
-    found = await run_in_threadpool(_services(request).metadef_contents.list_properties, context(request),
+    found = await run_in_threadpool(services_of(request).metadef_contents.list_properties, context(request),
                                     _ns(request))
     return JSONResponse({"properties": {p.name: definition_view(p, named=False) for p in found}})
 
 
 async def create_property(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     body = await _body(request)
     definition = await run_in_threadpool(services.metadef_contents.create_property, context(request),
                                          _ns(request), body)
@@ -192,7 +187,7 @@ async def create_property(request: Request) -> Response:
 
 @bodiless
 async def show_property(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     resource_type = request.query_params.get("resource_type") or None
     definition = await run_in_threadpool(lambda: services.metadef_contents.get_property(
         context(request), _ns(request), request.path_params["name"], resource_type=resource_type))
@@ -200,7 +195,7 @@ async def show_property(request: Request) -> Response:
 
 
 async def update_property(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     body = await _body(request)
     definition = await run_in_threadpool(services.metadef_contents.update_property, context(request),
                                          _ns(request), request.path_params["name"], body)
@@ -209,7 +204,7 @@ async def update_property(request: Request) -> Response:
 
 @bodiless
 async def delete_property(request: Request) -> Response:
-    await run_in_threadpool(_services(request).metadef_contents.delete_property, context(request), _ns(request),
+    await run_in_threadpool(services_of(request).metadef_contents.delete_property, context(request), _ns(request),
                             request.path_params["name"])
     return Response(status_code=204)
 
@@ -219,7 +214,7 @@ async def delete_property(request: Request) -> Response:
 
 @bodiless
 async def list_tags(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     query = parse_list_query(dict(request.query_params), sort_keys=TAG_SORT_KEYS, default_limit=0,
                              max_limit=services.settings.api_limit_max, default_dir="asc")
     found = await run_in_threadpool(services.metadef_contents.list_tags, context(request), _ns(request), query)
@@ -227,7 +222,7 @@ async def list_tags(request: Request) -> Response:
 
 
 async def create_tags(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     body = await _body(request)
     append = request.headers.get("x-openstack-append", "").strip().lower() in ("true", "1", "yes", "on", "y", "t")
     tags = await run_in_threadpool(lambda: services.metadef_contents.create_tags(
@@ -237,20 +232,20 @@ async def create_tags(request: Request) -> Response:
 
 @bodiless
 async def create_tag(request: Request) -> Response:
-    tag = await run_in_threadpool(_services(request).metadef_contents.create_tag, context(request), _ns(request),
+    tag = await run_in_threadpool(services_of(request).metadef_contents.create_tag, context(request), _ns(request),
                                   request.path_params["name"])
     return JSONResponse(tag_view(tag), status_code=201)
 
 
 @bodiless
 async def show_tag(request: Request) -> Response:
-    tag = await run_in_threadpool(_services(request).metadef_contents.get_tag, context(request), _ns(request),
+    tag = await run_in_threadpool(services_of(request).metadef_contents.get_tag, context(request), _ns(request),
                                   request.path_params["name"])
     return JSONResponse(tag_view(tag))
 
 
 async def update_tag(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     body = await _body(request)
     tag = await run_in_threadpool(services.metadef_contents.rename_tag, context(request), _ns(request),
                                   request.path_params["name"], body)
@@ -259,6 +254,6 @@ async def update_tag(request: Request) -> Response:
 
 @bodiless
 async def delete_tag(request: Request) -> Response:
-    await run_in_threadpool(_services(request).metadef_contents.delete_tag, context(request), _ns(request),
+    await run_in_threadpool(services_of(request).metadef_contents.delete_tag, context(request), _ns(request),
                             request.path_params["name"])
     return Response(status_code=204)

@@ -11,14 +11,9 @@ from starlette.responses import JSONResponse, Response
 
 from glimpse.api import conditional
 from glimpse.api.requests import context, json_object
+from glimpse.api.requests import services as services_of
 from glimpse.api.routing import bodiless
 from glimpse.domain.properties import PropertyRecord
-from glimpse.services import Services
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def record_view(record: PropertyRecord) -> dict[str, Any]:
@@ -36,7 +31,7 @@ def record_view(record: PropertyRecord) -> dict[str, Any]:
 
 @bodiless
 async def index(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     image, records = await run_in_threadpool(services.properties.list, context(request),
                                              request.path_params["image_id"])
     body = {"properties": [record_view(r) for r in records], "image": f"/v2/images/{image.id}"}
@@ -45,14 +40,14 @@ async def index(request: Request) -> Response:
 
 @bodiless
 async def show(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     params = request.path_params
     record = await run_in_threadpool(services.properties.get, context(request), params["image_id"], params["name"])
     return JSONResponse(record_view(record), headers={"ETag": conditional.property_etag(record)})
 
 
 async def update(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     body = await json_object(request, max_size=services.settings.max_json_body_size)
     if "value" not in body:
         raise HTTPException(400, "The request body must give the property's 'value' "
@@ -73,7 +68,7 @@ async def update(request: Request) -> Response:
 
 @bodiless
 async def delete(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     params = request.path_params
     await run_in_threadpool(lambda: services.properties.delete(
         context(request), params["image_id"], params["name"], precondition=conditional.precondition(request.headers)))

@@ -15,10 +15,10 @@ from starlette.responses import Response
 
 from glimpse.api import caching
 from glimpse.api.requests import context
+from glimpse.api.requests import services as services_of
 from glimpse.api.routing import bodiless
 from glimpse.domain import metadef_schemas
 from glimpse.domain.schemas import member_schema, members_schema
-from glimpse.services import Services
 
 _METADEF_SCHEMAS = metadef_schemas.served()
 #: Seconds caches may keep an image schema, which changes with the property catalog.
@@ -26,25 +26,20 @@ IMAGE_SCHEMA_MAX_AGE = 60
 _IDENTITY_HEADERS = "X-Auth-Token, X-Project-Id, X-Tenant-Id, X-Roles"
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 async def _typed(request: Request) -> dict[str, dict[str, object]]:
-    services = _services(request)
+    services = services_of(request)
     ctx = context(request)
     return await run_in_threadpool(services.catalog.advertised, ctx, services.schema.nullable_custom_names)
 
 
 @bodiless
 async def image(request: Request) -> Response:
-    return _per_caller(request, _services(request).schema.document(await _typed(request)))
+    return _per_caller(request, services_of(request).schema.document(await _typed(request)))
 
 
 @bodiless
 async def images(request: Request) -> Response:
-    return _per_caller(request, _services(request).schema.collection_document(await _typed(request)))
+    return _per_caller(request, services_of(request).schema.collection_document(await _typed(request)))
 
 
 @bodiless

@@ -7,13 +7,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from glimpse.api.requests import context
+from glimpse.api.requests import services as services_of
 from glimpse.api.routing import bodiless
-from glimpse.services import Services
 
 
 @bodiless
 async def delete_from_store(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services = services_of(request)
     params = request.path_params
     await run_in_threadpool(services.image_data.delete_from_store, context(request), params["store_id"],
                             params["image_id"])
