@@ -48,3 +48,32 @@ def test_no_extension_is_loaded_unless_enabled(tmp_path: Path) -> None:
         assert Api(server.url).http.get("/v2/extensions").json() == {"extensions": []}
     finally:
         server.stop()
+
+
+def test_import_status_changes_are_notified(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "node", args=["--log-level", "info"], env={
+        "GLIMPSE_EXTENSIONS": '["image-import", "notifications"]', "GLIMPSE_OUTBOX_POLL_INTERVAL": "0.1"})
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        image = api.create(name="imported")
+        staged = api.http.put(f"/v2/images/{image['id']}/stage", content=b"staged",
+                              headers={"Content-Type": "application/octet-stream"})
+        assert staged.status_code == 204
+        assert api.http.post(f"/v2/images/{image['id']}/import",
+                             json={"method": {"name": "glance-direct"}}).status_code == 202
+        deadline = time.monotonic() + 30
+        while not any(m["event_type"] == "image.activate" for m in _notifications(server.log)):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    events = [(m["event_type"], m["payload"]["status"]) for m in _notifications(server.log)  # type: ignore[index]
+              if m["payload"]["id"] == image["id"]]  # type: ignore[index]
+    assert events == [
+        ("image.create", "queued"),
+        ("image.update", "uploading"), ("image.prepare", "uploading"),  # staging starts
+        ("image.upload", "uploading"), ("image.update", "uploading"),  # staged
+        ("image.update", "importing"),  # the import task takes the image
+        ("image.prepare", "importing"),  # the data goes to the store
+        ("image.upload", "active"), ("image.activate", "active"), ("image.update", "active"),
+    ]

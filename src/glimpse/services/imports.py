@@ -42,6 +42,7 @@ from glimpse.errors import (
     StoreUnavailable,
 )
 from glimpse.services.access import ImageAccess
+from glimpse.services.events import image_event
 from glimpse.services.image_data import ImageDataService, back_to_queued
 from glimpse.services.quotas import ProjectQuotas
 from glimpse.services.stores import StoreSet
@@ -170,7 +171,10 @@ class ImportService:
         if size is not None and size > self._size_cap:
             raise ImageTooLarge(f"Image size {size} exceeds the maximum of {self._size_cap} bytes.")
         self._access.change(image.id, _start_uploading,
-                            guard=lambda before, _after: self._quotas.for_stage_start(before.owner, size))
+                            guard=lambda before, _after: self._quotas.for_stage_start(before.owner, size),
+                            events=lambda before, after: [
+                                image_event("image.update", ctx, after),
+                                image_event("image.prepare", ctx, after, store=STAGING_STORE)])
         staging = self._stores.get(STAGING_STORE)
         key = image.id
         location_id = self._images.reserve_location(image.id, STAGING_STORE, key, staging.url_for(key))
@@ -181,14 +185,16 @@ class ImportService:
             counted.verify_size()
             staged = self._access.change(
                 image.id, lambda current: _staged(current, counted.received),
-                guard=lambda before, _after: self._quotas.for_staged_data(before.owner, counted.received))
+                guard=lambda before, _after: self._quotas.for_staged_data(before.owner, counted.received),
+                events=lambda before, after: [image_event("image.upload", ctx, after, store=STAGING_STORE),
+                                              image_event("image.update", ctx, after)])
         except BaseException as exc:
             self._unstage(staging, image.id, location_id)
             if isinstance(exc, ImageNotFound):
                 raise ImageGone(f"Image {image.id} was deleted while its data was being staged.") from None
             if isinstance(exc, ImageGone):
                 raise
-            self._requeue(image.id)
+            self._requeue(ctx, image.id, exc)
             if isinstance(exc, StoreFullError):
                 raise StoreFull(f"The staging area has no room for this image: {exc}") from exc
             if isinstance(exc, StoreError):
@@ -204,9 +210,11 @@ class ImportService:
         except Exception:  # the record stays "pending"; glimpse-manage cleanup removes it later
             log.exception("could not remove staged data of image %s", image_id)
 
-    def _requeue(self, image_id: str) -> None:
+    def _requeue(self, ctx: RequestContext, image_id: str, error: BaseException) -> None:
         try:
-            self._access.change(image_id, back_to_queued)
+            self._access.change(image_id, back_to_queued, events=lambda before, after: [
+                image_event("image.upload", ctx, after, error=f"Failed to stage data for image {image_id}: {error}"),
+                image_event("image.update", ctx, after)])
         except Exception:
             log.exception("could not put image %s back to queued after failed staging", image_id)
 
@@ -240,7 +248,8 @@ class ImportService:
 
         self._tasks.add(task)
         try:
-            self._access.change(image.id, importing)
+            self._access.change(image.id, importing,
+                                events=lambda before, after: [image_event("image.update", ctx, after)])
         except BaseException as exc:
             self._tasks.transition(task, TaskStatus.FAILURE, message=str(getattr(exc, "message", exc)),
                                    expires_at=utcnow() + self._task_lifetime)
@@ -308,7 +317,9 @@ class ImportService:
             return dataclasses.replace(queued, properties=properties)
 
         try:
-            self._access.change(image_id, reverted)
+            self._access.change(image_id, reverted, events=lambda before, after: [
+                image_event("image.upload", None, after, error=f"Import of image {image_id} failed: {message}"),
+                image_event("image.update", None, after)])
         except ImageNotFound:
             pass
         except Exception:
