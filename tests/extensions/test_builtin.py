@@ -77,3 +77,23 @@ def test_import_status_changes_are_notified(tmp_path: Path) -> None:
         ("image.prepare", "importing"),  # the data goes to the store
         ("image.upload", "active"), ("image.activate", "active"), ("image.update", "active"),
     ]
+
+
+def test_private_properties_stay_out_of_notifications(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "node", args=["--log-level", "info"], env={
+        "GLIMPSE_EXTENSIONS": '["notifications"]', "GLIMPSE_OUTBOX_POLL_INTERVAL": "0.1"})
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        image = api.create(name="secretive", public_note="hello")
+        response = api.http.put(f"/v2/images/{image['id']}/properties/secret_note",
+                                json={"value": "owner eyes only", "visibility": "private"})
+        assert response.status_code == 201, response.text
+        api.patch(image["id"], [{"op": "replace", "path": "/name", "value": "still secretive"}])
+        deadline = time.monotonic() + 30
+        while sum(m["event_type"] == "image.update" for m in _notifications(server.log)) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    updates = [m["payload"] for m in _notifications(server.log) if m["event_type"] == "image.update"]
+    assert [u["properties"] for u in updates] == [{"public_note": "hello"}] * 2  # type: ignore[index]

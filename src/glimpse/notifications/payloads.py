@@ -43,7 +43,8 @@ def image_payload(image: Image) -> dict[str, Any]:
         "virtual_size": image.virtual_size,
         "is_public": image.visibility is Visibility.PUBLIC,
         "visibility": image.visibility.value,
-        "properties": dict(image.properties),
+        # Private properties are for the owner only; a notification goes to every listener.
+        "properties": {k: v for k, v in image.properties.items() if k not in image.private_names()},
         "tags": list(image.tags),
         "deleted": False,
         "deleted_at": None,
