@@ -262,3 +262,12 @@ def catalog(server: Server, database_url: str) -> Path:
     result = manage("metadefs", "load", str(CATALOG_DIR), server=server, database_url=database_url)
     assert result.returncode == 0, result.stderr
     return CATALOG_DIR
+
+
+@pytest.fixture(scope="session")
+def files() -> Iterator[str]:
+    """A loopback HTTP server of deterministic files (``/<n>``, ``/missing``, ``/slow``) to import from."""
+    from tests.support.web import serve_files
+
+    with serve_files() as url:
+        yield url

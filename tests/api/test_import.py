@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -22,6 +21,7 @@ from keystoneauth1 import noauth
 from keystoneauth1 import session as ks_session
 
 from tests.conftest import Api, Server, start_server
+from tests.support.web import payload
 
 MiB = 1024 * 1024
 IMPORT_ENV = {"GLIMPSE_EXTENSIONS": '["image-import"]', "GLIMPSE_WEB_DOWNLOAD_ALLOWED_PORTS": "[]"}
@@ -39,45 +39,6 @@ def api(node: Server) -> Iterator[Api]:
     client = Api(node.url, uuid.uuid4().hex)
     yield client
     client.close()
-
-
-class Files(http.server.BaseHTTPRequestHandler):
-    """Serves ``/<n>`` as ``n`` deterministic bytes; ``/missing`` answers 404; ``/slow`` never finishes."""
-
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        if self.path == "/missing":
-            self.send_error(404)
-            return
-        if self.path == "/slow":
-            self.send_response(200)
-            self.send_header("Content-Length", str(10 * MiB))
-            self.end_headers()
-            self.wfile.write(b"s" * 1000)
-            self.wfile.flush()
-            time.sleep(60)
-            return
-        body = payload(int(self.path.strip("/")))
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-def payload(size: int) -> bytes:
-    return (hashlib.sha256(str(size).encode()).digest() * (size // 32 + 1))[:size]
-
-
-@pytest.fixture(scope="module")
-def files() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def wait_for(api: Api, image_id: str, *statuses: str, timeout: float = 60) -> dict[str, Any]:

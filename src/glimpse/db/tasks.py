@@ -43,6 +43,29 @@ class TaskRepository:
                                 .order_by(tasks.c.created_at, tasks.c.id)).all()
         return [_task(row) for row in rows]
 
+    def list_page(self, *, limit: int, marker: Task | None, sort_key: str, sort_dir: str,
+                  status: str | None = None, type_: str | None = None,
+                  now: dt.datetime | None = None) -> list[Task]:
+        """Unexpired tasks, ``limit`` of them after ``marker`` in ``sort_key`` order (ties by id)."""
+        moment = now or utcnow()
+        column, ident = tasks.c[sort_key], tasks.c.id
+        conditions = [sa.or_(tasks.c.expires_at.is_(None), tasks.c.expires_at > moment)]
+        if status is not None:
+            conditions.append(tasks.c.status == status)
+        if type_ is not None:
+            conditions.append(tasks.c.type == type_)
+        if marker is not None:
+            value = getattr(marker, sort_key)
+            value = value.value if hasattr(value, "value") else value
+            if sort_dir == "asc":
+                conditions.append(sa.or_(column > value, sa.and_(column == value, ident > marker.id)))
+            else:
+                conditions.append(sa.or_(column < value, sa.and_(column == value, ident < marker.id)))
+        order = [column.asc(), ident.asc()] if sort_dir == "asc" else [column.desc(), ident.desc()]
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(tasks).where(*conditions).order_by(*order).limit(limit)).all()
+        return [_task(row) for row in rows]
+
     @retry_on_conflict
     def transition(self, task: Task, status: TaskStatus, *, result: dict[str, Any] | None = None,
                    message: str | None = None, expires_at: dt.datetime | None = None) -> Task | None:

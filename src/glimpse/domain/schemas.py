@@ -234,3 +234,46 @@ def members_schema() -> dict[str, Any]:
         },
         "links": [{"rel": "describedby", "href": "{schema}"}],
     }
+
+
+def _task_properties() -> dict[str, Any]:
+    return {
+        "id": {"type": "string", "pattern": UUID_PATTERN, "description": "An identifier for the task"},
+        "type": {"type": "string", "enum": ["import", "api_image_import", "location_import"],
+                 "description": "The type of task represented by this content"},
+        "status": {"type": "string", "enum": ["pending", "processing", "success", "failure"],
+                   "description": "The current status of this task"},
+        "input": {"type": ["null", "object"], "description": "The parameters required by task, JSON blob"},
+        "result": {"type": ["null", "object"], "description": "The result of current task, JSON blob"},
+        "owner": {"type": "string", "description": "An identifier for the owner of this task"},
+        "message": {"type": "string", "description": "Human-readable informative message (usually on failure)"},
+        "image_id": {"type": "string", "description": "Image associated with the task"},
+        "request_id": {"type": "string", "description": "Human-readable informative request-id"},
+        "user_id": {"type": "string", "description": "User associated with the task"},
+        "expires_at": {"type": ["null", "string"], "description": "When this resource may be removed"},
+        "created_at": {"type": "string", "description": "When this resource was created"},
+        "updated_at": {"type": "string", "description": "When this resource was updated"},
+        "self": {"type": "string", "readOnly": True},
+        "schema": {"type": "string", "readOnly": True},
+    }
+
+
+def task_schema() -> dict[str, Any]:
+    """The body of ``GET /v2/schemas/task``."""
+    return {"name": "task", "properties": _task_properties()}
+
+
+def tasks_schema() -> dict[str, Any]:
+    """The body of ``GET /v2/schemas/tasks``: a collection of task stubs (no input, result, message)."""
+    stub = {k: v for k, v in _task_properties().items() if k not in ("input", "result", "message")}
+    return {
+        "name": "tasks",
+        "properties": {
+            "tasks": {"type": "array", "items": {"name": "task", "properties": stub}},
+            "schema": {"type": "string"},
+            "first": {"type": "string"},
+            "next": {"type": "string"},
+        },
+        "links": [{"rel": "first", "href": "{first}"}, {"rel": "next", "href": "{next}"},
+                  {"rel": "describedby", "href": "{schema}"}],
+    }

@@ -44,6 +44,7 @@ DEFAULT_RULES: dict[str, str] = {
     "modify_member": f"{ADMIN} or (role:member and project_id:%(member_id)s)",
     # discovery
     "stores_info_detail": f"{ADMIN} or role:service",
+    "tasks_api_access": ADMIN,
     "get_usage": f"{ADMIN} or role:reader",
     # metadata definitions catalog (reads: admin, owner's readers, or anyone for public namespaces)
     "metadef_default": "",

@@ -35,6 +35,7 @@ from glimpse.services.catalog import PropertyCatalog
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.images import ImageService
 from glimpse.services.imports import ImportService
+from glimpse.services.tasks import TaskService
 from glimpse.services.maintenance import MaintenanceService
 from glimpse.services.members import MemberService
 from glimpse.services.metadef_contents import MetadefContentService
@@ -71,6 +72,7 @@ class Services:
     extensions: Extensions
     outbox: OutboxRepository
     imports: ImportService
+    tasks: TaskService
     catalog: PropertyCatalog
     properties: PropertyService
     metadefs: MetadefService
@@ -138,17 +140,21 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         access, stores, quotas, limits, outbox, size_cap=settings.image_size_cap,
         hash_algorithm=settings.hashing_algorithm, require_format_match=settings.require_image_format_match,
     )
-    imports = ImportService(access, image_data, stores, TaskRepository(database), quotas,
+    task_repository = TaskRepository(database)
+    imports = ImportService(access, image_data, stores, task_repository, quotas,
                             size_cap=settings.image_size_cap, threads=settings.import_threads,
                             task_lifetime=dt.timedelta(seconds=settings.task_time_to_live))
+    images = ImageService(access, schema, limits, stores, quotas, catalog)
     services = Services(
         settings=settings,
         database=database,
         schema=schema,
         stores=stores,
-        images=ImageService(access, schema, limits, stores, quotas, catalog),
+        images=images,
         image_data=image_data,
         imports=imports,
+        tasks=TaskService(task_repository, images, imports, policy, default_limit=settings.limit_param_default,
+                          max_limit=settings.api_limit_max),
         members=MemberService(access, limits),
         quotas=quotas,
         policy=policy,

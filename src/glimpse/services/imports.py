@@ -220,8 +220,12 @@ class ImportService:
 
     # -- importing
 
-    def start(self, ctx: RequestContext, image_id: str, request: ImportRequest) -> Task:
+    def start(self, ctx: RequestContext, image_id: str, request: ImportRequest, *,
+              task_type: str = IMPORT_TASK_TYPE, task_input: dict[str, Any] | None = None) -> Task:
         """Check an import request and start it as a task; returns the task (``pending``).
+
+        ``task_type`` and ``task_input`` are what the task records (the legacy
+        ``/v2/tasks`` import keeps its own).
 
         Raises :class:`InvalidRequest` (method not enabled, bad parameters),
         :class:`ImageNotFound`, :class:`Forbidden` (not the owner) and
@@ -236,9 +240,9 @@ class ImportService:
         image = self._access.find_for(ctx, image_id, "modify_image", "import data into")
         stores = self._target_stores(request)
         now = utcnow()
-        task = Task(id=str(uuid.uuid4()), type=IMPORT_TASK_TYPE, status=TaskStatus.PENDING, owner=image.owner,
+        task = Task(id=str(uuid.uuid4()), type=task_type, status=TaskStatus.PENDING, owner=image.owner,
                     created_at=now, updated_at=now, image_id=image.id, request_id=ctx.request_id,
-                    user_id=ctx.user_id, input=request.as_input())
+                    user_id=ctx.user_id, input=task_input if task_input is not None else request.as_input())
 
         def importing(current: Image) -> Image:
             _check_importable(current, method)

@@ -17,6 +17,7 @@ from glimpse.api.v2 import (
     properties,
     schemas,
     stores,
+    tasks,
 )
 from glimpse.settings import Settings
 
@@ -40,6 +41,10 @@ METADATA: list[tuple[str, dict[str, Handler]]] = [
     ("/v2/schemas/image", {"GET": schemas.image}),
     ("/v2/schemas/images", {"GET": schemas.images}),
     ("/v2/schemas/member", {"GET": schemas.member}),
+    ("/v2/schemas/task", {"GET": schemas.task}),
+    ("/v2/schemas/tasks", {"GET": schemas.tasks}),
+    ("/v2/tasks", {"GET": tasks.index, "POST": tasks.create}),
+    ("/v2/tasks/{task_id}", {"GET": tasks.show, "DELETE": tasks.delete}),
     ("/v2/schemas/members", {"GET": schemas.members}),
     ("/v2/schemas/metadefs/{name}", {"GET": schemas.metadef}),
     ("/v2/metadefs/resource_types", {"GET": metadefs.list_resource_types}),

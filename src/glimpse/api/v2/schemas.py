@@ -18,7 +18,7 @@ from glimpse.api.requests import context
 from glimpse.api.requests import services as services_of
 from glimpse.api.routing import bodiless
 from glimpse.domain import metadef_schemas
-from glimpse.domain.schemas import member_schema, members_schema
+from glimpse.domain.schemas import member_schema, members_schema, task_schema, tasks_schema
 
 _METADEF_SCHEMAS = metadef_schemas.served()
 #: Seconds caches may keep an image schema, which changes with the property catalog.
@@ -50,6 +50,16 @@ async def member(request: Request) -> Response:
 @bodiless
 async def members(request: Request) -> Response:
     return _static(request, members_schema())
+
+
+@bodiless
+async def task(request: Request) -> Response:
+    return _static(request, task_schema())
+
+
+@bodiless
+async def tasks(request: Request) -> Response:
+    return _static(request, tasks_schema())
 
 
 @bodiless

@@ -1,0 +1,53 @@
+"""A small HTTP server of deterministic files, for importing from a URL (web-download)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+MiB = 1024 * 1024
+
+
+class Files(http.server.BaseHTTPRequestHandler):
+    """Serves ``/<n>`` as ``n`` deterministic bytes; ``/missing`` answers 404; ``/slow`` never finishes."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        if self.path == "/missing":
+            self.send_error(404)
+            return
+        if self.path == "/slow":
+            self.send_response(200)
+            self.send_header("Content-Length", str(10 * MiB))
+            self.end_headers()
+            self.wfile.write(b"s" * 1000)
+            self.wfile.flush()
+            time.sleep(60)
+            return
+        body = payload(int(self.path.strip("/")))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def payload(size: int) -> bytes:
+    return (hashlib.sha256(str(size).encode()).digest() * (size // 32 + 1))[:size]
+
+
+@contextlib.contextmanager
+def serve_files() -> Iterator[str]:
+    """Serve :class:`Files` on a loopback port; yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
