@@ -34,3 +34,22 @@ def test_stage_import_and_tasks(importing: Server) -> None:
         assert task.type == "api_image_import" and task.status == "success"
         with client.images.download(image.id) as download:
             assert b"".join(download) == b"staged by the client" * 100
+
+
+def test_the_tasks_api(tmp_path_factory: pytest.TempPathFactory, files: str) -> None:
+    server = start_server(tmp_path_factory.mktemp("client-tasks"), env={
+        "GLIMPSE_EXTENSIONS": '["image-import"]', "GLIMPSE_WEB_DOWNLOAD_ALLOWED_PORTS": "[]"})
+    try:
+        with Client(server.url, project_id=uuid.uuid4().hex, roles="admin") as client:
+            task = client.tasks.create("import", {"import_from": f"{files}/2048", "import_from_format": "raw",
+                                                  "image_properties": {"container_format": "bare"}})
+            deadline = time.monotonic() + 30
+            while client.tasks.get(task.id).status not in ("success", "failure"):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            done = client.tasks.get(task.id)
+            assert done.status == "success"
+            assert task.id in [t.id for t in client.tasks.list(limit=5)]
+            assert client.images.get(done.result["image_id"]).size == 2048  # type: ignore[index]
+    finally:
+        server.stop()
