@@ -138,3 +138,23 @@ def test_metadefs_load_export_and_unload(tmp_path: Path) -> None:
     assert reloaded.returncode == 0 and reloaded.stdout.count(": created") == len(files)
     missing = run([*MANAGE, *data, "metadefs", "load", str(tmp_path / "nowhere")])
     assert missing.returncode != 0 and "no catalog files" in missing.stderr
+
+
+def test_purge_forgets_deleted_images_so_their_ids_can_be_reused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "purge"
+    server = start_server(data_dir)
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        gone = api.create()
+        kept = api.create()
+        assert api.http.delete(f"/v2/images/{gone['id']}").status_code == 204
+        assert api.http.post("/v2/images", json={"id": gone["id"]}).status_code == 409
+        result = run([*MANAGE, "--data-dir", str(data_dir), "purge", "--age-days", "1"])
+        assert result.returncode == 0 and "purged 0 deleted image record(s)" in result.stdout
+        result = run([*MANAGE, "--data-dir", str(data_dir), "purge", "--age-days", "0"])
+        assert result.returncode == 0, result.stderr
+        assert "purged 1 deleted image record(s)" in result.stdout
+        assert api.http.post("/v2/images", json={"id": gone["id"]}).status_code == 201
+        assert api.show(kept["id"])["id"] == kept["id"]
+    finally:
+        server.stop()

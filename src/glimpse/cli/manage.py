@@ -70,6 +70,10 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("path", type=Path, help="directory to write <namespace>.json files into")
     metadefs.add_parser("unload", help="remove the whole catalog")
 
+    purge = commands.add_parser("purge", help="forget deleted images and expired tasks for good")
+    purge.add_argument("--age-days", type=float, default=30.0,
+                       help="purge images deleted at least this many days ago (default 30)")
+
     cleanup = commands.add_parser("cleanup", help="remove data of deleted images and of abandoned uploads")
     cleanup.add_argument("--stale-minutes", type=float, default=10.0,
                          help="an upload without progress for this long counts as abandoned (default 10)")
@@ -87,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             database.dispose()
     services = open_services(settings, migrate=False)
     try:
-        {"token": _token, "quota": _quota, "cleanup": _cleanup, "metadefs": _metadefs}[args.command](args, services)
+        handlers = {"token": _token, "quota": _quota, "cleanup": _cleanup, "purge": _purge, "metadefs": _metadefs}
+        handlers[args.command](args, services)
     except GlimpseError as exc:
         sys.exit(f"error: {exc.message}")
     finally:
@@ -154,6 +159,11 @@ def _catalog_files(path: Path) -> list[tuple[str, Any]]:
         except (OSError, ValueError) as exc:
             raise SystemExit(f"error: cannot read catalog file {file}: {exc}") from None
     return documents
+
+
+def _purge(args: argparse.Namespace, services: Services) -> None:
+    for line in services.maintenance.purge(older_than=dt.timedelta(days=args.age_days)):
+        print(line)
 
 
 def _cleanup(args: argparse.Namespace, services: Services) -> None:

@@ -239,6 +239,24 @@ class ImageRepository:
                 found.extend((r.name, r.value) for r in rows)
         return found
 
+    def purge_deleted(self, before: dt.datetime) -> int:
+        """Forget images deleted before ``before`` for good (rows and children), once their data is gone.
+
+        Their ids become reusable. Images whose data still awaits removal from a
+        store are kept until it is gone.
+        """
+        waiting = sa.select(image_locations.c.image_id).where(
+            image_locations.c.status.in_(["pending_delete", "pending", "staged"]))
+        condition = sa.and_(images.c.deleted.is_(True), images.c.deleted_at < before, images.c.id.not_in(waiting))
+        with self._db.write() as conn:
+            doomed = [row.id for row in conn.execute(sa.select(images.c.id).where(condition))]
+            for start in range(0, len(doomed), 500):
+                batch = doomed[start:start + 500]
+                for child in (image_properties, image_tags, image_locations, image_members):
+                    conn.execute(child.delete().where(child.c.image_id.in_(batch)))
+                conn.execute(images.delete().where(images.c.id.in_(batch)))
+        return len(doomed)
+
     # -- data bookkeeping
     def reserve_location(self, image_id: str, store: str, key: str, url: str) -> int:
         """Record, before writing, that ``key`` in ``store`` may soon hold data for the image."""

@@ -89,6 +89,12 @@ class TaskRepository:
         with self._db.write() as conn:
             conn.execute(tasks.update().where(tasks.c.id == task_id).values(updated_at=utcnow()))
 
+    def purge_expired(self, now: dt.datetime | None = None) -> int:
+        """Remove tasks past their expiry; returns how many."""
+        with self._db.write() as conn:
+            return int(conn.execute(tasks.delete().where(tasks.c.expires_at.is_not(None),
+                                                         tasks.c.expires_at <= (now or utcnow()))).rowcount)
+
     def stale(self, before: dt.datetime) -> list[Task]:
         """Unfinished tasks whose worker has shown no sign of life since ``before``."""
         with self._db.read() as conn:

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 from glimpse.db.images import ImageRepository, utcnow
+from glimpse.db.tasks import TaskRepository
 from glimpse.domain.images import ImageStatus
 from glimpse.errors import ImageNotFound
 from glimpse.services.access import ImageAccess
@@ -18,11 +19,13 @@ log = logging.getLogger(__name__)
 
 
 class MaintenanceService:
-    def __init__(self, access: ImageAccess, stores: StoreSet, imports: ImportService) -> None:
+    def __init__(self, access: ImageAccess, stores: StoreSet, imports: ImportService,
+                 tasks: TaskRepository) -> None:
         self._access = access
         self._images: ImageRepository = access.images
         self._stores = stores
         self._imports = imports
+        self._tasks = tasks
 
     def cleanup(self, *, stale_after: dt.timedelta) -> list[str]:
         """Remove data no image needs and reset uploads that stopped making progress.
@@ -59,3 +62,9 @@ class MaintenanceService:
             f"removed {temporary} incomplete temporary file(s)",
             f"failed {failed_imports} import task(s) whose node went away",
         ]
+
+    def purge(self, *, older_than: dt.timedelta) -> list[str]:
+        """Forget images deleted more than ``older_than`` ago, and expired tasks, for good."""
+        images = self._images.purge_deleted(utcnow() - older_than)
+        tasks = self._tasks.purge_expired()
+        return [f"purged {images} deleted image record(s)", f"purged {tasks} expired task(s)"]
