@@ -15,7 +15,7 @@ from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.errors import Forbidden
-from glimpse.policy.checks import Check, PolicySyntaxError, parse
+from glimpse.policy.checks import Check, CallerCredentials, PolicySyntaxError, parse
 from glimpse.policy.defaults import DEFAULT_RULES
 
 __all__ = ["Policy", "PolicySyntaxError", "DEFAULT_RULES"]
@@ -73,12 +73,12 @@ class Policy:
 
     def allowed(self, rule: str, ctx: RequestContext, target: Mapping[str, Any] | None = None) -> bool:
         """Does ``rule`` allow ``ctx`` to act on ``target``? Unknown rules use ``default``."""
-        creds = {
+        creds = CallerCredentials({
             "roles": sorted(ctx.roles),
             "project_id": ctx.project_id,
             "user_id": ctx.user_id,
             "is_admin": ctx.is_admin,
-        }
+        }, frozenset(r.lower() for r in ctx.roles))
         return self._lookup(rule).evaluate(creds, target or {}, self._lookup)
 
     def enforce(self, rule: str, ctx: RequestContext, target: Mapping[str, Any] | None, message: str) -> None:
