@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,9 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from glimpse.db.engine import Database, retry_on_conflict
+from glimpse.db.image_cache import ImageCache, ImageVersion, LruCache
 from glimpse.db.outbox import write_messages
+from glimpse.db.sqlite_reads import compile_for_sqlite
 from glimpse.db.tables import image_locations, image_members, image_properties, image_tags, images
 from glimpse.domain.events import OutboxMessage
 from glimpse.domain.images import (
@@ -54,6 +55,10 @@ _ONE_SECOND = dt.timedelta(seconds=1)
 DETAILS_CACHE_SIZE = 4096
 
 _GET = sa.select(images).where(images.c.id == sa.bindparam("image_id"), images.c.deleted.is_(False))
+#: What a cached image must match: see :mod:`glimpse.db.image_cache`.
+_VERSION = sa.select(images.c.revision, images.c.created_at).where(
+    images.c.id == sa.bindparam("image_id"), images.c.deleted.is_(False))
+_VERSION_SQLITE, _ = compile_for_sqlite(_VERSION)
 _INSERT = images.insert()
 #: SET columns come from the parameters; the WHERE names are prefixed so they cannot clash with them.
 _COMPARE_AND_SWAP = images.update().where(
@@ -68,29 +73,6 @@ class _Details:
     infos: dict[str, PropertyInfo]
     tags: tuple[str, ...]
     locations: tuple[ImageLocation, ...]
-
-
-class _DetailsCache:
-    """``(image id, revision) -> _Details``, least recently used first out; safe across threads."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[tuple[str, int], _Details] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, int]) -> _Details | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, int], details: _Details) -> None:
-        with self._lock:
-            self._entries[key] = details
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
 
 
 def utcnow() -> dt.datetime:
@@ -121,21 +103,35 @@ class PendingDeletion:
 class ImageRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._details = _DetailsCache(DETAILS_CACHE_SIZE)
+        self._details: LruCache[tuple[str, int], _Details] = LruCache(DETAILS_CACHE_SIZE)
+        self._images = ImageCache(DETAILS_CACHE_SIZE)
 
     # -- reads
     def get(self, image_id: str) -> Image | None:
-        """The image, or ``None`` if unknown or deleted."""
-        with self._db.statement() as conn:
-            row = conn.execute(_GET, {"image_id": image_id}).first()
-        if row is None:
+        """The image, or ``None`` if unknown or deleted.
+
+        One primary-key lookup of the image's version when this process has
+        loaded that version before; the image is then the cached (shared) object.
+        """
+        version = self.version(image_id)
+        if version is None:
             return None
-        details = self._details.get((row.id, row.revision))
-        if details is not None:
-            return _image(row, details)
+        cached = self._images.get(image_id, version)
+        if cached is not None:
+            return cached
         with self._db.read() as conn:  # the row and its details from one consistent state
             row = conn.execute(_GET, {"image_id": image_id}).first()
             return self._load(conn, [row])[0] if row else None
+
+    def version(self, image_id: str) -> ImageVersion | None:
+        """The image's ``(revision, created_at)`` now, or ``None`` if unknown or deleted."""
+        reads = self._db.sqlite_reads
+        if reads is not None:
+            found = reads.rows(_VERSION_SQLITE, (image_id,))
+            return (found[0][0], dt.datetime.fromisoformat(found[0][1])) if found else None
+        with self._db.statement() as conn:
+            row = conn.execute(_VERSION, {"image_id": image_id}).first()
+        return (row.revision, row.created_at) if row is not None else None
 
     def exists_ever(self, image_id: str) -> bool:
         """True if an image with this id exists or existed (ids are never reused)."""
@@ -313,9 +309,14 @@ class ImageRepository:
     # -- loading
     def _load(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Image]:
         """Images from their rows; properties, tags and locations from the cache or the database."""
+        loaded: dict[str, Image] = {}
         found: dict[str, _Details] = {}
         missing = []
         for row in rows:
+            image = self._images.get(row.id, (row.revision, row.created_at))
+            if image is not None:
+                loaded[row.id] = image
+                continue
             cached = self._details.get((row.id, row.revision))
             if cached is None:
                 missing.append(row)
@@ -325,7 +326,11 @@ class ImageRepository:
             for row, details in zip(missing, self._query_details(conn, missing)):
                 self._details.put((row.id, row.revision), details)
                 found[row.id] = details
-        return [_image(row, found[row.id]) for row in rows]
+        for row in rows:
+            if row.id not in loaded:
+                loaded[row.id] = image = _image(row, found[row.id])
+                self._images.put(image)
+        return [loaded[row.id] for row in rows]
 
     def _query_details(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[_Details]:
         ids = [row.id for row in rows]
