@@ -27,7 +27,7 @@ import os
 import select
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import anyio.to_thread
 from uvicorn.protocols.http.httptools_impl import (
@@ -60,7 +60,7 @@ class ZeroCopyHttpProtocol(HttpToolsProtocol):
             return
         # The cycle's task has been created but not started: it will call the subclass's send.
         cycle.__class__ = _ZeroCopyCycle
-        cycle.transport = _HeadHoldingTransport(cycle.transport)
+        cycle.transport = cast(asyncio.Transport, _HeadHoldingTransport(cycle.transport))
         cycle.scope.setdefault("extensions", {})[ZEROCOPY_SEND] = {}
 
 
@@ -104,26 +104,25 @@ class _HeadHoldingTransport:
 
 
 class _ZeroCopyCycle(RequestResponseCycle):
-    transport: _HeadHoldingTransport
-
     async def send(self, message: Any) -> None:
         kind = message["type"]
+        transport = cast(_HeadHoldingTransport, self.transport)
         if kind == "http.response.start" and not self.response_started:
-            self.transport.hold()  # until the body: the head goes out with its first part
+            transport.hold()  # until the body: the head goes out with its first part
             try:
                 await super().send(message)
             except BaseException:
-                self.transport.release()
+                transport.release()
                 raise
             return
         if kind != ZEROCOPY_SEND:
-            self.transport.stop_holding()  # the body's write carries the head
+            transport.stop_holding()  # the body's write carries the head
             try:
                 await super().send(message)
             finally:
-                self.transport.release()  # a HEAD, 204 or 304 response writes no body
+                transport.release()  # a HEAD, 204 or 304 response writes no body
             return
-        self.transport.release()
+        transport.release()
         if self.disconnected:
             return
         if not self.response_started or self.response_complete:

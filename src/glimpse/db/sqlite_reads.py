@@ -23,14 +23,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
+from sqlalchemy.sql.compiler import SQLCompiler
 
 _DIALECT = sqlite.dialect(paramstyle="qmark")
 
 
-def compile_for_sqlite(statement: sa.Executable) -> tuple[str, tuple[str, ...]]:
-    """The SQL text of ``statement`` for :class:`SqliteReads` and the names of its parameters, in order."""
+def compile_for_sqlite(statement: sa.ClauseElement) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """The SQL text of ``statement`` for :class:`SqliteReads`, the names of its parameters in
+    order, and the values of those that are constants."""
     compiled = statement.compile(dialect=_DIALECT)
-    return str(compiled), tuple(compiled.positiontup or ())
+    assert isinstance(compiled, SQLCompiler)
+    if "POSTCOMPILE" in str(compiled):  # an IN list of plain values: write it as literals/binds
+        raise ValueError(f"statement needs values at execution time: {compiled}")
+    constants = {name: value for name, value in compiled.params.items() if value is not None}
+    return str(compiled), tuple(compiled.positiontup or ()), constants
 
 
 class SqliteReads:
