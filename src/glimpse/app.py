@@ -16,6 +16,7 @@ from glimpse.api.authentication import AuthenticationMiddleware
 from glimpse.api.errors import EXCEPTION_HANDLERS
 from glimpse.api.middleware import RequestIdMiddleware
 from glimpse.api.routing import resource
+from glimpse.api.v2.image_bodies import ImageBodies
 from glimpse.api.v2.routes import routes_for
 from glimpse.auth import Authenticator
 from glimpse.services import Services, open_services
@@ -61,6 +62,7 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
+    app.state.image_bodies = ImageBodies(services.schema, multi_store=services.stores.multiple)
     return RequestIdMiddleware(versions.VersionNegotiation(
         AuthenticationMiddleware(app, authenticator), settings.public_endpoint,
         registry=settings.registry_endpoint, streaming=settings.streaming_endpoint))

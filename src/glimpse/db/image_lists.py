@@ -22,11 +22,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from glimpse.db.image_cache import LruCache
 from glimpse.db.sqlite_reads import compile_for_sqlite
 from glimpse.db.tables import image_members, image_properties, image_tags, images
 from glimpse.domain.images import Image, ImageStatus, PropertyVisibility, Visibility
 from glimpse.domain.queries import ImageQuery, TimeFilter
+from glimpse.lru import LruCache
 
 _NULLABLE_SORT_KEYS = frozenset({"name", "container_format", "disk_format", "size"})
 _ONE_SECOND = dt.timedelta(seconds=1)

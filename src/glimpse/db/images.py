@@ -28,7 +28,8 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from glimpse.db.engine import Database, retry_on_conflict
-from glimpse.db.image_cache import ImageCache, ImageVersion, LruCache
+from glimpse.db.image_cache import ImageCache, ImageVersion
+from glimpse.lru import LruCache
 from glimpse.db.image_lists import ListScope, page_statement
 from glimpse.db.outbox import write_messages
 from glimpse.db.sqlite_reads import compile_for_sqlite
