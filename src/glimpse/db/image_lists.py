@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from glimpse.db.sqlite_reads import compile_for_sqlite
+from glimpse.db.sqlite_reads import SqliteStatement, compile_for_sqlite
 from glimpse.db.tables import image_members, image_properties, image_tags, images
 from glimpse.domain.images import Image, ImageStatus, PropertyVisibility, Visibility
 from glimpse.domain.queries import ImageQuery, TimeFilter
@@ -44,18 +44,10 @@ class ListScope:
 
 @dataclass(frozen=True)
 class PageStatement:
-    """The statement of one query shape, for SQLAlchemy and as SQLite text."""
+    """The statement of one query shape, for SQLAlchemy and for :class:`~glimpse.db.sqlite_reads.SqliteReads`."""
 
     statement: sa.Select[Any]
-    sqlite_sql: str
-    sqlite_names: tuple[str, ...]
-    #: values of the statement's constants, by bind parameter name
-    constants: dict[str, Any]
-
-    def sqlite_parameters(self, values: dict[str, Any]) -> list[Any]:
-        """The positional DB-API parameters of :attr:`sqlite_sql` for ``values``."""
-        merged = {**self.constants, **values}
-        return [_sqlite_value(merged[name]) for name in self.sqlite_names]
+    sqlite: SqliteStatement
 
 
 _STATEMENTS: LruCache[tuple[Any, ...], PageStatement] = LruCache(STATEMENT_CACHE_SIZE)
@@ -68,7 +60,7 @@ def page_statement(query: ImageQuery, scope: ListScope, marker: Image | None) ->
     found = _STATEMENTS.get(shape)
     if found is None:
         statement = _build(query, scope, marker)
-        found = PageStatement(statement, *compile_for_sqlite(statement))
+        found = PageStatement(statement, compile_for_sqlite(statement))
         _STATEMENTS.put(shape, found)
     return found, _values(query, scope, marker)
 
@@ -243,12 +235,3 @@ def _beyond(key: str, direction: str, value: Any) -> sa.ColumnElement[bool]:
 
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, (ImageStatus, Visibility)) else value
-
-
-def _sqlite_value(value: Any) -> Any:
-    """A value as SQLAlchemy's SQLite types store it (timestamps as text, booleans as integers)."""
-    if isinstance(value, dt.datetime):
-        return value.isoformat(" ", "microseconds")
-    if isinstance(value, bool):
-        return int(value)
-    return value

@@ -58,7 +58,7 @@ _GET = sa.select(images).where(images.c.id == sa.bindparam("image_id"), images.c
 #: What a cached image must match: see :mod:`glimpse.db.image_cache`.
 _VERSION = sa.select(images.c.revision, images.c.created_at).where(
     images.c.id == sa.bindparam("image_id"), images.c.deleted.is_(False))
-_VERSION_SQLITE = compile_for_sqlite(_VERSION)[0]
+_VERSION_SQLITE = compile_for_sqlite(_VERSION)
 _INSERT = images.insert()
 #: SET columns come from the parameters; the WHERE names are prefixed so they cannot clash with them.
 _COMPARE_AND_SWAP = images.update().where(
@@ -119,7 +119,7 @@ class ImageRepository:
         """The image's ``(revision, created_at)`` now, or ``None`` if unknown or deleted."""
         reads = self._db.sqlite_reads
         if reads is not None:
-            found = reads.rows(_VERSION_SQLITE, (image_id,))
+            found = reads.rows(_VERSION_SQLITE, {"image_id": image_id})
             return (found[0][0], dt.datetime.fromisoformat(found[0][1])) if found else None
         with self._db.statement() as conn:
             row = conn.execute(_VERSION, {"image_id": image_id}).first()
@@ -140,7 +140,7 @@ class ImageRepository:
         reads = self._db.sqlite_reads
         if reads is not None:
             keys = [(image_id, (revision, dt.datetime.fromisoformat(created_at))) for image_id, revision, created_at
-                    in reads.rows(listing.sqlite_sql, listing.sqlite_parameters(values))]
+                    in reads.rows(listing.sqlite, values)]
             return self._at_versions(keys, None)
         with self._db.read() as conn:
             keys = [(row.id, (row.revision, row.created_at)) for row in conn.execute(listing.statement, values)]

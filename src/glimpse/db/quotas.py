@@ -28,7 +28,7 @@ MiB = 1024 * 1024
 #: Read before every quota-guarded change (every image created): built once, plain sqlite3 on SQLite.
 _OVERRIDES = sa.select(project_quotas.c.resource, project_quotas.c.limit).where(
     project_quotas.c.project_id == sa.bindparam("project_id"))
-_OVERRIDES_SQLITE = compile_for_sqlite(_OVERRIDES)[0]
+_OVERRIDES_SQLITE = compile_for_sqlite(_OVERRIDES)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class QuotaRepository:
     def overrides(self, project_id: str) -> dict[str, int]:
         reads = self._db.sqlite_reads
         if reads is not None:
-            return {resource: int(limit) for resource, limit in reads.rows(_OVERRIDES_SQLITE, (project_id,))}
+            return {resource: int(limit) for resource, limit in reads.rows(_OVERRIDES_SQLITE, {"project_id": project_id})}
         with self._db.statement() as conn:
             rows = conn.execute(_OVERRIDES, {"project_id": project_id}).all()
         return {r.resource: int(r.limit) for r in rows}

@@ -14,10 +14,12 @@ dialect, so the SQL is not written twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,15 +30,37 @@ from sqlalchemy.sql.compiler import SQLCompiler
 _DIALECT = sqlite.dialect(paramstyle="qmark")
 
 
-def compile_for_sqlite(statement: sa.ClauseElement) -> tuple[str, tuple[str, ...], dict[str, Any]]:
-    """The SQL text of ``statement`` for :class:`SqliteReads`, the names of its parameters in
-    order, and the values of those that are constants."""
+@dataclass(frozen=True)
+class SqliteStatement:
+    """A statement's SQLite text, the names of its parameters in order, and the values of its constants."""
+
+    sql: str
+    names: tuple[str, ...]
+    constants: dict[str, Any]
+
+    def parameters(self, values: Mapping[str, Any] | None = None) -> list[Any]:
+        """The positional DB-API parameters for ``values`` (by bind parameter name), as SQLAlchemy's
+        SQLite types store them (timestamps as text, booleans as integers)."""
+        merged = {**self.constants, **(values or {})}
+        return [_sqlite_value(merged[name]) for name in self.names]
+
+
+def compile_for_sqlite(statement: sa.ClauseElement) -> SqliteStatement:
+    """``statement`` compiled once for :meth:`SqliteReads.rows`."""
     compiled = statement.compile(dialect=_DIALECT)
     assert isinstance(compiled, SQLCompiler)
     if "POSTCOMPILE" in str(compiled):  # an IN list of plain values: write it as literals/binds
         raise ValueError(f"statement needs values at execution time: {compiled}")
     constants = {name: value for name, value in compiled.params.items() if value is not None}
-    return str(compiled), tuple(compiled.positiontup or ()), constants
+    return SqliteStatement(str(compiled), tuple(compiled.positiontup or ()), constants)
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(" ", "microseconds")
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 class SqliteReads:
@@ -73,9 +97,9 @@ class SqliteReads:
                 self._opened.append(conn)
         return conn
 
-    def rows(self, sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """Every row ``sql`` yields for ``parameters`` (plain DB-API values), in one statement."""
-        return self._connection().execute(sql, parameters).fetchall()
+    def rows(self, statement: SqliteStatement, values: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Every row ``statement`` yields for ``values`` of its parameters, in one statement."""
+        return self._connection().execute(statement.sql, statement.parameters(values)).fetchall()
 
     def close(self) -> None:
         """Close every connection opened so far (in any thread)."""
