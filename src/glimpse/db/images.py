@@ -5,13 +5,14 @@ the image's ``revision``: it applies only if nobody changed the image since it
 was read, so callers re-read and retry instead of overwriting a concurrent
 change.
 
-Because of that, ``(id, revision)`` names one exact state of an image's
-properties (with their owners and visibility), tags and active locations. Each
-process keeps the most recently loaded of those in a small cache, checked
-against the revision in the image row on every read: a read is one query
-unless the image changed since this process last loaded it. (Anything that
-changes those rows must bump the revision, as :meth:`ImageRepository.update`
-does.)
+Because of that, ``(id, revision)`` names one exact state of an image: its
+row, its properties (with their owners and visibility), tags and active
+locations. Each process keeps the images it loaded most recently
+(:mod:`glimpse.db.image_cache`), checked against the image's revision in the
+database on every read: a read is one primary-key lookup (a page of a listing,
+one statement for the page's keys) unless the image changed since this process
+last loaded it. (Anything that changes those rows must bump the revision, as
+:meth:`ImageRepository.update` does.)
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from sqlalchemy.exc import IntegrityError
 
 from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.db.image_cache import ImageCache, ImageVersion
-from glimpse.lru import LruCache
 from glimpse.db.image_lists import ListScope, page_statement
 from glimpse.db.outbox import write_messages
 from glimpse.db.sqlite_reads import compile_for_sqlite
@@ -45,6 +45,7 @@ from glimpse.domain.images import (
 )
 from glimpse.domain.queries import ImageQuery
 from glimpse.errors import DuplicateImage
+from glimpse.lru import LruCache
 
 #: A check run inside the write transaction of a change, before the change is written (quotas).
 TransactionGuard = Callable[[Connection], None]
