@@ -52,11 +52,12 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
             await authenticator.close()
             services.close()
 
+    # The API's routes first: the router tries them in order, and none of these paths overlap.
     routes = [
+        *routes_for(settings),
         resource("/", GET=versions.multiple_choices),
         resource("/versions", GET=versions.versions),
         resource("/healthcheck", GET=health.healthcheck),
-        *routes_for(settings),
         *services.extensions.routes(settings),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
