@@ -37,11 +37,12 @@ PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pids: list[int]) -> float:
+def cpu_seconds(pids: list[int], *, system_only: bool = False) -> float:
+    """User plus system CPU time of the processes (only system time with ``system_only``), in seconds."""
     total = 0
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        total += int(fields[12]) + (0 if system_only else int(fields[11]))  # stime, utime (fields 15 and 14)
     return total / _TICKS
 
 
@@ -105,11 +106,13 @@ async def run(endpoint: Endpoint, workers: list[int], args: argparse.Namespace) 
             for i in counter:
                 await op(c, i)
 
-        before, started = cpu_seconds(workers), time.perf_counter()
+        before, system_before, started = cpu_seconds(workers), cpu_seconds(workers, system_only=True), \
+            time.perf_counter()
         await asyncio.gather(*(loop(c) for c in connections))
         elapsed, used = time.perf_counter() - started, cpu_seconds(workers) - before
+        system = cpu_seconds(workers, system_only=True) - system_before
         results[name] = {"requests": count, "cpu_us_per_request": round(used / count * 1e6, 1),
-                         "ops_per_s": round(count / elapsed, 1)}
+                         "of_which_system_us": round(system / count * 1e6, 1), "ops_per_s": round(count / elapsed, 1)}
         for c in connections:
             await c.close()
     await conn.close()

@@ -82,3 +82,18 @@ def test_visibility_changes_apply_to_the_next_read_on_another_node(apis: tuple[A
 
 def test_nodes_share_the_database_file(server: Server, other_node: Server) -> None:
     assert Path(server.data_dir) != Path(other_node.data_dir)
+
+
+def test_the_writing_node_shows_what_a_fresh_read_shows(apis: tuple[Api, Api]) -> None:
+    # The writer keeps what it stored; the other node loads it from the database.
+    writer, reader = apis
+    image = writer.create(name="w", tags=["b", "a"], zeta="1", alpha="2")
+    changed = writer.patch(image["id"], [{"op": "add", "path": "/tags", "value": ["z", "y"]},
+                                         {"op": "add", "path": "/middle", "value": "3"},
+                                         {"op": "remove", "path": "/zeta"},
+                                         {"op": "replace", "path": "/min_ram", "value": 64}])
+    assert changed.status_code == 200
+    for _ in range(4):  # both workers of the writing node, and the other node
+        mine, theirs = writer.http.get(f"/v2/images/{image['id']}"), reader.http.get(f"/v2/images/{image['id']}")
+        assert mine.json() == theirs.json() == changed.json()
+        assert mine.headers["etag"] == theirs.headers["etag"] == changed.headers["etag"]

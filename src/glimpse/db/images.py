@@ -226,11 +226,13 @@ class ImageRepository:
         return stored
 
     def _remember(self, image: Image) -> None:
-        """Cache the details of an image this process just wrote, as a read would load them."""
+        """Cache an image this process just wrote, as a read would load it."""
         if all(value is None or isinstance(value, str) for value in image.properties.values()):
             infos = {name: image.info(name) for name in image.properties}
-            self._details.put((image.id, image.revision),
-                              _Details(dict(image.properties), infos, tuple(sorted(image.tags)), image.locations))
+            details = _Details(dict(image.properties), infos, tuple(sorted(image.tags)), image.locations)
+            self._details.put((image.id, image.revision), details)
+            self._images.put(dataclasses.replace(image, properties=dict(details.properties),
+                                                 property_info=dict(details.infos), tags=details.tags))
 
     def distinct_property_values(self, names: Iterable[str]) -> list[tuple[str, str | None]]:
         """Every distinct ``(name, value)`` stored for these property names on images not deleted."""
