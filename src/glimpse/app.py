@@ -12,10 +12,10 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from glimpse.api import health, versions
-from glimpse.api.authentication import AuthenticationMiddleware
 from glimpse.api.errors import EXCEPTION_HANDLERS
-from glimpse.api.middleware import RequestIdMiddleware
+from glimpse.api.middleware import EdgeMiddleware
 from glimpse.api.routing import resource
+from glimpse.api.v2.image_bodies import ImageBodies
 from glimpse.api.v2.routes import routes_for
 from glimpse.auth import Authenticator
 from glimpse.services import Services, open_services
@@ -52,18 +52,19 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
             await authenticator.close()
             services.close()
 
+    # The API's routes first: the router tries them in order, and none of these paths overlap.
     routes = [
+        *routes_for(settings),
         resource("/", GET=versions.multiple_choices),
         resource("/versions", GET=versions.versions),
         resource("/healthcheck", GET=health.healthcheck),
-        *routes_for(settings),
         *services.extensions.routes(settings),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
-    return RequestIdMiddleware(versions.VersionNegotiation(
-        AuthenticationMiddleware(app, authenticator), settings.public_endpoint,
-        registry=settings.registry_endpoint, streaming=settings.streaming_endpoint))
+    app.state.image_bodies = ImageBodies(services.schema, multi_store=services.stores.multiple)
+    return EdgeMiddleware(app, authenticator, settings.public_endpoint, registry=settings.registry_endpoint,
+                          streaming=settings.streaming_endpoint)
 
 
 def build_authenticator(settings: Settings, services: Services) -> Authenticator:

@@ -227,3 +227,20 @@ def test_limit_is_capped_and_defaulted(api: Api, batch: str) -> None:
     assert len(listing(api, batch=batch)["images"]) == 25
     assert len(listing(api, batch=batch, limit=100000)["images"]) == 27
     assert listing(api, batch=batch, limit=0)["images"] == []
+
+
+def test_listed_images_are_byte_for_byte_their_shown_bodies(api: Api, batch: str) -> None:
+    import json
+
+    other = api.as_project(uuid.uuid4().hex)
+    for i in range(3):
+        image = api.create(name=f"é-{i}", batch=batch, tags=["t", f"n{i}"], visibility="community")
+        assert api.patch(image["id"], [{"op": "add", "path": "/nullish", "value": "x ✓"}]).status_code == 200
+    for caller in (api, other, api):  # the owner, someone else, the owner again (cached by now)
+        response = caller.http.get("/v2/images", params={"batch": batch, "limit": 2, "visibility": "community"})
+        page = response.json()
+        assert response.content == json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
+        assert len(page["images"]) == 2 and "next" in page
+        for listed in page["images"]:
+            shown = caller.http.get(f"/v2/images/{listed['id']}")
+            assert shown.content == json.dumps(listed, ensure_ascii=False, separators=(",", ":")).encode()

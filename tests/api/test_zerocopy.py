@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -127,3 +129,40 @@ def test_send_file_region_sends_exactly_the_region(tmp_path: Path) -> None:
     assert bytes(received) == payload[1000:1000 + MiB]
     left.close()
     right.close()
+
+
+def _exchange(sock: socket.socket, request: bytes) -> tuple[bytes, bytes]:
+    """Send one request on a kept-alive connection; the response head and its Content-Length body."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    match = re.search(rb"(?im)^content-length: *(\d+)", head)
+    length = int(match.group(1)) if match and not request.startswith(b"HEAD") else 0
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    assert len(rest) == length, "nothing may follow the response"
+    return head, rest
+
+
+def test_small_responses_head_and_304_keep_the_connection_in_step(stored: tuple[Api, str, bytes]) -> None:
+    # The head of a small response waits for its body so both leave in one write; responses
+    # without a body (HEAD, 304) must still send their head, in order, on the same connection.
+    api, image_id, data = stored
+    shown = api.http.get(f"/v2/images/{image_id}")
+    etag = shown.headers["etag"]
+    host, port = api.base_url.removeprefix("http://").split(":")
+    auth = f"Host: {host}\r\nX-Project-Id: {api.project}\r\n"
+    with socket.create_connection((host, int(port))) as sock:
+        for _ in range(3):
+            head, body = _exchange(sock, f"GET /v2/images/{image_id} HTTP/1.1\r\n{auth}\r\n".encode())
+            assert head.startswith(b"HTTP/1.1 200") and json.loads(body) == shown.json()
+            head, body = _exchange(sock, f"HEAD /v2/images/{image_id} HTTP/1.1\r\n{auth}\r\n".encode())
+            assert head.startswith(b"HTTP/1.1 200") and etag.encode() in head and body == b""
+            head, body = _exchange(
+                sock, f"GET /v2/images/{image_id} HTTP/1.1\r\n{auth}If-None-Match: {etag}\r\n\r\n".encode())
+            assert head.startswith(b"HTTP/1.1 304") and body == b""
+            head, body = _exchange(sock, f"GET /v2/images/{image_id}/file HTTP/1.1\r\n{auth}Range: bytes=0-9\r\n\r\n"
+                                   .encode())
+            assert head.startswith(b"HTTP/1.1 206") and body == data[:10]

@@ -89,11 +89,23 @@ def expected_revisions(headers: Headers) -> frozenset[int] | None:
 # -- metadata responses
 
 
+def encode_json(body: Any) -> bytes:
+    """The compact UTF-8 JSON every metadata response body is."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
 def json_response(body: Any, *, status_code: int = 200, headers: Mapping[str, str] | None = None,
                   etag: str | None = None, request_headers: Headers | None = None,
                   cache_control: str = "no-cache") -> Response:
     """A JSON response tagged with ``etag`` (a hash of the body if not given), or 304 if the client has it."""
-    content = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    return encoded_json_response(encode_json(body), status_code=status_code, headers=headers, etag=etag,
+                                 request_headers=request_headers, cache_control=cache_control)
+
+
+def encoded_json_response(content: bytes, *, status_code: int = 200, headers: Mapping[str, str] | None = None,
+                          etag: str | None = None, request_headers: Headers | None = None,
+                          cache_control: str = "no-cache") -> Response:
+    """:func:`json_response` for a body already encoded with :func:`encode_json`."""
     tag = etag or body_etag(content)
     fields = {**(headers or {}), "ETag": tag, "Cache-Control": cache_control}
     if status_code == 200 and request_headers is not None and none_match(request_headers, tag):

@@ -21,7 +21,7 @@ def services(request: Request) -> Services:
 
 
 def context(request: Request) -> RequestContext:
-    """The authenticated caller (set by :class:`~glimpse.api.authentication.AuthenticationMiddleware`)."""
+    """The authenticated caller (set by :class:`~glimpse.api.middleware.EdgeMiddleware`)."""
     ctx: RequestContext = request.state.context
     return ctx
 

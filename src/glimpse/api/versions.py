@@ -6,7 +6,7 @@ import re
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope
 
 from glimpse.api.urls import base_url
 
@@ -55,31 +55,20 @@ async def multiple_choices(request: Request) -> Response:
     return JSONResponse(_document_for(request), status_code=300)
 
 
-class VersionNegotiation:
-    """Rewrite ``/v2.N/...`` to ``/v2/...`` and answer unknown version prefixes with 300."""
-
-    def __init__(self, app: ASGIApp, public_endpoint: str | None = None, *, registry: str | None = None,
-                 streaming: str | None = None) -> None:
-        self.app = app
-        self.public_endpoint = public_endpoint
-        self.endpoints = {"registry": registry, "streaming": streaming}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            minor = _MINOR_PREFIX.match(path)
-            if minor and int(minor.group(1)) <= CURRENT_MINOR:
-                scope = {**scope, "path": "/v2" + path[minor.end():], "raw_path": None}
-            elif path != "/" and not _is_known(path):
-                accept = _header(scope, b"accept")
-                if _VND.search(accept) and not path.startswith("/v"):
-                    scope = {**scope, "path": "/v2" + path, "raw_path": None}
-                else:
-                    root = base_url(Request(scope, receive), self.public_endpoint)
-                    document = version_document(root, **self.endpoints)
-                    await JSONResponse(document, status_code=300)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+def negotiate(scope: Scope, receive: Receive, public_endpoint: str | None, *, registry: str | None = None,
+              streaming: str | None = None) -> Scope | Response:
+    """The scope with ``/v2.N/...`` rewritten to ``/v2/...``, or the 300 answer to an unknown version prefix."""
+    path: str = scope["path"]
+    minor = _MINOR_PREFIX.match(path)
+    if minor and int(minor.group(1)) <= CURRENT_MINOR:
+        return {**scope, "path": "/v2" + path[minor.end():], "raw_path": None}
+    if path == "/" or _is_known(path):
+        return scope
+    accept = _header(scope, b"accept")
+    if _VND.search(accept) and not path.startswith("/v"):
+        return {**scope, "path": "/v2" + path, "raw_path": None}
+    root = base_url(Request(scope, receive), public_endpoint)
+    return JSONResponse(version_document(root, registry=registry, streaming=streaming), status_code=300)
 
 
 def _is_known(path: str) -> bool:

@@ -27,6 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
+from glimpse.db.sqlite_reads import SqliteReads
+
 _WRITE = "glimpse_write"
 #: MySQL/MariaDB deadlock and lock-wait timeout; PostgreSQL serialization failure and deadlock.
 _RETRYABLE_CODES = {1213, 1205}
@@ -72,6 +74,8 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = make_url(url)
         self.engine = create_engine(url, echo=echo)
+        #: Plain DB-API reads for the hottest statements (SQLite files only; ``None`` elsewhere).
+        self.sqlite_reads = SqliteReads.for_url(self.url)
         self._writes = 0
         self._lock = threading.Lock()
 
@@ -116,6 +120,8 @@ class Database:
             conn.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
+        if self.sqlite_reads is not None:
+            self.sqlite_reads.close()
         self.engine.dispose()
 
 

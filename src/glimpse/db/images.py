@@ -5,21 +5,21 @@ the image's ``revision``: it applies only if nobody changed the image since it
 was read, so callers re-read and retry instead of overwriting a concurrent
 change.
 
-Because of that, ``(id, revision)`` names one exact state of an image's
-properties (with their owners and visibility), tags and active locations. Each
-process keeps the most recently loaded of those in a small cache, checked
-against the revision in the image row on every read: a read is one query
-unless the image changed since this process last loaded it. (Anything that
-changes those rows must bump the revision, as :meth:`ImageRepository.update`
-does.)
+Because of that, ``(id, revision)`` names one exact state of an image: its
+row, its properties (with their owners and visibility), tags and active
+locations. Each process keeps the images it loaded most recently
+(:mod:`glimpse.db.image_cache`), checked against the image's revision in the
+database on every read: a read is one primary-key lookup (a page of a listing,
+one statement for the page's keys) unless the image changed since this process
+last loaded it. (Anything that changes those rows must bump the revision, as
+:meth:`ImageRepository.update` does.)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +29,10 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from glimpse.db.engine import Database, retry_on_conflict
+from glimpse.db.image_cache import ImageCache, ImageVersion
+from glimpse.db.image_lists import ListScope, page_statement
 from glimpse.db.outbox import write_messages
+from glimpse.db.sqlite_reads import compile_for_sqlite
 from glimpse.db.tables import image_locations, image_members, image_properties, image_tags, images
 from glimpse.domain.events import OutboxMessage
 from glimpse.domain.images import (
@@ -40,20 +43,23 @@ from glimpse.domain.images import (
     PropertyVisibility,
     Visibility,
 )
-from glimpse.domain.queries import ImageQuery, TimeFilter
+from glimpse.domain.queries import ImageQuery
 from glimpse.errors import DuplicateImage
+from glimpse.lru import LruCache
 
 #: A check run inside the write transaction of a change, before the change is written (quotas).
 TransactionGuard = Callable[[Connection], None]
 
-_NULLABLE_SORT_KEYS = frozenset({"name", "container_format", "disk_format", "size"})
 _COLUMNS = ("name", "status", "visibility", "owner", "protected", "os_hidden", "disk_format", "container_format",
             "min_disk", "min_ram", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value")
-_ONE_SECOND = dt.timedelta(seconds=1)
 #: Images whose properties, tags and locations each process keeps (see the module docstring).
 DETAILS_CACHE_SIZE = 4096
 
 _GET = sa.select(images).where(images.c.id == sa.bindparam("image_id"), images.c.deleted.is_(False))
+#: What a cached image must match: see :mod:`glimpse.db.image_cache`.
+_VERSION = sa.select(images.c.revision, images.c.created_at).where(
+    images.c.id == sa.bindparam("image_id"), images.c.deleted.is_(False))
+_VERSION_SQLITE = compile_for_sqlite(_VERSION)
 _INSERT = images.insert()
 #: SET columns come from the parameters; the WHERE names are prefixed so they cannot clash with them.
 _COMPARE_AND_SWAP = images.update().where(
@@ -70,40 +76,9 @@ class _Details:
     locations: tuple[ImageLocation, ...]
 
 
-class _DetailsCache:
-    """``(image id, revision) -> _Details``, least recently used first out; safe across threads."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[tuple[str, int], _Details] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, int]) -> _Details | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, int], details: _Details) -> None:
-        with self._lock:
-            self._entries[key] = details
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-
 def utcnow() -> dt.datetime:
     """Naive UTC now, the form every timestamp column holds."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-@dataclass(frozen=True)
-class ListScope:
-    """Whose view a list is computed for."""
-
-    project_id: str | None
-    is_admin: bool
 
 
 @dataclass(frozen=True)
@@ -121,21 +96,35 @@ class PendingDeletion:
 class ImageRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._details = _DetailsCache(DETAILS_CACHE_SIZE)
+        self._details: LruCache[tuple[str, int], _Details] = LruCache(DETAILS_CACHE_SIZE)
+        self._images = ImageCache(DETAILS_CACHE_SIZE)
 
     # -- reads
     def get(self, image_id: str) -> Image | None:
-        """The image, or ``None`` if unknown or deleted."""
-        with self._db.statement() as conn:
-            row = conn.execute(_GET, {"image_id": image_id}).first()
-        if row is None:
+        """The image, or ``None`` if unknown or deleted.
+
+        One primary-key lookup of the image's version when this process has
+        loaded that version before; the image is then the cached (shared) object.
+        """
+        version = self.version(image_id)
+        if version is None:
             return None
-        details = self._details.get((row.id, row.revision))
-        if details is not None:
-            return _image(row, details)
+        cached = self._images.get(image_id, version)
+        if cached is not None:
+            return cached
         with self._db.read() as conn:  # the row and its details from one consistent state
             row = conn.execute(_GET, {"image_id": image_id}).first()
             return self._load(conn, [row])[0] if row else None
+
+    def version(self, image_id: str) -> ImageVersion | None:
+        """The image's ``(revision, created_at)`` now, or ``None`` if unknown or deleted."""
+        reads = self._db.sqlite_reads
+        if reads is not None:
+            found = reads.rows(_VERSION_SQLITE, {"image_id": image_id})
+            return (found[0][0], dt.datetime.fromisoformat(found[0][1])) if found else None
+        with self._db.statement() as conn:
+            row = conn.execute(_VERSION, {"image_id": image_id}).first()
+        return (row.revision, row.created_at) if row is not None else None
 
     def exists_ever(self, image_id: str) -> bool:
         """True if an image with this id exists or existed (ids are never reused)."""
@@ -143,19 +132,38 @@ class ImageRepository:
             return conn.execute(sa.select(images.c.id).where(images.c.id == image_id)).first() is not None
 
     def list_page(self, query: ImageQuery, scope: ListScope, marker: Image | None) -> list[Image]:
-        """One page of images matching ``query`` as seen by ``scope``, after ``marker``."""
-        conditions = [
-            images.c.deleted.is_(False),
-            images.c.status.not_in([ImageStatus.DELETED.value, ImageStatus.KILLED.value]),
-            images.c.os_hidden.is_(query.os_hidden),
-            _visibility_clause(query, scope),
-            *_filter_clauses(query, scope),
-        ]
-        if marker is not None:
-            conditions.append(_after(query.sort, marker))
-        statement = sa.select(images).where(*conditions).order_by(*_order_by(query.sort)).limit(query.limit)
+        """One page of images matching ``query`` as seen by ``scope``, after ``marker``.
+
+        The page's keys come from one statement; each image from the cache if this
+        process has it at that version, else loaded (all misses in one go).
+        """
+        listing, values = page_statement(query, scope, marker)
+        reads = self._db.sqlite_reads
+        if reads is not None:
+            keys = [(image_id, (revision, dt.datetime.fromisoformat(created_at))) for image_id, revision, created_at
+                    in reads.rows(listing.sqlite, values)]
+            return self._at_versions(keys, None)
         with self._db.read() as conn:
-            return self._load(conn, conn.execute(statement).all())
+            keys = [(row.id, (row.revision, row.created_at)) for row in conn.execute(listing.statement, values)]
+            return self._at_versions(keys, conn)
+
+    def _at_versions(self, keys: Sequence[tuple[str, ImageVersion]], conn: Connection | None) -> list[Image]:
+        """The images with these ids, from the cache where it holds them at these versions.
+
+        The others are loaded in one go (through ``conn`` if given); one that has
+        changed since the keys were read is returned as it is now, one deleted since is left out.
+        """
+        found = {image_id: self._images.get(image_id, version) for image_id, version in keys}
+        missing = [image_id for image_id, image in found.items() if image is None]
+        if missing:
+            statement = sa.select(images).where(images.c.id.in_(missing), images.c.deleted.is_(False))
+            if conn is None:
+                with self._db.read() as own:
+                    loaded = self._load(own, own.execute(statement).all())
+            else:
+                loaded = self._load(conn, conn.execute(statement).all())
+            found.update((image.id, image) for image in loaded)
+        return [image for image_id, _ in keys if (image := found[image_id]) is not None]
 
     # -- writes
     @retry_on_conflict
@@ -218,11 +226,13 @@ class ImageRepository:
         return stored
 
     def _remember(self, image: Image) -> None:
-        """Cache the details of an image this process just wrote, as a read would load them."""
+        """Cache an image this process just wrote, as a read would load it."""
         if all(value is None or isinstance(value, str) for value in image.properties.values()):
             infos = {name: image.info(name) for name in image.properties}
-            self._details.put((image.id, image.revision),
-                              _Details(dict(image.properties), infos, tuple(sorted(image.tags)), image.locations))
+            details = _Details(dict(image.properties), infos, tuple(sorted(image.tags)), image.locations)
+            self._details.put((image.id, image.revision), details)
+            self._images.put(dataclasses.replace(image, properties=dict(details.properties),
+                                                 property_info=dict(details.infos), tags=details.tags))
 
     def distinct_property_values(self, names: Iterable[str]) -> list[tuple[str, str | None]]:
         """Every distinct ``(name, value)`` stored for these property names on images not deleted."""
@@ -313,9 +323,14 @@ class ImageRepository:
     # -- loading
     def _load(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Image]:
         """Images from their rows; properties, tags and locations from the cache or the database."""
+        loaded: dict[str, Image] = {}
         found: dict[str, _Details] = {}
         missing = []
         for row in rows:
+            image = self._images.get(row.id, (row.revision, row.created_at))
+            if image is not None:
+                loaded[row.id] = image
+                continue
             cached = self._details.get((row.id, row.revision))
             if cached is None:
                 missing.append(row)
@@ -325,7 +340,11 @@ class ImageRepository:
             for row, details in zip(missing, self._query_details(conn, missing)):
                 self._details.put((row.id, row.revision), details)
                 found[row.id] = details
-        return [_image(row, found[row.id]) for row in rows]
+        for row in rows:
+            if row.id not in loaded:
+                loaded[row.id] = image = _image(row, found[row.id])
+                self._images.put(image)
+        return [loaded[row.id] for row in rows]
 
     def _query_details(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[_Details]:
         ids = [row.id for row in rows]
@@ -425,120 +444,3 @@ def _write_locations(conn: Connection, before: Image, after: Image, now: dt.date
                    image_locations.c.status == "active")
             .values(status="pending_delete", updated_at=now)
         )
-
-
-# -- list query building
-
-
-def _visibility_clause(query: ImageQuery, scope: ListScope) -> sa.ColumnElement[bool]:
-    visibility: sa.ColumnElement[str] = images.c.visibility
-    wanted = query.visibility
-    project = scope.project_id
-    owned = images.c.owner == project if project is not None else sa.false()
-    if scope.is_admin:
-        if wanted == "all":
-            return sa.true()
-        if wanted is not None:
-            return visibility == wanted
-        return sa.or_(visibility != "community", owned)
-
-    membership = [image_members.c.image_id == images.c.id, image_members.c.member == project]
-    if query.member_status != "all":
-        membership.append(image_members.c.status == query.member_status)
-    shared_with_me = sa.and_(visibility == "shared", sa.exists().where(*membership)) if project else sa.false()
-    # As in Glance, images without an owner are readable by id but listed only when public/community.
-    if wanted is None:
-        return sa.or_(owned, shared_with_me, visibility == "public")
-    candidates = sa.or_(owned, visibility.in_(["public", "community"]), shared_with_me)
-    if wanted == "all":
-        return candidates
-    return sa.and_(visibility == wanted, candidates)
-
-
-def _filter_clauses(query: ImageQuery, scope: ListScope) -> Iterable[sa.ColumnElement[bool]]:
-    for column, values in query.columns.items():
-        yield images.c[column].in_(values) if len(values) > 1 else images.c[column] == values[0]
-    for column, number in query.integers.items():
-        yield images.c[column] == number
-    if query.size_min is not None:
-        yield images.c.size >= query.size_min
-    if query.size_max is not None:
-        yield images.c.size <= query.size_max
-    if query.protected is not None:
-        yield images.c.protected.is_(query.protected)
-    for tag in query.tags:
-        yield sa.exists().where(image_tags.c.image_id == images.c.id, image_tags.c.value == tag)
-    # A private property matches only for those who may see it (the image owner, admins).
-    readable = (sa.true() if scope.is_admin else
-                sa.or_(image_properties.c.visibility == PropertyVisibility.PUBLIC.value,
-                       images.c.owner == scope.project_id if scope.project_id is not None else sa.false()))
-    for name, value in query.properties.items():
-        yield sa.exists().where(image_properties.c.image_id == images.c.id, image_properties.c.name == name,
-                                image_properties.c.value == value, readable)
-    for time_filter in query.times:
-        yield _time_clause(time_filter)
-
-
-def _time_clause(f: TimeFilter) -> sa.ColumnElement[bool]:
-    column: sa.ColumnElement[dt.datetime] = images.c[f.column]
-    low = f.moment
-    high = f.moment + _ONE_SECOND if f.whole_second else f.moment
-    equal = sa.and_(column >= low, column < high) if f.whole_second else column == low
-    return {
-        "eq": equal,
-        "neq": sa.not_(equal),
-        "gt": column >= high if f.whole_second else column > low,
-        "gte": column >= low,
-        "lt": column < low,
-        "lte": column < high if f.whole_second else column <= low,
-    }[f.operator]
-
-
-def _order_by(sort: Sequence[tuple[str, str]]) -> list[sa.ColumnElement[Any]]:
-    """NULLs sort first ascending and last descending, on every backend."""
-    clauses: list[sa.ColumnElement[Any]] = []
-    for key, direction in sort:
-        column = images.c[key]
-        parts: list[sa.ColumnElement[Any]] = [column]
-        if key in _NULLABLE_SORT_KEYS:
-            parts.insert(0, sa.case((column.is_(None), 0), else_=1))
-        clauses.extend(p.asc() if direction == "asc" else p.desc() for p in parts)
-    return clauses
-
-
-def _after(sort: Sequence[tuple[str, str]], marker: Image) -> sa.ColumnElement[bool]:
-    """Rows strictly after ``marker`` in ``sort`` order (keyset pagination)."""
-    alternatives = []
-    for i, (key, direction) in enumerate(sort):
-        equal_before = [_equal(k, getattr(marker, k)) for k, _ in sort[:i]]
-        alternatives.append(sa.and_(*equal_before, _beyond(key, direction, getattr(marker, key))))
-    after = sa.or_(*alternatives)
-    key, direction = sort[0]
-    value = getattr(marker, key)
-    if key in _NULLABLE_SORT_KEYS or value is None:
-        return after
-    # Redundant, but a plain range on the first key lets the database start reading the index at
-    # the marker instead of walking it from the top to skip every earlier page.
-    column: sa.ColumnElement[Any] = images.c[key]
-    return sa.and_(column >= _plain(value) if direction == "asc" else column <= _plain(value), after)
-
-
-def _equal(key: str, value: Any) -> sa.ColumnElement[bool]:
-    column: sa.ColumnElement[Any] = images.c[key]
-    return column.is_(None) if value is None else column == _plain(value)
-
-
-def _beyond(key: str, direction: str, value: Any) -> sa.ColumnElement[bool]:
-    column: sa.ColumnElement[Any] = images.c[key]
-    if direction == "asc":
-        return column.is_not(None) if value is None else column > _plain(value)
-    if value is None:
-        return sa.false()
-    if key in _NULLABLE_SORT_KEYS:
-        return sa.or_(column < _plain(value), column.is_(None))
-    below: sa.ColumnElement[bool] = column < _plain(value)
-    return below
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, (ImageStatus, Visibility)) else value

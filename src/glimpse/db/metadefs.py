@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.db.images import utcnow
+from glimpse.db.sqlite_reads import compile_for_sqlite
 from glimpse.db.tables import (
     metadef_catalog,
     metadef_namespace_resource_types,
@@ -68,14 +69,23 @@ class Page:
     marker: str | None = None
 
 
+#: Read before every check of image properties against the catalog: built once, plain sqlite3 on SQLite.
+_REVISION = sa.select(metadef_catalog.c.revision).where(metadef_catalog.c.id == 1)
+_REVISION_SQLITE = compile_for_sqlite(_REVISION)
+
+
 class MetadefRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     # -- the catalog revision
     def revision(self) -> int:
-        with self._db.read() as conn:
-            value = conn.execute(sa.select(metadef_catalog.c.revision).where(metadef_catalog.c.id == 1)).scalar()
+        reads = self._db.sqlite_reads
+        if reads is not None:
+            found = reads.rows(_REVISION_SQLITE)
+            return int(found[0][0] or 0) if found else 0
+        with self._db.statement() as conn:
+            value = conn.execute(_REVISION).scalar()
         return int(value or 0)
 
     # -- namespaces

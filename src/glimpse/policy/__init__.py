@@ -15,7 +15,8 @@ from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.errors import Forbidden
-from glimpse.policy.checks import Check, PolicySyntaxError, parse
+from glimpse.lru import LruCache
+from glimpse.policy.checks import Check, CallerCredentials, PolicySyntaxError, parse
 from glimpse.policy.defaults import DEFAULT_RULES
 
 __all__ = ["Policy", "PolicySyntaxError", "DEFAULT_RULES"]
@@ -34,6 +35,8 @@ class Policy:
                 self._rules[name] = parse(text)
             except PolicySyntaxError as exc:
                 raise PolicySyntaxError(f"rule {name!r}: {exc}") from None
+        #: check_roles answers (credentials only, no target), remembered: it runs for every request
+        self._role_answers: LruCache[tuple[object, ...], bool] = LruCache(1024)
         for name, check in self._rules.items():
             unknown = check.references() - self._rules.keys()
             if unknown:
@@ -68,17 +71,22 @@ class Policy:
 
     def check_roles(self, rule: str, roles: frozenset[str] | set[str], **credentials: Any) -> bool:
         """Evaluate ``rule`` for raw credentials (used before a context exists)."""
-        creds = {"roles": sorted(roles), **credentials}
-        return self._lookup(rule).evaluate(creds, {}, self._lookup)
+        key = (rule, frozenset(roles), *sorted(credentials.items()))
+        answer = self._role_answers.get(key)
+        if answer is None:
+            creds = {"roles": sorted(roles), **credentials}
+            answer = self._lookup(rule).evaluate(creds, {}, self._lookup)
+            self._role_answers.put(key, answer)
+        return answer
 
     def allowed(self, rule: str, ctx: RequestContext, target: Mapping[str, Any] | None = None) -> bool:
         """Does ``rule`` allow ``ctx`` to act on ``target``? Unknown rules use ``default``."""
-        creds = {
+        creds = CallerCredentials({
             "roles": sorted(ctx.roles),
             "project_id": ctx.project_id,
             "user_id": ctx.user_id,
             "is_admin": ctx.is_admin,
-        }
+        }, frozenset(r.lower() for r in ctx.roles))
         return self._lookup(rule).evaluate(creds, target or {}, self._lookup)
 
     def enforce(self, rule: str, ctx: RequestContext, target: Mapping[str, Any] | None, message: str) -> None:

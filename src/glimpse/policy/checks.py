@@ -13,6 +13,7 @@ A check ``left:right`` compares, as strings, the caller's credential named
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,22 @@ RuleLookup = Callable[[str], "Check"]
 
 class PolicySyntaxError(ValueError):
     """A rule's check string cannot be parsed."""
+
+
+class CallerCredentials(dict[str, Any]):
+    """Credentials that also carry the caller's roles lowercased, computed once per question
+    instead of once per ``role:`` check."""
+
+    def __init__(self, values: Mapping[str, Any], roles: frozenset[str]) -> None:
+        super().__init__(values)
+        self.lowered_roles = roles
+
+
+def lowered_roles(creds: Credentials) -> frozenset[str]:
+    found = getattr(creds, "lowered_roles", None)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    return frozenset(r.lower() for r in creds.get("roles", ()))
 
 
 class Check:
@@ -65,7 +82,7 @@ class RoleCheck(Check):
 
     def evaluate(self, creds: Credentials, target: Target, rules: RuleLookup) -> bool:
         role = _substitute(self.role, target)
-        return role is not None and role.lower() in {r.lower() for r in creds.get("roles", ())}
+        return role is not None and role.lower() in lowered_roles(creds)
 
 
 @dataclass(frozen=True)
@@ -119,18 +136,32 @@ class Any_(Check):
 
 def _substitute(text: str, target: Target) -> str | None:
     """Fill ``%(key)s`` from the target; ``None`` when a key is missing or null."""
-    missing = False
+    parts = _template(text)
+    if parts is None:
+        return text
+    pieces = []
+    for literal, key in parts:
+        pieces.append(literal)
+        if key is not None:
+            found = target.get(key)
+            if found is None:
+                return None
+            pieces.append(str(found))
+    return "".join(pieces)
 
-    def value(match: re.Match[str]) -> str:
-        nonlocal missing
-        found = target.get(match.group(1))
-        if found is None:
-            missing = True
-            return ""
-        return str(found)
 
-    result = _TEMPLATE.sub(value, text)
-    return None if missing else result
+@functools.lru_cache(maxsize=1024)
+def _template(text: str) -> tuple[tuple[str, str | None], ...] | None:
+    """``text`` split once into (literal, key) pairs around its ``%(key)s``; ``None`` without any."""
+    parts: list[tuple[str, str | None]] = []
+    position = 0
+    for match in _TEMPLATE.finditer(text):
+        parts.append((text[position:match.start()], match.group(1)))
+        position = match.end()
+    if not parts:
+        return None
+    parts.append((text[position:], None))
+    return tuple(parts)
 
 
 def _tokens(text: str) -> list[str]:

@@ -14,12 +14,15 @@ from glimpse.domain.events import DomainEvent, OutboxMessage
 from glimpse.domain.images import Image, Visibility, is_visible_to, sees_private_properties
 from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict, PreconditionFailed
 from glimpse.extensions.manager import Extensions
+from glimpse.lru import LruCache
 from glimpse.policy import Policy
 from glimpse.policy.properties import PropertyProtections
 from glimpse.services.events import image_event
 
 #: How often a change is re-read and re-applied after losing a race.
 _MAX_ATTEMPTS = 20
+#: ``get_image`` decisions each process remembers (see :meth:`ImageAccess.is_visible`).
+DECISIONS_CACHE_SIZE = 16384
 
 #: Given the image before and after a change, what must hold in the same transaction.
 GuardFor = Callable[[Image, Image], TransactionGuard | None]
@@ -45,6 +48,7 @@ class ImageAccess:
         self.policy = policy
         self.protections = protections or PropertyProtections.disabled()
         self.extensions = extensions
+        self._decisions: LruCache[tuple[object, ...], bool] = LruCache(DECISIONS_CACHE_SIZE)
 
     def is_member(self, ctx: RequestContext, image: Image) -> bool:
         """Is the caller's project a member (any status) of this shared image?"""
@@ -72,12 +76,23 @@ class ImageAccess:
         }
 
     def is_visible(self, ctx: RequestContext, image: Image, *, member: bool | None = None) -> bool:
-        """Glance's visibility rule and the ``get_image`` policy; ``member`` saves a lookup if known."""
+        """Glance's visibility rule and the ``get_image`` policy; ``member`` saves a lookup if known.
+
+        ``image`` is as stored, so that its ``(id, revision, created_at)`` names its
+        state: the policy's answer depends only on that, the caller's credentials and
+        ``member``, and is remembered for them (the rules never change in a process).
+        """
         if member is None:
             member = self.is_member(ctx, image)
         if not is_visible_to(image, ctx.project_id, is_admin=ctx.is_admin, is_member=member):
             return False
-        return self.policy.allowed("get_image", ctx, self.target(ctx, image, member=member))
+        key = (ctx.project_id, ctx.user_id, ctx.roles, ctx.is_admin, image.id, image.revision, image.created_at,
+               member)
+        decided = self._decisions.get(key)
+        if decided is None:
+            decided = self.policy.allowed("get_image", ctx, self.target(ctx, image, member=member))
+            self._decisions.put(key, decided)
+        return decided
 
     def find(self, ctx: RequestContext, image_id: str) -> Image:
         """The image if it exists and the caller may see it; else :class:`ImageNotFound`."""

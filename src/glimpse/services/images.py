@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from glimpse.context import RequestContext
-from glimpse.db.images import ListScope, utcnow
+from glimpse.db.image_lists import ListScope
+from glimpse.db.images import utcnow
 from glimpse.domain.events import DomainEvent
 from glimpse.domain.images import (
     BASE_ATTRIBUTES,

@@ -15,6 +15,7 @@ from glimpse.api.requests import context, json_body, json_object, media_type
 from glimpse.api.requests import services as services_of
 from glimpse.api.routing import bodiless
 from glimpse.api.urls import base_url
+from glimpse.api.v2.image_bodies import ImageBodies
 from glimpse.api.v2.views import image_view
 from glimpse.domain.images import Image
 from glimpse.domain.patch import (
@@ -54,14 +55,19 @@ async def index(request: Request) -> Response:
     )
     page = await blocking.read(services, services.images.list, context(request), query)
     unmarked = [(k, v) for k, v in pairs if k != "marker"]
-    body: dict[str, object] = {
-        "images": [_view(services, image) for image in page.images],
-        "first": "/v2/images" + (f"?{urlencode(unmarked)}" if unmarked else ""),
-        "schema": "/v2/schemas/images",
-    }
+    # {"images": [...], "first": ..., "schema": ..., "next": ...}, with each image's encoded view reused
+    first = "/v2/images" + (f"?{urlencode(unmarked)}" if unmarked else "")
+    parts = [b'{"images":', _bodies(request).encoded_list(page.images), b',"first":', caching.encode_json(first),
+             b',"schema":"/v2/schemas/images"']
     if page.next_marker:
-        body["next"] = "/v2/images?" + urlencode([*unmarked, ("marker", page.next_marker)])
-    return caching.json_response(body, request_headers=request.headers)
+        parts += [b',"next":', caching.encode_json("/v2/images?" + urlencode([*unmarked, ("marker", page.next_marker)]))]
+    parts.append(b"}")
+    return caching.encoded_json_response(b"".join(parts), request_headers=request.headers)
+
+
+def _bodies(request: Request) -> ImageBodies:
+    bodies: ImageBodies = request.app.state.image_bodies
+    return bodies
 
 
 @bodiless
@@ -71,7 +77,7 @@ async def show(request: Request) -> Response:
     etag = caching.image_etag(image)
     if caching.none_match(request.headers, etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
-    return caching.json_response(_view(services, image), etag=etag)
+    return caching.encoded_json_response(_bodies(request).encoded(image), etag=etag)
 
 
 async def update(request: Request) -> Response:
