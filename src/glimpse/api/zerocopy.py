@@ -1,12 +1,13 @@
-"""Zero-copy responses: uvicorn's httptools protocol plus the ASGI ``zerocopysend`` extension.
+"""Zero-copy responses: the ASGI ``http.response.zerocopysend`` extension for uvicorn.
 
 uvicorn does not implement the ASGI ``http.response.zerocopysend`` extension
 (https://asgi.readthedocs.io/en/latest/extensions.html#zero-copy-send), so a
 file region would be read into Python and written back out, a copy per byte
-each way. :class:`ZeroCopyHttpProtocol` is uvicorn's httptools protocol whose
-request cycles advertise the extension on plain-TCP connections and answer it
-with ``os.sendfile`` from a worker thread: the kernel moves the bytes from the
-page cache to the socket, and memory use does not depend on the size sent.
+each way. :class:`ZeroCopyCycle` is uvicorn's request cycle answering the
+extension with ``os.sendfile`` from a worker thread: the kernel moves the bytes
+from the page cache to the socket, and memory use does not depend on the size
+sent. The worker's protocol (:mod:`glimpse.api.protocol`) gives plain-TCP
+requests such cycles and advertises the extension in their scope.
 
 The thread waits for the socket with ``poll`` when its buffer is full, so slow
 clients cost a parked thread, not a busy loop; the event loop keeps serving
@@ -26,10 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anyio.to_thread
-from uvicorn.protocols.http.httptools_impl import (
-    HttpToolsProtocol,
-    RequestResponseCycle,
-)
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +39,9 @@ STALL_TIMEOUT = 120.0
 _MAX_CALL = 1 << 30
 
 
-class ZeroCopyHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with ``http.response.zerocopysend`` on plain connections."""
+class ZeroCopyCycle(RequestResponseCycle):
+    """uvicorn's request cycle, also sending ``http.response.zerocopysend`` messages with ``sendfile``."""
 
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is None or cycle.response_started or type(cycle) is not RequestResponseCycle:
-            return
-        if self.transport.get_extra_info("sslcontext") is not None:
-            return
-        socket = self.transport.get_extra_info("socket")
-        if socket is None:
-            return
-        # The cycle's task has been created but not started: it will call the subclass's send.
-        cycle.__class__ = _ZeroCopyCycle
-        cycle.scope.setdefault("extensions", {})[ZEROCOPY_SEND] = {}
-
-
-class _ZeroCopyCycle(RequestResponseCycle):
     async def send(self, message: Any) -> None:
         if message["type"] != ZEROCOPY_SEND:
             await super().send(message)

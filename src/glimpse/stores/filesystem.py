@@ -45,7 +45,7 @@ class FilesystemStore:
     def url_for(self, key: str) -> str:
         return self._path(key).as_uri()
 
-    def put(self, key: str, chunks: Iterable[bytes], *, size: int | None = None) -> StoredObject:
+    def put(self, key: str, chunks: Iterable[bytes | memoryview], *, size: int | None = None) -> StoredObject:
         target = self._path(key)
         temp = self.root / f"{_TEMP_PREFIX}{key}-{os.getpid()}-{time.monotonic_ns()}"
         try:
@@ -140,7 +140,7 @@ class FileChunks:
         self._handle.close()
 
 
-def _write_all(out: BinaryIO, chunks: Iterable[bytes], writeback: _Writeback) -> int:
+def _write_all(out: BinaryIO, chunks: Iterable[bytes | memoryview], writeback: _Writeback) -> int:
     written = 0
     for chunk in chunks:
         view = memoryview(chunk)
