@@ -27,6 +27,7 @@ _TEMP_PREFIX = ".incoming-"
 READ_CHUNK = 1024 * 1024
 #: While writing, data is flushed to disk in the background every this many bytes.
 WRITEBACK_EVERY = 64 * 1024 * 1024
+_FADVISE = getattr(os, "posix_fadvise", None)
 
 
 class FilesystemStore:
@@ -156,13 +157,19 @@ class _Writeback:
     """Flushes a file being written to disk in the background, every :data:`WRITEBACK_EVERY` bytes.
 
     The final ``fsync`` then finds little left to do, and a large upload does
-    not pile up dirty pages until the kernel throttles the writer. Errors are
-    left to that final ``fsync``, which reports them.
+    not pile up dirty pages until the kernel throttles the writer. What has
+    reached the disk is dropped from the page cache (``POSIX_FADV_DONTNEED``, as
+    object stores such as Swift do): writing an image does not evict data other
+    requests use, and the next pages written reuse the ones just freed instead
+    of taking fresh memory, which costs the kernel several times more (on the
+    virtual machines measured, about 3 CPU-seconds per GiB instead of under 1).
+    Errors are left to that final ``fsync``, which reports them.
     """
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._due = WRITEBACK_EVERY
+        self._written = 0
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -177,21 +184,27 @@ class _Writeback:
         if total < self._due:
             return
         self._due = total + WRITEBACK_EVERY
+        self._written = total
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="writeback", daemon=True)
             self._thread.start()
         self._wake.set()
 
     def _run(self) -> None:
+        dropped = 0
         while True:
             self._wake.wait()
             self._wake.clear()
             if self._stopping:
                 return
+            written = self._written  # every byte up to here was written before the wake-up
             try:
                 os.fdatasync(self._fd)
+                if _FADVISE is not None:
+                    _FADVISE(self._fd, dropped, written - dropped, os.POSIX_FADV_DONTNEED)
             except OSError:
                 return
+            dropped = written
 
     def stop(self) -> None:
         if self._thread is not None:
