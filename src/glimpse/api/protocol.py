@@ -9,6 +9,7 @@ lets the application take the rest of the body straight from the socket
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import httptools
@@ -17,6 +18,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from glimpse.api.socket_body import SOCKET_BODY, SocketBody
 from glimpse.api.zerocopy import ZEROCOPY_SEND, ZeroCopyCycle
+
+log = logging.getLogger(__name__)
 
 
 class HttpProtocol(HttpToolsProtocol):
@@ -106,6 +109,8 @@ class Cycle(ZeroCopyCycle):
             return None
         body = SocketBody(self.transport.get_extra_info("socket").fileno(), bytes(self.body), remaining,
                           self._given_back)
+        log.debug("body of %s %s read from the socket (%d bytes to come)", self.scope["method"],
+                  self.scope["path"], remaining)
         self.body = bytearray()
         return body
 
