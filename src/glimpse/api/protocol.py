@@ -43,6 +43,7 @@ class HttpProtocol(HttpToolsProtocol):
         cycle.protocol = self
         cycle.body_length = _content_length(cycle.scope["headers"])
         cycle.receive_called = False
+        cycle.body_taken = False
         extensions = cycle.scope.setdefault("extensions", {})
         extensions[ZEROCOPY_SEND] = {}
         if cycle.body_length:
@@ -81,9 +82,14 @@ class Cycle(ZeroCopyCycle):
     #: the request's Content-Length, 0 when it has none (or is chunked)
     body_length: int
     receive_called: bool
+    #: a :class:`SocketBody` owns the socket: the transport must stay paused until it is given back
+    body_taken: bool
 
     async def receive(self) -> ASGIReceiveEvent:
         self.receive_called = True
+        if self.body_taken:  # nothing to receive but the end of the connection or of the response
+            await self.message_event.wait()
+            return {"type": "http.disconnect"}
         return await super().receive()
 
     async def take_body(self) -> SocketBody | None:
@@ -112,9 +118,12 @@ class Cycle(ZeroCopyCycle):
         log.debug("body of %s %s read from the socket (%d bytes to come)", self.scope["method"],
                   self.scope["path"], remaining)
         self.body = bytearray()
+        self.message_event.clear()
+        self.body_taken = True
         return body
 
     def _given_back(self, body: SocketBody) -> None:
+        self.body_taken = False
         if body.broken:  # as uvicorn does when the client goes away: no response, no connection
             self.disconnected = True
             self.transport.close()
