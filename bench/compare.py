@@ -162,6 +162,9 @@ def table(runs: dict[str, dict[str, Any]], streams: int) -> str:
     g_up, c_up = cell(glimpse, "data", "upload", "mb_per_s"), cell(glance, "data", "upload", "mb_per_s")
     rows.append(f"| upload 1 stream (MB/s) | {g_up} | {c_up} | {limit_hash} (md5 ∥ sha512) | "
                 f"{ratio(g_up, limit_hash)} | {ratio(g_up, c_up)} |")
+    g_first, c_first = cell(glimpse, "data", "download_first_mb_per_s"), cell(glance, "data", "download_first_mb_per_s")
+    rows.append(f"| first download of the new image, 1 stream, untimed by the limit (MB/s) | {g_first} | {c_first} | "
+                f"| | {ratio(g_first, c_first)} |")
     for n in (1, streams):
         g = cell(glimpse, "data", f"download_{n}", "mb_per_s")
         c = cell(glance, "data", f"download_{n}", "mb_per_s")

@@ -100,3 +100,23 @@ def test_one_gib_upload_and_download_keep_server_memory_flat(big_server: Server)
     assert upload_watch.samples and download_watch.samples
     assert max(upload_watch.samples) - baseline < GROWTH_LIMIT_MIB, (baseline, max(upload_watch.samples))
     assert max(download_watch.samples) - baseline < GROWTH_LIMIT_MIB, (baseline, max(download_watch.samples))
+
+
+def test_one_gib_sized_upload_read_from_the_socket_keeps_server_memory_flat(big_server: Server) -> None:
+    # With a Content-Length the body is read from the socket into a few reused buffers (api/socket_body.py).
+    headers = {"X-Project-Id": uuid.uuid4().hex}
+    with httpx.Client(base_url=big_server.url, headers=headers, timeout=600) as client:
+        image = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"}).json()
+        for _ in range(10):
+            httpx.get(f"{big_server.url}/v2/images/{image['id']}", headers=headers)
+        baseline = tree_rss_mib(big_server.process.pid)
+        sent = hashlib.md5()
+        with RssWatch(big_server.process.pid) as upload_watch:
+            response = client.put(f"/v2/images/{image['id']}/file", content=generated(SIZE, sent),
+                                  headers={"Content-Type": "application/octet-stream",
+                                           "Content-Length": str(SIZE)})
+        assert response.status_code == 204, response.text
+        shown = client.get(f"/v2/images/{image['id']}").json()
+        assert shown["size"] == SIZE and shown["checksum"] == sent.hexdigest()
+    assert upload_watch.samples
+    assert max(upload_watch.samples) - baseline < GROWTH_LIMIT_MIB, (baseline, max(upload_watch.samples))

@@ -71,6 +71,26 @@ def test_invalid_settings_fail_fast_with_a_message(tmp_path: Path) -> None:
     assert result.returncode != 0 and "default_store" in result.stderr
 
 
+def test_serving_processes_do_not_load_alembic() -> None:
+    # glimpse-api imports the application before forking its workers and migrates in a child process.
+    result = run([sys.executable, "-c", "import sys, glimpse.cli.serve, glimpse.app; "
+                                        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_api_migrates_the_database_before_serving_and_stops_when_it_cannot(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    server = start_server(tmp_path / "data", database_url=url)
+    try:
+        assert run([*MANAGE, "--database-url", url, "db", "check"]).returncode == 0
+    finally:
+        server.stop()
+    (tmp_path / "a-file").write_text("")
+    result = run([*SERVE, "--data-dir", str(tmp_path), "--database-url", f"sqlite:///{tmp_path}/a-file/x.db"])
+    assert result.returncode != 0 and "migrating the database failed" in result.stderr
+
+
 def test_manage_db_commands(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     result = run([*MANAGE, "--database-url", url, "db", "check"])

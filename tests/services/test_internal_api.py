@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,3 +186,47 @@ def test_import_through_python(database_url: str, tmp_path: Path, ctx: RequestCo
             services.imports.start(ctx, other.id, ImportRequest(method="glance-direct"))
     finally:
         services.close()
+
+
+class _ShortReads(io.BytesIO):
+    """A body reader that hands out at most ``step`` bytes per read, as a slow socket would."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        super().__init__(data)
+        self.step = step
+
+    def readinto(self, buffer: Any) -> int:
+        return super().readinto(memoryview(buffer)[:self.step])
+
+
+class _BrokenReader(io.BytesIO):
+    def readinto(self, buffer: Any) -> int:
+        if self.tell() >= 3 * 1024 * 1024:
+            raise ConnectionResetError("the client went away")
+        return super().readinto(buffer)
+
+
+@pytest.mark.parametrize("reader", [io.BytesIO, lambda data: _ShortReads(data, 700_001)], ids=["full", "short"])
+def test_upload_from_a_body_reader_hashes_and_stores_every_byte(
+        services: Services, ctx: RequestContext, reader: Any) -> None:
+    # Many more blocks than the ring has buffers, so every buffer is reused while hashes may lag behind.
+    data = os.urandom(13 * 1024 * 1024 + 7)
+    image = services.images.create(ctx, {"disk_format": "raw", "container_format": "bare"})
+    image = services.image_data.upload(ctx, image.id, reader(data), size=len(data))
+    assert image.status is ImageStatus.ACTIVE and image.size == len(data)
+    assert image.checksum == hashlib.md5(data).hexdigest()
+    assert image.os_hash_value == hashlib.sha512(data).hexdigest()
+    download = services.image_data.open_download(ctx, image.id)
+    try:
+        assert download.chunks is not None and b"".join(download.chunks) == data
+    finally:
+        download.close()
+
+
+def test_body_reader_failing_mid_upload_leaves_no_data(services: Services, ctx: RequestContext) -> None:
+    image = services.images.create(ctx, {"disk_format": "raw", "container_format": "bare"})
+    with pytest.raises(ConnectionResetError):
+        services.image_data.upload(ctx, image.id, _BrokenReader(os.urandom(8 * 1024 * 1024)))
+    image = services.images.get(ctx, image.id)
+    assert image.status is ImageStatus.QUEUED and image.size is None and not image.locations
+    assert store_files(services) == []

@@ -121,3 +121,38 @@ def test_drivers_are_found_by_entry_point(tmp_path: Path) -> None:
         driver_class("floppy")
     stores = load_stores({"a": {"driver": "filesystem", "path": str(tmp_path / "a"), "description": "A"}})
     assert isinstance(stores["a"], FilesystemStore)
+
+
+def _resident_fraction(path: Path, length: int) -> float:
+    """The share of the first ``length`` bytes of ``path`` in the page cache (``mincore``)."""
+    import ctypes
+    import ctypes.util
+    import mmap
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    page = mmap.PAGESIZE
+    pages = (length + page - 1) // page
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), length, access=mmap.ACCESS_COPY) as mapped:
+        first = ctypes.c_char.from_buffer(mapped)  # exports the map: released before it closes
+        vector = (ctypes.c_ubyte * pages)()
+        failed = libc.mincore(ctypes.c_void_p(ctypes.addressof(first)), ctypes.c_size_t(length), vector)
+        del first
+    if failed:
+        pytest.skip(f"mincore failed: {os.strerror(ctypes.get_errno())}")
+    return sum(v & 1 for v in vector) / pages
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise on this platform")
+@pytest.mark.parametrize("drop", [True, False])
+def test_written_data_leaves_the_page_cache_unless_kept(tmp_path: Path, drop: bool) -> None:
+    from glimpse.stores.filesystem import WRITEBACK_EVERY
+
+    store = FilesystemStore(path=str(tmp_path / "objects"), drop_written_data=drop)
+    block = os.urandom(1 << 20)
+    total = 2 * WRITEBACK_EVERY + (1 << 20)
+    store.put("big", (block for _ in range(total // len(block))))
+    resident = _resident_fraction(store.root / "big", WRITEBACK_EVERY)
+    if drop:
+        assert resident < 0.5, f"{resident:.0%} of the first 64 MiB still cached after the write"
+    else:
+        assert resident > 0.9, f"only {resident:.0%} of the first 64 MiB cached with drop_written_data off"

@@ -1,12 +1,13 @@
-"""Zero-copy responses: uvicorn's httptools protocol plus the ASGI ``zerocopysend`` extension.
+"""Zero-copy responses: the ASGI ``http.response.zerocopysend`` extension for uvicorn.
 
 uvicorn does not implement the ASGI ``http.response.zerocopysend`` extension
 (https://asgi.readthedocs.io/en/latest/extensions.html#zero-copy-send), so a
 file region would be read into Python and written back out, a copy per byte
-each way. :class:`ZeroCopyHttpProtocol` is uvicorn's httptools protocol whose
-request cycles advertise the extension on plain-TCP connections and answer it
-with ``os.sendfile`` from a worker thread: the kernel moves the bytes from the
-page cache to the socket, and memory use does not depend on the size sent.
+each way. :class:`ZeroCopyCycle` is uvicorn's request cycle answering the
+extension with ``os.sendfile`` from a worker thread: the kernel moves the bytes
+from the page cache to the socket, and memory use does not depend on the size
+sent. The worker's protocol (:mod:`glimpse.api.protocol`) gives plain-TCP
+requests such cycles and advertises the extension in their scope.
 
 The thread waits for the socket with ``poll`` when its buffer is full, so slow
 clients cost a parked thread, not a busy loop; the event loop keeps serving
@@ -14,8 +15,9 @@ other connections meanwhile. TLS connections do not advertise the extension
 (encryption needs the bytes in user space) and get the streamed body instead.
 
 On the same plain connections the response head is held back until the first
-body message, so a small response (a metadata call) leaves in one write, one
-system call and one TCP segment, instead of a head and then a body.
+body message (:class:`HeadHoldingTransport`), so a small response (a metadata
+call) leaves in one write, one system call and one TCP segment, instead of a
+head and then a body.
 """
 
 from __future__ import annotations
@@ -30,10 +32,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import anyio.to_thread
-from uvicorn.protocols.http.httptools_impl import (
-    HttpToolsProtocol,
-    RequestResponseCycle,
-)
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +44,7 @@ STALL_TIMEOUT = 120.0
 _MAX_CALL = 1 << 30
 
 
-class ZeroCopyHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with ``http.response.zerocopysend`` on plain connections."""
-
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is None or cycle.response_started or type(cycle) is not RequestResponseCycle:
-            return
-        if self.transport.get_extra_info("sslcontext") is not None:
-            return
-        socket = self.transport.get_extra_info("socket")
-        if socket is None:
-            return
-        # The cycle's task has been created but not started: it will call the subclass's send.
-        cycle.__class__ = _ZeroCopyCycle
-        cycle.transport = cast(asyncio.Transport, _HeadHoldingTransport(cycle.transport))
-        cycle.scope.setdefault("extensions", {})[ZEROCOPY_SEND] = {}
-
-
-class _HeadHoldingTransport:
+class HeadHoldingTransport:
     """A transport that, while :meth:`hold` is in force, keeps what is written and sends it
     in front of the next write (or at :meth:`release`, or before closing)."""
 
@@ -103,10 +83,19 @@ class _HeadHoldingTransport:
         return getattr(self._transport, name)
 
 
-class _ZeroCopyCycle(RequestResponseCycle):
+class ZeroCopyCycle(RequestResponseCycle):
+    """uvicorn's request cycle, also sending ``http.response.zerocopysend`` messages with ``sendfile``.
+
+    Its transport must be a :class:`HeadHoldingTransport` (see :meth:`adopt`).
+    """
+
+    def adopt(self) -> None:
+        """Wrap this cycle's transport so that a response head waits for its body."""
+        self.transport = cast(asyncio.Transport, HeadHoldingTransport(self.transport))
+
     async def send(self, message: Any) -> None:
         kind = message["type"]
-        transport = cast(_HeadHoldingTransport, self.transport)
+        transport = cast(HeadHoldingTransport, self.transport)
         if kind == "http.response.start" and not self.response_started:
             transport.hold()  # until the body: the head goes out with its first part
             try:

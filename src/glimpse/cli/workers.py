@@ -9,9 +9,10 @@ add or remove one. The application modules are imported before the fork, so
 their memory is shared; the application itself (database engine, stores,
 threads) is built inside each worker, after the fork.
 
-Each worker runs uvicorn with :class:`~glimpse.api.zerocopy.ZeroCopyHttpProtocol`
-(httptools plus zero-copy ``sendfile`` for file-backed downloads) on uvloop, and
-terminates TLS itself when a certificate is configured.
+Each worker runs uvicorn with :class:`~glimpse.api.protocol.HttpProtocol`
+(httptools plus zero-copy ``sendfile`` for file-backed downloads and sized
+request bodies read straight from the socket) on uvloop, and terminates TLS
+itself when a certificate is configured.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 from starlette.types import ASGIApp
 
-from glimpse.api.zerocopy import ZeroCopyHttpProtocol
+from glimpse.api.protocol import HttpProtocol
 from glimpse.app import build_app
 from glimpse.settings import Settings
 
@@ -58,7 +59,7 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
         settings: Settings = self.app.settings
         config = uvicorn.Config(
             app=self.wsgi,
-            http=ZeroCopyHttpProtocol,
+            http=HttpProtocol,
             loop="uvloop",
             lifespan="on",
             log_config=None,

@@ -2,6 +2,10 @@
 
 Several nodes may start at once against one server database; each migration
 run holds a database-wide advisory lock so only one of them migrates.
+
+Alembic is imported only when one of these functions runs: it adds about
+12 MiB to a process, and the serving processes never migrate (``glimpse-api``
+migrates in a short-lived child process before it starts them).
 """
 
 from __future__ import annotations
@@ -9,18 +13,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from glimpse.db.engine import Database
 from glimpse.db.tables import metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 _LOCK_NAME = "glimpse-migrations"
@@ -28,6 +30,8 @@ _LOCK_ID = 0x676C696D7073  # "glimps"
 
 
 def _config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
     if connection is not None:
@@ -36,18 +40,24 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
     """Migrate to ``revision`` (default: the newest)."""
+    from alembic import command
+
     with db.engine.connect() as conn, _migration_lock(conn):
         command.upgrade(_config(conn), revision)
         conn.commit()
@@ -55,6 +65,9 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
 def schema_differences(db: Database) -> list[Any]:
     """Differences between the live schema and ``tables.py`` (empty when they agree)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))

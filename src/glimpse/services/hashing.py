@@ -22,36 +22,53 @@ class ParallelDigests:
 
     Call :meth:`finish` (after the last :meth:`update`) before reading the
     digests, and :meth:`close` on every path (it is idempotent) so no thread
-    outlives the upload.
+    outlives the upload. :meth:`wait_digested` tells a caller that reuses its
+    buffers when every algorithm is done with a block.
     """
 
     def __init__(self, *algorithms: str, depth: int = 4) -> None:
         self.hashes: dict[str, Any] = {
             name: hashlib.md5(usedforsecurity=False) if name == "md5" else hashlib.new(name) for name in algorithms
         }
-        self._queues: list[queue.Queue[bytes | None]] = []
+        self._queues: list[queue.Queue[bytes | memoryview | None]] = []
         self._threads: list[threading.Thread] = []
         self._failure: BaseException | None = None
-        for name, digest in self.hashes.items():
-            blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
-            thread = threading.Thread(target=self._digest, args=(digest, blocks), name=f"hash-{name}", daemon=True)
+        self._digested = [0] * len(self.hashes)
+        self._progress = threading.Condition()
+        for index, (name, digest) in enumerate(self.hashes.items()):
+            blocks: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=depth)
+            thread = threading.Thread(target=self._digest, args=(index, digest, blocks), name=f"hash-{name}",
+                                      daemon=True)
             thread.start()
             self._queues.append(blocks)
             self._threads.append(thread)
 
-    def _digest(self, digest: Any, blocks: queue.Queue[bytes | None]) -> None:
+    def _digest(self, index: int, digest: Any, blocks: queue.Queue[bytes | memoryview | None]) -> None:
         try:
             while (block := blocks.get()) is not _END:
                 digest.update(block)
+                del block  # a reused buffer must not stay referenced from here
+                self._advance(index)
         except BaseException as exc:  # reported to the uploading thread by finish()
             self._failure = exc
+            self._advance(index)
             while blocks.get() is not _END:  # keep draining so update() never blocks forever
-                pass
+                self._advance(index)
 
-    def update(self, block: bytes) -> None:
-        """Queue ``block`` (which must not change afterwards) for every algorithm."""
+    def _advance(self, index: int) -> None:
+        with self._progress:
+            self._digested[index] += 1
+            self._progress.notify_all()
+
+    def update(self, block: bytes | memoryview) -> None:
+        """Queue ``block`` for every algorithm; it must not change until :meth:`wait_digested` says so."""
         for blocks in self._queues:
             blocks.put(block)
+
+    def wait_digested(self, count: int) -> None:
+        """Block until every algorithm is done with the first ``count`` blocks given to :meth:`update`."""
+        with self._progress:
+            self._progress.wait_for(lambda: min(self._digested) >= count)
 
     def finish(self) -> None:
         """Wait until every queued block is digested; afterwards ``hashes`` are complete."""

@@ -1,18 +1,17 @@
 """Image data use cases: upload (hash, limit, inspect, commit) and download.
 
 Bytes stream through here and are never held whole: uploads wrap the caller's
-chunk iterator in :class:`_Inbound`, which hashes, counts, enforces the size cap
-and looks at the head and tail for format inspection while the store writes.
+chunks (or body reader) in :class:`~glimpse.services.inbound.Inbound`, which
+hashes, counts, enforces the size cap and looks at the head and tail for format
+inspection while the store writes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.db.images import ImageRepository
@@ -27,7 +26,6 @@ from glimpse.errors import (
     ImageStatusConflict,
     ImageTooLarge,
     NotFound,
-    QuotaExceeded,
     RangeNotSatisfiable,
     SizeMismatch,
     StoreFull,
@@ -37,7 +35,7 @@ from glimpse.db.outbox import OutboxRepository
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
-from glimpse.services.hashing import ParallelDigests
+from glimpse.services.inbound import BodyReader, Inbound
 from glimpse.services.stores import StoreSet
 from glimpse.stores.base import StoreError, StoreFullError, StoreObjectNotFound
 
@@ -45,8 +43,6 @@ log = logging.getLogger(__name__)
 
 #: The one chunk size of the data path, in bytes.
 CHUNK_SIZE = 1024 * 1024
-#: An upload that has not advanced for this long is considered abandoned.
-HEARTBEAT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -125,11 +121,13 @@ class ImageDataService:
         self._hash_algorithm = hash_algorithm
         self._require_format_match = require_format_match
 
-    def upload(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], *, size: int | None = None,
-               store: str | None = None) -> Image:
+    def upload(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes] | BodyReader, *,
+               size: int | None = None, store: str | None = None) -> Image:
         """Store the image's data (in ``store``, else the default store) and make it active.
 
-        ``size`` is the size the caller declared, if any. The image moves
+        The data comes as an iterator of chunks or as a :class:`BodyReader`
+        (read into a few reused buffers). ``size`` is the size the caller
+        declared, if any. The image moves
         ``queued -> saving -> active``; on any failure the written data is
         removed and the image goes back to ``queued``. Raises
         :class:`ImageStatusConflict` (not queued, or another upload won),
@@ -178,7 +176,7 @@ class ImageDataService:
         if size is not None and size < 0:
             raise SizeMismatch("The declared image size cannot be negative.")
 
-    def _write(self, ctx: RequestContext, image: Image, chunks: Iterable[bytes], *, size: int | None,
+    def _write(self, ctx: RequestContext, image: Image, chunks: Iterable[bytes] | BodyReader, *, size: int | None,
                store_ids: list[str], all_stores_must_succeed: bool = True,
                finish: Callable[[Image, list[str]], Image] | None = None,
                heartbeat: Callable[[], None] | None = None) -> Image:
@@ -200,7 +198,8 @@ class ImageDataService:
             if heartbeat is not None:
                 heartbeat()
 
-        inbound = _Inbound(chunks, self._hash_algorithm, self._size_cap, size, quota_left, heartbeat=beat)
+        inbound = Inbound(chunks, self._hash_algorithm, self._size_cap, size, quota_left, heartbeat=beat,
+                          block_size=CHUNK_SIZE)
         try:
             if writing is ImageStatus.SAVING:
                 self._hooks.image_upload_started(ctx=ctx, image=image)
@@ -267,7 +266,7 @@ class ImageDataService:
                 close()
         return ImageLocation(store=store_id, key=key, url=stored.url, metadata={"store": store_id})
 
-    def _inspect(self, image: Image, inbound: _Inbound) -> int | None:
+    def _inspect(self, image: Image, inbound: Inbound) -> int | None:
         found = formats.detect(bytes(inbound.head), bytes(inbound.tail), inbound.received)
         if not self._require_format_match:
             return found.virtual_size if found.format == image.disk_format else None
@@ -396,71 +395,3 @@ def back_to_queued(image: Image) -> Image:
     if image.status not in _WRITING:
         return image
     return dataclasses.replace(image, status=ImageStatus.QUEUED, size=None, virtual_size=None)
-
-
-class _Inbound:
-    """The upload stream as the store sees it: hashed, counted, capped and sampled.
-
-    MD5 and the ``os_hash_algo`` digest run on threads of their own
-    (:class:`ParallelDigests`) while the store writes; they are complete once
-    the store has consumed the whole stream.
-    """
-
-    def __init__(self, chunks: Iterable[bytes], algorithm: str, cap: int, declared: int | None,
-                 quota_left: int | None, *, heartbeat: object) -> None:
-        self._chunks = chunks
-        self._algorithm = algorithm
-        self._cap = cap
-        self._declared = declared
-        self._quota_left = quota_left
-        self._heartbeat = heartbeat
-        self.md5: Any = None
-        self.hash: Any = None
-        self.received = 0
-        self.head = bytearray()
-        self.tail = b""
-
-    def __iter__(self) -> Iterator[bytes]:
-        digests = ParallelDigests("md5", self._algorithm)
-        self.md5, self.hash = digests.hashes["md5"], digests.hashes[self._algorithm]
-        try:
-            yield from self._counted(digests)
-            digests.finish()
-        finally:
-            digests.close()
-
-    def _counted(self, digests: ParallelDigests) -> Iterator[bytes]:
-        beat = time.monotonic()
-        for chunk in self._chunks:
-            if not chunk:
-                continue
-            if not isinstance(chunk, bytes):  # the hash threads need a block nobody will change
-                chunk = bytes(chunk)
-            self.received += len(chunk)
-            if self.received > self._cap:
-                raise ImageTooLarge(f"Image exceeds the maximum size of {self._cap} bytes.")
-            if self._quota_left is not None and self.received > self._quota_left:
-                raise QuotaExceeded(
-                    f"Quota exceeded for image_size_total: only {self._quota_left} more bytes may be stored "
-                    "in this project. Delete images or ask for a higher quota."
-                )
-            if self._declared is not None and self.received > self._declared:
-                raise SizeMismatch(
-                    f"More data was sent than the declared size of {self._declared} bytes."
-                )
-            digests.update(chunk)
-            if len(self.head) < formats.HEAD_SIZE:
-                self.head += chunk[: formats.HEAD_SIZE - len(self.head)]
-            self.tail = (self.tail + chunk)[-formats.TAIL_SIZE:] if len(chunk) < formats.TAIL_SIZE \
-                else chunk[-formats.TAIL_SIZE:]
-            now = time.monotonic()
-            if now - beat > HEARTBEAT_SECONDS:
-                self._heartbeat()  # type: ignore[operator]
-                beat = now
-            yield chunk
-
-    def verify_size(self) -> None:
-        if self._declared is not None and self.received != self._declared:
-            raise SizeMismatch(
-                f"Size mismatch: {self.received} bytes were received but {self._declared} were declared."
-            )

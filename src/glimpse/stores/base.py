@@ -67,13 +67,15 @@ class Store(Protocol):
         """The location URL recorded for ``key`` (``file:///…``, ``s3://…``)."""
         ...
 
-    def put(self, key: str, chunks: Iterable[bytes], *, size: int | None = None) -> StoredObject:
+    def put(self, key: str, chunks: Iterable[bytes | memoryview], *, size: int | None = None) -> StoredObject:
         """Write all of ``chunks`` under ``key``, replacing nothing half-way.
 
         The object becomes visible only once every byte is durably written; if
         iterating ``chunks`` raises, or writing fails, nothing is left behind and
         the exception propagates (store failures as :class:`StoreError`).
-        ``size`` is a hint for drivers that need the length in advance.
+        A chunk may be a view of a buffer that is reused for a later chunk: it is
+        valid until the next one is asked for, so a driver that keeps data
+        longer copies it. ``size`` is a hint for drivers that need the length in advance.
         """
         ...
 

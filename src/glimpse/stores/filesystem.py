@@ -27,15 +27,18 @@ _TEMP_PREFIX = ".incoming-"
 READ_CHUNK = 1024 * 1024
 #: While writing, data is flushed to disk in the background every this many bytes.
 WRITEBACK_EVERY = 64 * 1024 * 1024
+_FADVISE = getattr(os, "posix_fadvise", None)
 
 
 class FilesystemStore:
     """Objects are files named by key in ``path``."""
 
-    def __init__(self, *, path: str, read_chunk_size: int = READ_CHUNK, **_ignored: object) -> None:
+    def __init__(self, *, path: str, read_chunk_size: int = READ_CHUNK, drop_written_data: bool = True,
+                 **_ignored: object) -> None:
         self.root = Path(path).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._chunk = read_chunk_size
+        self._drop_written = bool(drop_written_data)
 
     def _path(self, key: str) -> Path:
         if not key or "/" in key or key.startswith("."):
@@ -45,12 +48,12 @@ class FilesystemStore:
     def url_for(self, key: str) -> str:
         return self._path(key).as_uri()
 
-    def put(self, key: str, chunks: Iterable[bytes], *, size: int | None = None) -> StoredObject:
+    def put(self, key: str, chunks: Iterable[bytes | memoryview], *, size: int | None = None) -> StoredObject:
         target = self._path(key)
         temp = self.root / f"{_TEMP_PREFIX}{key}-{os.getpid()}-{time.monotonic_ns()}"
         try:
             fd = _os_call(os.open, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            with os.fdopen(fd, "wb", buffering=0) as out, _Writeback(out.fileno()) as writeback:
+            with os.fdopen(fd, "wb", buffering=0) as out, _Writeback(out.fileno(), drop=self._drop_written) as writeback:
                 written = _write_all(out, chunks, writeback)  # errors of ``chunks`` pass through untouched
                 writeback.stop()
                 _os_call(os.fsync, out.fileno())
@@ -140,7 +143,7 @@ class FileChunks:
         self._handle.close()
 
 
-def _write_all(out: BinaryIO, chunks: Iterable[bytes], writeback: _Writeback) -> int:
+def _write_all(out: BinaryIO, chunks: Iterable[bytes | memoryview], writeback: _Writeback) -> int:
     written = 0
     for chunk in chunks:
         view = memoryview(chunk)
@@ -156,13 +159,22 @@ class _Writeback:
     """Flushes a file being written to disk in the background, every :data:`WRITEBACK_EVERY` bytes.
 
     The final ``fsync`` then finds little left to do, and a large upload does
-    not pile up dirty pages until the kernel throttles the writer. Errors are
-    left to that final ``fsync``, which reports them.
+    not pile up dirty pages until the kernel throttles the writer. What has
+    reached the disk is dropped from the page cache unless ``drop`` is false
+    (``POSIX_FADV_DONTNEED``, as object stores such as Swift do): writing an image
+    does not evict data other requests use, and the next pages written reuse the
+    ones just freed instead of taking fresh memory, which costs the kernel several
+    times more (on the virtual machines measured, about 3 CPU-seconds per GiB
+    instead of under 1). The price: the first read of a large new image comes
+    from the disk. Images smaller than :data:`WRITEBACK_EVERY` are never dropped.
+    Errors are left to that final ``fsync``, which reports them.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, *, drop: bool = True) -> None:
         self._fd = fd
+        self._fadvise = _FADVISE if drop else None
         self._due = WRITEBACK_EVERY
+        self._written = 0
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -177,21 +189,27 @@ class _Writeback:
         if total < self._due:
             return
         self._due = total + WRITEBACK_EVERY
+        self._written = total
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="writeback", daemon=True)
             self._thread.start()
         self._wake.set()
 
     def _run(self) -> None:
+        dropped = 0
         while True:
             self._wake.wait()
             self._wake.clear()
             if self._stopping:
                 return
+            written = self._written  # every byte up to here was written before the wake-up
             try:
                 os.fdatasync(self._fd)
+                if self._fadvise is not None:
+                    self._fadvise(self._fd, dropped, written - dropped, os.POSIX_FADV_DONTNEED)
             except OSError:
                 return
+            dropped = written
 
     def stop(self) -> None:
         if self._thread is not None:

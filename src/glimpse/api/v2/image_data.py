@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -15,6 +16,7 @@ from glimpse.api.requests import context, media_type
 from glimpse.api.requests import services as services_of
 from glimpse.api.roles import REDIRECT_MARKER
 from glimpse.api.routing import bodiless
+from glimpse.api.socket_body import take_socket_body
 from glimpse.api.streaming import DownloadResponse, RequestChunks
 from glimpse.errors import RangeNotSatisfiable
 from glimpse.services.image_data import ByteRange, Download
@@ -27,11 +29,17 @@ OCTET_STREAM = "application/octet-stream"
 async def upload(request: Request) -> Response:
     services = services_of(request)
     size = data_request(request)
-    async with RequestChunks(request) as chunks:
-        await run_in_threadpool(
-            services.image_data.upload, context(request), request.path_params["image_id"],
-            redirected(request, chunks), size=size, store=request.headers.get("x-image-meta-store") or None,
-        )
+    upload = partial(services.image_data.upload, context(request), request.path_params["image_id"], size=size,
+                     store=request.headers.get("x-image-meta-store") or None)
+    body = await take_socket_body(request)
+    if body is not None:  # plain TCP, Content-Length > 0: read by the upload thread (and never empty)
+        try:
+            await run_in_threadpool(upload, body)
+        finally:
+            body.release()
+    else:
+        async with RequestChunks(request) as chunks:
+            await run_in_threadpool(upload, redirected(request, chunks))
     return Response(status_code=204)
 
 

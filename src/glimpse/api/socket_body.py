@@ -1,0 +1,104 @@
+"""Sized request bodies read straight from the socket by a worker thread.
+
+uvicorn hands a request body to the application in pieces of at most 64 KiB,
+each costing Python callbacks on the event loop (the parser's ``on_body``, a
+read pause and resume, a ``receive()`` copy): about 1.5 CPU-seconds per GiB,
+and an upload's hash threads would wait for the event loop. For a plain-TCP
+request with a ``Content-Length``, the worker's protocol
+(:mod:`glimpse.api.protocol`) offers the ASGI extension :data:`SOCKET_BODY`
+instead: a handler takes the rest of the body as a :class:`SocketBody`, whose
+:meth:`~SocketBody.readinto` a worker thread calls to ``recv_into`` the caller's
+buffers while the connection's transport is paused. Bytes the server had
+already received come first.
+
+Whoever takes a body calls :meth:`SocketBody.release` on the event loop once
+the reading thread is done with it, and the connection goes back to the
+server: after a complete body it serves the next request (keep-alive); after
+an early stop (an error response before the whole body arrived) the rest of
+the body is read and dropped, as uvicorn does; after the client went away it
+is closed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import ClientDisconnect, Request
+
+#: The ASGI extension name in ``scope["extensions"]``; its ``"take"`` is an async
+#: callable returning a :class:`SocketBody`, or ``None`` when the body cannot be taken.
+SOCKET_BODY = "glimpse.http.request.socket_body"
+#: A body that brings no byte for this long (seconds) counts as a client that went away.
+STALL_TIMEOUT = 120.0
+
+
+class SocketBody:
+    """The rest of one request body, read from (a duplicate of) the connection's socket.
+
+    ``buffered`` is what the server had received of the body already;
+    ``remaining`` the bytes still to come from the socket. :meth:`readinto` is
+    blocking: call it from a worker thread, and call :meth:`release` on the
+    event loop afterwards, however the reading ended.
+    """
+
+    def __init__(self, fd: int, buffered: bytes, remaining: int,
+                 give_back: Callable[[SocketBody], None]) -> None:
+        self._sock = socket.socket(fileno=os.dup(fd))
+        # A timeout keeps the shared file description non-blocking (as the event loop needs it);
+        # the socket object waits with poll between reads.
+        self._sock.settimeout(STALL_TIMEOUT)
+        self._buffered = memoryview(buffered)
+        #: bytes of the body not yet read from the socket
+        self.remaining = remaining
+        #: the client went away (or stalled) before the body was complete
+        self.broken = False
+        self._give_back = give_back
+        self._released = False
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill ``buffer`` with the next bytes of the body; fewer only at its end, 0 once it is over.
+
+        Raises :class:`ClientDisconnect` if the client closes the connection,
+        resets it, or sends nothing for :data:`STALL_TIMEOUT` seconds.
+        """
+        filled = 0
+        if self._buffered:
+            filled = min(len(buffer), len(self._buffered))
+            buffer[:filled] = self._buffered[:filled]
+            self._buffered = self._buffered[filled:]
+        wanted = min(len(buffer), filled + self.remaining)
+        recv_into = self._sock.recv_into
+        try:
+            while filled < wanted:
+                received = recv_into(buffer[filled:wanted])
+                if not received:
+                    raise ConnectionResetError("the client closed the connection")
+                filled += received
+                self.remaining -= received
+        except OSError:  # reset, closed, or stalled (TimeoutError)
+            self.broken = True
+            raise ClientDisconnect() from None
+        return filled
+
+    def release(self) -> None:
+        """Give the connection back to the server (on the event loop, once no thread reads any more)."""
+        if self._released:
+            return
+        self._released = True
+        self._sock.close()
+        self._give_back(self)
+
+
+async def take_socket_body(request: Request) -> SocketBody | None:
+    """The rest of ``request``'s body as a :class:`SocketBody`, if the server offers it for this request.
+
+    ``None`` (read the body as usual) over TLS, for chunked bodies, under
+    other servers, or when part of the body was already received through ASGI.
+    """
+    offer = request.scope.get("extensions", {}).get(SOCKET_BODY)
+    if offer is None:
+        return None
+    take: Callable[[], Awaitable[SocketBody | None]] = offer["take"]
+    return await take()
