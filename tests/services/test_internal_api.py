@@ -188,6 +188,34 @@ def test_import_through_python(database_url: str, tmp_path: Path, ctx: RequestCo
         services.close()
 
 
+def test_a_failed_import_reverts_its_image_in_one_step(database_url: str, tmp_path: Path, ctx: RequestContext) -> None:
+    import time
+
+    from glimpse.domain.tasks import TaskStatus
+    from glimpse.services.imports import ImportRequest
+
+    stores = {"file": {"driver": "filesystem", "path": str(tmp_path / "hot")},
+              "cold": {"driver": "filesystem", "path": str(tmp_path / "cold")}}
+    services = open_services(Settings(data_dir=tmp_path, database_url=database_url, extensions=["image-import"],
+                                      stores=stores))
+    try:
+        image = services.images.create(ctx, {"disk_format": "raw", "container_format": "bare"})
+        staged = services.imports.stage(ctx, image.id, [b"x" * 5000])
+        (tmp_path / "cold").rename(tmp_path / "cold-gone")  # copying to the second store fails
+        services.imports.start(ctx, image.id, ImportRequest(method="glance-direct", stores=("file", "cold")))
+        deadline = time.monotonic() + 30
+        while (task := services.imports.tasks_for_image(ctx, image.id)[0]).status is not TaskStatus.FAILURE:
+            assert time.monotonic() < deadline and task.status is not TaskStatus.SUCCESS
+            time.sleep(0.05)
+        failed = services.images.get(ctx, image.id)
+        assert failed.status is ImageStatus.QUEUED and failed.properties["os_glance_failed_import"] == "file,cold"
+        # back to queued and the failed stores recorded together: no reader sees one without the other
+        assert failed.revision == staged.revision + 2  # one change to ``importing``, one back
+        assert not (tmp_path / "hot" / image.id).exists()
+    finally:
+        services.close()
+
+
 class _ShortReads(io.BytesIO):
     """A body reader that hands out at most ``step`` bytes per read, as a slow socket would."""
 

@@ -149,6 +149,7 @@ class ImageDataService:
     def import_data(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes], *, size: int | None,
                     store_ids: list[str], all_stores_must_succeed: bool = True,
                     finish: Callable[[Image, list[str]], Image] | None = None,
+                    revert: Callable[[Image], Image] | None = None,
                     heartbeat: Callable[[], None] | None = None) -> Image:
         """Store the data of an ``importing`` image in ``store_ids`` and make it active.
 
@@ -158,7 +159,8 @@ class ImageDataService:
         failed copy fails the import when ``all_stores_must_succeed``, and is
         otherwise left out. ``finish(image, failed_stores)`` adjusts the image
         that becomes active. On failure the data is removed, the image goes back
-        to ``queued`` and the error propagates.
+        to ``queued`` (``revert`` makes that change, in one step with what the
+        caller records of the failure) and the error propagates.
         """
         self._check_declared_size(size)
         image = self._images.get(image_id)
@@ -168,7 +170,8 @@ class ImageDataService:
             self._stores.get(store_id)
         self._outbox.record(self._extensions.outbox([image_event("image.prepare", ctx, image, store=store_ids[0])]))
         return self._write(ctx, image, chunks, size=size, store_ids=store_ids,
-                           all_stores_must_succeed=all_stores_must_succeed, finish=finish, heartbeat=heartbeat)
+                           all_stores_must_succeed=all_stores_must_succeed, finish=finish, revert=revert,
+                           heartbeat=heartbeat)
 
     def _check_declared_size(self, size: int | None) -> None:
         if size is not None and size > self._size_cap:
@@ -179,13 +182,14 @@ class ImageDataService:
     def _write(self, ctx: RequestContext, image: Image, chunks: Iterable[bytes] | BodyReader, *, size: int | None,
                store_ids: list[str], all_stores_must_succeed: bool = True,
                finish: Callable[[Image, list[str]], Image] | None = None,
+               revert: Callable[[Image], Image] | None = None,
                heartbeat: Callable[[], None] | None = None) -> Image:
         """Write the data of ``image`` (``saving`` or ``importing``) and activate it; undo everything on failure."""
         writing = image.status
         try:
             quota_left = self._quotas.remaining_bytes(image.owner)
         except BaseException as exc:
-            self._restore(ctx, image.id, exc)
+            self._restore(ctx, image.id, exc, revert)
             raise
 
         first = store_ids[0]
@@ -207,7 +211,7 @@ class ImageDataService:
             inbound.verify_size()
             virtual_size = self._inspect(image, inbound)
         except BaseException as exc:
-            self._abandon(image.id, written, ctx=ctx, error=exc)
+            self._abandon(image.id, written, ctx=ctx, error=exc, revert=revert)
             if isinstance(exc, StoreFullError):
                 raise StoreFull(f"The image store has no room for this image: {exc}") from exc
             if isinstance(exc, StoreError):
@@ -221,7 +225,7 @@ class ImageDataService:
                 locations.append(self._copy(image.id, first, key, store_id, written))
             except BaseException as exc:
                 if all_stores_must_succeed or not isinstance(exc, (StoreError, StoreUnavailable)):
-                    self._abandon(image.id, written, ctx=ctx, error=exc)
+                    self._abandon(image.id, written, ctx=ctx, error=exc, revert=revert)
                     raise StoreUnavailable(f"Copying the image to store '{store_id}' failed: {exc}") from exc
                 log.warning("import of image %s to store %s failed: %s", image.id, store_id, exc)
                 failed.append(store_id)
@@ -245,7 +249,7 @@ class ImageDataService:
                     image_event("image.activate", ctx, after), image_event("image.update", ctx, after)])
         except BaseException as exc:
             gone = isinstance(exc, (ImageNotFound, ImageGone))
-            self._abandon(image.id, written, restore=not gone, ctx=ctx, error=exc)
+            self._abandon(image.id, written, restore=not gone, ctx=ctx, error=exc, revert=revert)
             if isinstance(exc, ImageNotFound):
                 raise ImageGone(f"Image {image.id} was deleted while its data was being written.") from None
             raise
@@ -273,7 +277,8 @@ class ImageDataService:
         return formats.check(image.disk_format, image.container_format, found)
 
     def _abandon(self, image_id: str, written: list[tuple[str, str, int]], *, restore: bool = True,
-                 ctx: RequestContext | None = None, error: BaseException | None = None) -> None:
+                 ctx: RequestContext | None = None, error: BaseException | None = None,
+                 revert: Callable[[Image], Image] | None = None) -> None:
         """Remove what a failed write stored (``(store, key, location id)`` each) and put the image back."""
         for store_id, key, location_id in written:
             try:
@@ -282,13 +287,14 @@ class ImageDataService:
             except Exception:  # the location stays "pending"; cleanup removes it later
                 log.exception("could not remove data of image %s from store %s after a failure", image_id, store_id)
         if restore:
-            self._restore(ctx, image_id, error)
+            self._restore(ctx, image_id, error, revert)
 
-    def _restore(self, ctx: RequestContext | None, image_id: str, error: BaseException | None) -> None:
-        """Back to ``queued`` after a failed write, with the ``image.upload`` error event."""
+    def _restore(self, ctx: RequestContext | None, image_id: str, error: BaseException | None,
+                 revert: Callable[[Image], Image] | None = None) -> None:
+        """Back to ``queued`` (by ``revert``) after a failed write, with the ``image.upload`` error event."""
         message = f"Failed to upload image {image_id}: {error}" if error is not None else "upload failed"
         try:
-            queued = self._access.change(image_id, back_to_queued, events=lambda before, after: [
+            queued = self._access.change(image_id, revert or back_to_queued, events=lambda before, after: [
                 image_event("image.upload", ctx, after, error=message), image_event("image.update", ctx, after)])
         except Exception:
             log.exception("could not put image %s back to queued after a failed write", image_id)

@@ -296,6 +296,7 @@ class ImportService:
                     ctx, image_id, chunks, size=size, store_ids=stores,
                     all_stores_must_succeed=request.all_stores_must_succeed,
                     finish=lambda active, failed: _finished(active, failed),
+                    revert=_reverted(task.id, stores),
                     heartbeat=_Heartbeat(lambda: self._tasks.touch(task.id)))
         except BaseException as exc:  # the task records every failure; nothing propagates from a worker
             message = str(getattr(exc, "message", exc))
@@ -309,19 +310,11 @@ class ImportService:
                                expires_at=utcnow() + self._task_lifetime)
 
     def _fail(self, task: Task, message: str, stores: list[str], method: ImportMethod | None) -> None:
-        """Record a failed import: the task says why, the image goes back to ``queued``."""
+        """Record a failed import: the task says why, the image goes back to ``queued``
+        (unless the data service already put it back, with :func:`_reverted`)."""
         image_id = task.image_id or ""
-
-        def reverted(current: Image) -> Image:
-            if current.properties.get(TASK_PROPERTY) != task.id:
-                return current
-            queued = back_to_queued(current)
-            properties = {k: v for k, v in queued.properties.items() if k not in (TASK_PROPERTY, IMPORTING_PROPERTY)}
-            properties[FAILED_PROPERTY] = ",".join(stores)
-            return dataclasses.replace(queued, properties=properties)
-
         try:
-            self._access.change(image_id, reverted, events=lambda before, after: [
+            self._access.change(image_id, _reverted(task.id, stores), events=lambda before, after: [
                 image_event("image.upload", None, after, error=f"Import of image {image_id} failed: {message}"),
                 image_event("image.update", None, after)])
         except ImageNotFound:
@@ -373,6 +366,20 @@ def _check_importable(image: Image, method: ImportMethod) -> None:
         raise Conflict(f"Image {image.id} is '{image.status}'; {method.name} needs a "
                        f"'{method.source_status}' image.")
     method.check_image(image)
+
+
+def _reverted(task_id: str, stores: list[str]) -> Callable[[Image], Image]:
+    """What a failed import task does to its image: back to ``queued``, saying which stores failed."""
+
+    def revert(current: Image) -> Image:
+        if current.properties.get(TASK_PROPERTY) != task_id:
+            return current  # already reverted, or no longer this task's
+        queued = back_to_queued(current)
+        properties = {k: v for k, v in queued.properties.items() if k not in (TASK_PROPERTY, IMPORTING_PROPERTY)}
+        properties[FAILED_PROPERTY] = ",".join(stores)
+        return dataclasses.replace(queued, properties=properties)
+
+    return revert
 
 
 def _finished(image: Image, failed: list[str]) -> Image:
