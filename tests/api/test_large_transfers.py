@@ -70,53 +70,44 @@ def generated(size: int, digest: hashlib._Hash) -> Iterator[bytes]:
         yield chunk
 
 
+def upload_watched(client: httpx.Client, server: Server, headers: dict[str, str]
+                   ) -> tuple[str, hashlib._Hash, float, RssWatch]:
+    """Upload SIZE bytes to a new image while watching the server's memory: (image id, digest sent,
+    baseline RSS before, the watch)."""
+    image = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"}).json()
+    # Warm up both workers so the baseline includes what any request allocates.
+    for _ in range(10):
+        httpx.get(f"{server.url}/v2/images/{image['id']}", headers=dict(client.headers))
+    baseline = tree_rss_mib(server.process.pid)
+    sent = hashlib.md5()
+    with RssWatch(server.process.pid) as watch:
+        response = client.put(f"/v2/images/{image['id']}/file", content=generated(SIZE, sent),
+                              headers={"Content-Type": "application/octet-stream", **headers})
+    assert response.status_code == 204, response.text
+    shown = client.get(f"/v2/images/{image['id']}").json()
+    assert shown["size"] == SIZE and shown["checksum"] == sent.hexdigest()
+    assert watch.samples
+    assert max(watch.samples) - baseline < GROWTH_LIMIT_MIB, (baseline, max(watch.samples))
+    return image["id"], sent, baseline, watch
+
+
 def test_one_gib_upload_and_download_keep_server_memory_flat(big_server: Server) -> None:
-    headers = {"X-Project-Id": uuid.uuid4().hex}
-    with httpx.Client(base_url=big_server.url, headers=headers, timeout=600) as client:
-        image = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"}).json()
-        # Warm up both workers so the baseline includes what any request allocates.
-        for _ in range(10):
-            httpx.get(f"{big_server.url}/v2/images/{image['id']}", headers=headers)
-        baseline = tree_rss_mib(big_server.process.pid)
-
-        sent = hashlib.md5()
-        with RssWatch(big_server.process.pid) as upload_watch:
-            response = client.put(f"/v2/images/{image['id']}/file", content=generated(SIZE, sent),
-                                  headers={"Content-Type": "application/octet-stream"})
-        assert response.status_code == 204, response.text
-        shown = client.get(f"/v2/images/{image['id']}").json()
-        assert shown["size"] == SIZE and shown["checksum"] == sent.hexdigest()
-
+    with httpx.Client(base_url=big_server.url, headers={"X-Project-Id": uuid.uuid4().hex}, timeout=600) as client:
+        image_id, sent, baseline, _watch = upload_watched(client, big_server, {})  # chunked
         received = hashlib.md5()
         count = 0
         with RssWatch(big_server.process.pid) as download_watch:
-            with client.stream("GET", f"/v2/images/{image['id']}/file") as download:
+            with client.stream("GET", f"/v2/images/{image_id}/file") as download:
                 assert download.status_code == 200
                 for chunk in download.iter_raw(4 * MiB):
                     received.update(chunk)
                     count += len(chunk)
         assert count == SIZE and received.hexdigest() == sent.hexdigest()
-
-    assert upload_watch.samples and download_watch.samples
-    assert max(upload_watch.samples) - baseline < GROWTH_LIMIT_MIB, (baseline, max(upload_watch.samples))
+    assert download_watch.samples
     assert max(download_watch.samples) - baseline < GROWTH_LIMIT_MIB, (baseline, max(download_watch.samples))
 
 
 def test_one_gib_sized_upload_read_from_the_socket_keeps_server_memory_flat(big_server: Server) -> None:
     # With a Content-Length the body is read from the socket into a few reused buffers (api/socket_body.py).
-    headers = {"X-Project-Id": uuid.uuid4().hex}
-    with httpx.Client(base_url=big_server.url, headers=headers, timeout=600) as client:
-        image = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"}).json()
-        for _ in range(10):
-            httpx.get(f"{big_server.url}/v2/images/{image['id']}", headers=headers)
-        baseline = tree_rss_mib(big_server.process.pid)
-        sent = hashlib.md5()
-        with RssWatch(big_server.process.pid) as upload_watch:
-            response = client.put(f"/v2/images/{image['id']}/file", content=generated(SIZE, sent),
-                                  headers={"Content-Type": "application/octet-stream",
-                                           "Content-Length": str(SIZE)})
-        assert response.status_code == 204, response.text
-        shown = client.get(f"/v2/images/{image['id']}").json()
-        assert shown["size"] == SIZE and shown["checksum"] == sent.hexdigest()
-    assert upload_watch.samples
-    assert max(upload_watch.samples) - baseline < GROWTH_LIMIT_MIB, (baseline, max(upload_watch.samples))
+    with httpx.Client(base_url=big_server.url, headers={"X-Project-Id": uuid.uuid4().hex}, timeout=600) as client:
+        upload_watched(client, big_server, {"Content-Length": str(SIZE)})
