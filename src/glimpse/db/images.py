@@ -31,18 +31,12 @@ from sqlalchemy.exc import IntegrityError
 from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.db.image_cache import ImageCache, ImageVersion
 from glimpse.db.image_lists import ListScope, page_statement
+from glimpse.db.image_rows import ImageDetails, image_from_row, load_sqlite, property_info
 from glimpse.db.outbox import write_messages
 from glimpse.db.sqlite_reads import compile_for_sqlite
 from glimpse.db.tables import image_locations, image_members, image_properties, image_tags, images
 from glimpse.domain.events import OutboxMessage
-from glimpse.domain.images import (
-    Image,
-    ImageLocation,
-    ImageStatus,
-    PropertyInfo,
-    PropertyVisibility,
-    Visibility,
-)
+from glimpse.domain.images import Image, ImageLocation, ImageStatus, PropertyInfo
 from glimpse.domain.queries import ImageQuery
 from glimpse.errors import DuplicateImage
 from glimpse.lru import LruCache
@@ -68,14 +62,6 @@ _COMPARE_AND_SWAP = images.update().where(
 )
 
 
-@dataclass(frozen=True)
-class _Details:
-    properties: dict[str, str | None]
-    infos: dict[str, PropertyInfo]
-    tags: tuple[str, ...]
-    locations: tuple[ImageLocation, ...]
-
-
 def utcnow() -> dt.datetime:
     """Naive UTC now, the form every timestamp column holds."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -96,7 +82,7 @@ class PendingDeletion:
 class ImageRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._details: LruCache[tuple[str, int], _Details] = LruCache(DETAILS_CACHE_SIZE)
+        self._details: LruCache[tuple[str, int], ImageDetails] = LruCache(DETAILS_CACHE_SIZE)
         self._images = ImageCache(DETAILS_CACHE_SIZE)
 
     # -- reads
@@ -112,6 +98,10 @@ class ImageRepository:
         cached = self._images.get(image_id, version)
         if cached is not None:
             return cached
+        reads = self._db.sqlite_reads
+        if reads is not None:  # the row and its details in one statement
+            loaded = self._cached(load_sqlite(reads, [image_id]))
+            return loaded[0] if loaded else None
         with self._db.read() as conn:  # the row and its details from one consistent state
             row = conn.execute(_GET, {"image_id": image_id}).first()
             return self._load(conn, [row])[0] if row else None
@@ -155,7 +145,10 @@ class ImageRepository:
         """
         found = {image_id: self._images.get(image_id, version) for image_id, version in keys}
         missing = [image_id for image_id, image in found.items() if image is None]
-        if missing:
+        reads = self._db.sqlite_reads
+        if missing and reads is not None and conn is None:
+            found.update((image.id, image) for image in self._cached(load_sqlite(reads, missing)))
+        elif missing:
             statement = sa.select(images).where(images.c.id.in_(missing), images.c.deleted.is_(False))
             if conn is None:
                 with self._db.read() as own:
@@ -229,7 +222,7 @@ class ImageRepository:
         """Cache an image this process just wrote, as a read would load it."""
         if all(value is None or isinstance(value, str) for value in image.properties.values()):
             infos = {name: image.info(name) for name in image.properties}
-            details = _Details(dict(image.properties), infos, tuple(sorted(image.tags)), image.locations)
+            details = ImageDetails(dict(image.properties), infos, tuple(sorted(image.tags)), image.locations)
             self._details.put((image.id, image.revision), details)
             self._images.put(dataclasses.replace(image, properties=dict(details.properties),
                                                  property_info=dict(details.infos), tags=details.tags))
@@ -324,7 +317,7 @@ class ImageRepository:
     def _load(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Image]:
         """Images from their rows; properties, tags and locations from the cache or the database."""
         loaded: dict[str, Image] = {}
-        found: dict[str, _Details] = {}
+        found: dict[str, ImageDetails] = {}
         missing = []
         for row in rows:
             image = self._images.get(row.id, (row.revision, row.created_at))
@@ -342,17 +335,23 @@ class ImageRepository:
                 found[row.id] = details
         for row in rows:
             if row.id not in loaded:
-                loaded[row.id] = image = _image(row, found[row.id])
+                loaded[row.id] = image = image_from_row(row, found[row.id])
                 self._images.put(image)
         return [loaded[row.id] for row in rows]
 
-    def _query_details(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[_Details]:
+    def _cached(self, loaded: list[Image]) -> list[Image]:
+        """``loaded`` (images just read from the database), each remembered for the next read."""
+        for image in loaded:
+            self._images.put(image)
+        return loaded
+
+    def _query_details(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[ImageDetails]:
         ids = [row.id for row in rows]
         properties: dict[str, dict[str, str | None]] = defaultdict(dict)
         infos: dict[str, dict[str, PropertyInfo]] = defaultdict(dict)
         for r in conn.execute(sa.select(image_properties).where(image_properties.c.image_id.in_(ids))):
             properties[r.image_id][r.name] = r.value
-            infos[r.image_id][r.name] = PropertyInfo(r.project_id, PropertyVisibility(r.visibility or "public"))
+            infos[r.image_id][r.name] = property_info(r.project_id, r.visibility)
         tags: dict[str, list[str]] = defaultdict(list)
         for r in conn.execute(sa.select(image_tags).where(image_tags.c.image_id.in_(ids))):
             tags[r.image_id].append(r.value)
@@ -364,19 +363,7 @@ class ImageRepository:
         )
         for r in location_rows:
             locations[r.image_id].append(ImageLocation(store=r.store, key=r.key, url=r.url, metadata=dict(r.meta)))
-        return [_Details(properties[i], infos[i], tuple(sorted(tags[i])), tuple(locations[i])) for i in ids]
-
-
-def _image(row: Row[Any], details: _Details) -> Image:
-    return Image(
-        id=row.id, name=row.name, status=ImageStatus(row.status), visibility=Visibility(row.visibility),
-        owner=row.owner, created_at=row.created_at, updated_at=row.updated_at, protected=bool(row.protected),
-        os_hidden=bool(row.os_hidden), disk_format=row.disk_format, container_format=row.container_format,
-        min_disk=row.min_disk, min_ram=row.min_ram, size=row.size, virtual_size=row.virtual_size,
-        checksum=row.checksum, os_hash_algo=row.os_hash_algo, os_hash_value=row.os_hash_value,
-        tags=details.tags, properties=dict(details.properties), locations=details.locations, revision=row.revision,
-        property_info=dict(details.infos),
-    )
+        return [ImageDetails(properties[i], infos[i], tuple(sorted(tags[i])), tuple(locations[i])) for i in ids]
 
 
 def _column_values(image: Image) -> dict[str, Any]:
