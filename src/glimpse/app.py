@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from glimpse.api import health, versions
 from glimpse.api.errors import EXCEPTION_HANDLERS
 from glimpse.api.middleware import EdgeMiddleware
+from glimpse.api.shortcuts import ImageShowShortcut
 from glimpse.api.routing import resource
 from glimpse.api.v2.image_bodies import ImageBodies
 from glimpse.api.v2.routes import routes_for
@@ -63,8 +64,8 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
     app.state.image_bodies = ImageBodies(services.schema, multi_store=services.stores.multiple)
-    return EdgeMiddleware(app, authenticator, settings.public_endpoint, registry=settings.registry_endpoint,
-                          streaming=settings.streaming_endpoint)
+    return EdgeMiddleware(ImageShowShortcut(app), authenticator, settings.public_endpoint,
+                          registry=settings.registry_endpoint, streaming=settings.streaming_endpoint)
 
 
 def build_authenticator(settings: Settings, services: Services) -> Authenticator:

@@ -23,6 +23,8 @@ MiB = 1024 * 1024
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(tmp_path_factory.mktemp("two-workers"), workers=2)
+    # The health check answers once one worker is up; the other may still be starting.
+    wait_for(lambda: len(server.worker_pids()) == 2)
     yield server
     server.stop()
 

@@ -72,7 +72,8 @@ _LOAD = compile_for_sqlite(
     .where(images.c.id.in_(sa.select(_IDS.c.value)), images.c.deleted.is_(False))
 )
 _ROW_COLUMNS = tuple(column.name for column in images.c)
-_TIMESTAMPS = frozenset(name for name in _ROW_COLUMNS if name in ("created_at", "updated_at", "deleted_at"))
+#: Positions of the timestamp columns, which SQLite holds as ISO text.
+_TIMESTAMPS = tuple(i for i, column in enumerate(images.c) if isinstance(column.type, sa.DateTime))
 
 
 class _Row(NamedTuple("_RowBase", [(name, Any) for name in _ROW_COLUMNS])):  # type: ignore[misc]
@@ -87,15 +88,12 @@ def load_sqlite(reads: SqliteReads, ids: Iterable[str]) -> list[Image]:
     loaded = []
     width = len(_ROW_COLUMNS)
     for found in reads.rows(_LOAD, {"ids": json.dumps(wanted)}):
-        values = [_from_sqlite(name, value) for name, value in zip(_ROW_COLUMNS, found[:width])]
+        values = list(found[:width])
+        for i in _TIMESTAMPS:
+            if values[i] is not None:
+                values[i] = dt.datetime.fromisoformat(values[i])
         loaded.append(image_from_row(_Row(*values), _details(*found[width:])))
     return loaded
-
-
-def _from_sqlite(name: str, value: Any) -> Any:
-    if name in _TIMESTAMPS and value is not None:
-        return dt.datetime.fromisoformat(value)
-    return value
 
 
 def _details(properties_json: str, tags_json: str, locations_json: str) -> ImageDetails:
