@@ -182,10 +182,12 @@ def table(runs: dict[str, dict[str, Any]], streams: int) -> str:
         g, c = cell(glimpse, "metadata", writers), cell(glance, "metadata", writers)
         rows.append(f"| {writers.replace('_c', ' × ')} create+patch: errors / requests | "
                     f"{cell(g, 'errors')} / {cell(g, 'ops')} | {cell(c, 'errors')} / {cell(c, 'ops')} | | | |")
-    for phase in ("start", "upload", "download"):
+    # "end": after the metadata scenarios, with each process's caches of images and bodies filled.
+    for phase, label in (("start", "start"), ("upload", "upload"), ("download", "download"),
+                         ("end", "after the metadata scenarios")):
         g = cell(glimpse, "memory_mib", phase)
         c = cell(glance, "memory_mib", phase)
-        rows.append(f"| memory {phase}: PSS / RSS sum (MiB) | {cell(g, 'pss_max')} / {cell(g, 'rss_max')} | "
+        rows.append(f"| memory {label}: PSS / RSS sum (MiB) | {cell(g, 'pss_max')} / {cell(g, 'rss_max')} | "
                     f"{cell(c, 'pss_max')} / {cell(c, 'rss_max')} | | | "
                     f"{ratio(cell(g, 'pss_max'), cell(c, 'pss_max'))} (PSS) |")
     return "\n".join(rows)

@@ -20,7 +20,8 @@ and, in the same run, the machine's own limits for the same work:
 
 so that ``ratios`` can put the endpoint's numbers against those limits.
 ``--watch-pid`` samples the resident memory (RSS and PSS, MiB) of a server's
-process tree before, during and after the transfers.
+process tree before, during and after the transfers (once before and once after
+the metadata scenarios, not during them: reading a process's memory map stalls it).
 
 Example::
 
@@ -457,6 +458,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             source.release()
             mapped.close()
         if not args.skip_metadata:
+            if watch:  # memory is sampled around the metadata scenarios, not during them
+                watch.mark("metadata")
+                watch.stop_sampling()
             output["metadata"] = asyncio.run(metadata_suite(endpoint, args.seconds, args.writers))
     finally:
         if watch:

@@ -68,9 +68,19 @@ class MemoryWatch:
         while not self._stop.wait(self.interval):
             self.samples.setdefault(self.phase, []).append(usage(self.pid))
 
+    def stop_sampling(self) -> None:
+        """Stop the periodic samples (:meth:`mark` still takes one).
+
+        Reading ``smaps_rollup`` walks a process's page tables under its memory
+        map lock, which stalls the process for that long: fine during transfers,
+        not while latencies are measured.
+        """
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join()
+
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+        self.stop_sampling()
         self.samples.setdefault("end", []).append(usage(self.pid))
 
     def report(self) -> dict[str, Any]:
