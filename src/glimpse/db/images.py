@@ -46,8 +46,9 @@ TransactionGuard = Callable[[Connection], None]
 
 _COLUMNS = ("name", "status", "visibility", "owner", "protected", "os_hidden", "disk_format", "container_format",
             "min_disk", "min_ram", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value")
-#: Images whose properties, tags and locations each process keeps (see the module docstring).
-DETAILS_CACHE_SIZE = 4096
+#: Images each process keeps (see the module docstring): ~1.5 KiB each, with a few properties.
+#: A working set larger than this is read from the database on every pass over it.
+IMAGE_CACHE_SIZE = 8192
 
 _GET = sa.select(images).where(images.c.id == sa.bindparam("image_id"), images.c.deleted.is_(False))
 #: What a cached image must match: see :mod:`glimpse.db.image_cache`.
@@ -82,8 +83,10 @@ class PendingDeletion:
 class ImageRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._details: LruCache[tuple[str, int], ImageDetails] = LruCache(DETAILS_CACHE_SIZE)
-        self._images = ImageCache(DETAILS_CACHE_SIZE)
+        #: properties, tags and locations by version, for SQLAlchemy's loading path (SQLite loads them with the row)
+        self._details: LruCache[tuple[str, int], ImageDetails] = LruCache(
+            IMAGE_CACHE_SIZE if db.sqlite_reads is None else 0)
+        self._images = ImageCache(IMAGE_CACHE_SIZE)
 
     # -- reads
     def get(self, image_id: str) -> Image | None:

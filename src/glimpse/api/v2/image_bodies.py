@@ -20,7 +20,7 @@ from glimpse.domain.schemas import ImageSchema
 from glimpse.lru import LruCache
 
 #: Encoded bodies each process keeps.
-CACHE_SIZE = 4096
+CACHE_SIZE = 8192
 
 _Key = tuple[str, int, dt.datetime, tuple[str, ...]]
 
