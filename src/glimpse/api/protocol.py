@@ -10,7 +10,7 @@ lets the application take the rest of the body straight from the socket
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import httptools
 from uvicorn._types import ASGIReceiveEvent
@@ -27,6 +27,13 @@ class HttpProtocol(HttpToolsProtocol):
 
     #: bytes of a body taken and given back unfinished, to drop when they arrive
     _unread = 0
+    #: called when the connection ends (the worker's count of connections, :mod:`glimpse.cli.balance`)
+    on_close: Callable[[], None] | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.on_close is not None:
+            self.on_close()
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

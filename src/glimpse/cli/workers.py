@@ -1,8 +1,8 @@
 """Serving processes: a gunicorn arbiter supervising uvicorn event-loop workers.
 
-The arbiter forks ``workers`` processes that each listen on the port with
-``SO_REUSEPORT`` (the kernel spreads connections evenly; where that option
-is missing they share one socket), replaces a worker that dies, and on ``SIGTERM``/``SIGINT``
+The arbiter forks ``workers`` processes that share one listening socket and
+take turns to accept from it so that each holds as many connections as the
+others (:mod:`glimpse.cli.balance`), replaces a worker that dies, and on ``SIGTERM``/``SIGINT``
 lets every worker finish its requests (up to ``graceful_timeout``) before
 exiting. ``SIGHUP`` replaces the workers one by one; ``SIGTTIN``/``SIGTTOU``
 add or remove one. The application modules are imported before the fork, so
@@ -22,7 +22,6 @@ import gc
 import logging
 import os
 import signal
-import socket
 import ssl
 import sys
 from typing import Any
@@ -35,6 +34,7 @@ from starlette.types import ASGIApp
 
 from glimpse.api.protocol import HttpProtocol
 from glimpse.app import build_app
+from glimpse.cli.balance import BalancedServer, LoadBoard, Share
 from glimpse.settings import Settings
 
 #: Seconds a stopping worker gets to finish its requests before it is killed.
@@ -71,7 +71,8 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
             server_header=False,
             **_tls_options(settings),
         )
-        server = self._server = uvicorn.Server(config)
+        share = Share(self.app.board, getattr(self, "board_slot", None))
+        server = self._server = BalancedServer(config, share)
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
             runner.run(server.serve(sockets=self.sockets))
         if not server.started:
@@ -103,6 +104,7 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.board = LoadBoard()
         super().__init__()
 
     def load_config(self) -> None:
@@ -118,10 +120,11 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "proc_name": "glimpse-api",
             "when_ready": _freeze_heap,
-            # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
-            # connections evenly; with one shared socket the first worker to wake accepts a burst of
-            # connections alone while the other idles.
-            "reuse_port": hasattr(socket, "SO_REUSEPORT"),
+            "pre_fork": self._claim_slot,
+            "child_exit": self._release_slot,
+            # One socket shared by the workers, which balance its connections among themselves:
+            # SO_REUSEPORT would spread them by a hash of their addresses, unevenly.
+            "reuse_port": False,
         }
         if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24: no shared control socket
             options["control_socket_disable"] = True
@@ -130,6 +133,15 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> ASGIApp:
         return build_app(self.settings, migrate=False)
+
+    def _claim_slot(self, arbiter: Arbiter, worker: Worker) -> None:
+        # In the arbiter, before the fork: the new worker's place on the board.
+        taken = {getattr(w, "board_slot", None) for w in arbiter.WORKERS.values()}
+        worker.board_slot = self.board.claim({slot for slot in taken if slot is not None})
+
+    def _release_slot(self, _arbiter: Arbiter, worker: Worker) -> None:
+        if getattr(worker, "board_slot", None) is not None:
+            self.board.release(worker.board_slot)
 
 
 def _freeze_heap(_arbiter: Arbiter | None) -> None:

@@ -1,0 +1,208 @@
+"""An even spread of connections over the worker processes.
+
+Left to the kernel, a connection goes to whichever worker a hash of its
+addresses picks (one ``SO_REUSEPORT`` socket per worker) or to whichever worker
+wakes first (one shared socket, where the first to wake takes a whole burst).
+Either way 16 keep-alive connections from a load balancer or a client pool
+often land 10 to 6, and now and then 13 to 3, on two workers: one worker queues
+twice the requests while the other idles, and latency doubles for good.
+
+Here every worker takes connections from the one shared listening socket, and
+only while it holds no more of them than the least loaded worker. Each worker
+publishes how many it holds on a :class:`LoadBoard`, a slot per worker in
+memory the arbiter shares with its workers. A worker that must not take a
+waiting connection looks again a millisecond later; once a connection has
+waited :data:`PATIENCE` (the less loaded worker is busy), it takes it anyway,
+so no connection waits on a stuck worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import mmap
+import select
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+from glimpse.api.protocol import HttpProtocol
+
+log = logging.getLogger(__name__)
+
+#: Seconds a waiting connection is left for a less loaded worker before a busier one takes it.
+PATIENCE = 0.005
+#: Seconds a worker that left a connection to others waits before it looks again.
+RETRY = 0.001
+#: Seconds a worker stops accepting after running out of file descriptors or memory.
+EXHAUSTED_PAUSE = 0.5
+
+_FREE = -1
+
+
+class LoadBoard:
+    """The number of connections each worker holds, one slot per worker, shared across ``fork``."""
+
+    def __init__(self, slots: int = 64) -> None:
+        self._memory = mmap.mmap(-1, slots * 8)  # anonymous and MAP_SHARED: the workers see one copy
+        self._counts = memoryview(self._memory).cast("q")
+        for slot in range(slots):
+            self._counts[slot] = _FREE
+
+    def claim(self, taken: set[int]) -> int | None:
+        """A free slot (not in ``taken``), now at 0 connections; ``None`` when all are in use."""
+        for slot in range(len(self._counts)):
+            if slot not in taken:
+                self._counts[slot] = 0
+                return slot
+        return None
+
+    def release(self, slot: int) -> None:
+        self._counts[slot] = _FREE
+
+    def publish(self, slot: int, connections: int) -> None:
+        self._counts[slot] = connections
+
+    def least(self) -> int:
+        """The fewest connections any live worker holds."""
+        return min((count for count in self._counts if count != _FREE), default=0)
+
+
+class Share:
+    """One worker's connections, kept on the board."""
+
+    def __init__(self, board: LoadBoard, slot: int | None) -> None:
+        self._board = board
+        self._slot = slot
+        self.held = 0
+
+    def may_take(self) -> bool:
+        return self._slot is None or self.held <= self._board.least()
+
+    def taken(self) -> Callable[[], None]:
+        """Count a new connection; the function returned counts its end (once, however often called)."""
+        self._change(1)
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._change(-1)
+
+        return release
+
+    def _change(self, delta: int) -> None:
+        self.held += delta
+        if self._slot is not None:
+            self._board.publish(self._slot, self.held)
+
+
+class Acceptor:
+    """Accepts from a listening socket while its worker's :class:`Share` allows; closed like an asyncio server."""
+
+    def __init__(self, sock: socket.socket, new_protocol: Callable[[], HttpProtocol], share: Share,
+                 tls: ssl.SSLContext | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._sock = sock
+        self._new_protocol = new_protocol
+        self._share = share
+        self._tls = tls
+        self._waiting_since: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        sock.setblocking(False)
+        self._loop.add_reader(sock.fileno(), self._ready)
+
+    def _ready(self) -> None:
+        while not self._closed:
+            if not self._share.may_take():
+                now = self._loop.time()
+                if self._waiting_since is None:
+                    self._waiting_since = now
+                if now - self._waiting_since < PATIENCE:
+                    self._pause(RETRY)
+                    return
+            try:
+                conn, _address = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                self._waiting_since = None  # nothing waits: another worker took it
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    raise
+                log.error("cannot accept connections for %.1f s: %s", EXHAUSTED_PAUSE, exc)
+                self._pause(EXHAUSTED_PAUSE)
+                return
+            self._waiting_since = None
+            release = self._share.taken()
+            task = self._loop.create_task(self._serve(conn, release))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, conn: socket.socket, release: Callable[[], None]) -> None:
+        conn.setblocking(False)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        protocol = self._new_protocol()
+        protocol.on_close = release
+        try:
+            await self._loop.connect_accepted_socket(lambda: protocol, conn, ssl=self._tls)
+        except (OSError, ssl.SSLError, asyncio.CancelledError) as exc:  # a failed TLS handshake, a peer gone
+            log.debug("connection dropped before it was served: %r", exc)
+            conn.close()
+            release()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+
+    def _pause(self, seconds: float) -> None:
+        self._loop.remove_reader(self._sock.fileno())
+        self._timer = self._loop.call_later(seconds, self._resume)
+
+    def _resume(self) -> None:
+        self._timer = None
+        if self._closed:
+            return
+        readable, _, _ = select.select([self._sock], [], [], 0)
+        if not readable:
+            self._waiting_since = None  # what waited was taken elsewhere
+        self._loop.add_reader(self._sock.fileno(), self._ready)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        else:
+            self._loop.remove_reader(self._sock.fileno())
+
+    async def wait_closed(self) -> None:
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+
+class BalancedServer(uvicorn.Server):
+    """uvicorn serving the given listening sockets through :class:`Acceptor` instead of ``create_server``."""
+
+    def __init__(self, config: uvicorn.Config, share: Share) -> None:
+        super().__init__(config)
+        self._share = share
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])  # the lifespan, and no listener of uvicorn's own
+        config = self.config
+        loop = asyncio.get_running_loop()
+
+        def new_protocol() -> HttpProtocol:
+            return HttpProtocol(config=config, server_state=self.server_state, app_state=self.lifespan.state,
+                                _loop=loop)
+
+        acceptors: list[Any] = [Acceptor(sock, new_protocol, self._share, config.ssl) for sock in sockets or []]
+        self.servers = acceptors  # uvicorn only closes its servers and waits for them
