@@ -26,9 +26,6 @@ import select
 import socket
 import ssl
 from collections.abc import Callable
-from typing import Any
-
-import uvicorn
 
 from glimpse.api.protocol import HttpProtocol
 
@@ -186,23 +183,3 @@ class Acceptor:
     async def wait_closed(self) -> None:
         if self._tasks:
             await asyncio.wait(list(self._tasks))
-
-
-class BalancedServer(uvicorn.Server):
-    """uvicorn serving the given listening sockets through :class:`Acceptor` instead of ``create_server``."""
-
-    def __init__(self, config: uvicorn.Config, share: Share) -> None:
-        super().__init__(config)
-        self._share = share
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=[])  # the lifespan, and no listener of uvicorn's own
-        config = self.config
-        loop = asyncio.get_running_loop()
-
-        def new_protocol() -> HttpProtocol:
-            return HttpProtocol(config=config, server_state=self.server_state, app_state=self.lifespan.state,
-                                _loop=loop)
-
-        acceptors: list[Any] = [Acceptor(sock, new_protocol, self._share, config.ssl) for sock in sockets or []]
-        self.servers = acceptors  # uvicorn only closes its servers and waits for them

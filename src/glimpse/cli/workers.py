@@ -12,7 +12,8 @@ threads) is built inside each worker, after the fork.
 Each worker runs uvicorn with :class:`~glimpse.api.protocol.HttpProtocol`
 (httptools plus zero-copy ``sendfile`` for file-backed downloads and sized
 request bodies read straight from the socket) on uvloop, and terminates TLS
-itself when a certificate is configured.
+itself when a certificate is configured. Full garbage collections wait for a
+moment the worker is idle (:mod:`glimpse.cli.idle_gc`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from starlette.types import ASGIApp
 
 from glimpse.api.protocol import HttpProtocol
 from glimpse.app import build_app
-from glimpse.cli.balance import BalancedServer, LoadBoard, Share
+from glimpse.cli.balance import LoadBoard, Share
+from glimpse.cli.idle_gc import IdleCollector
+from glimpse.cli.worker_server import WorkerServer
 from glimpse.settings import Settings
 
 #: Seconds a stopping worker gets to finish its requests before it is killed.
@@ -46,7 +49,7 @@ KEEP_ALIVE = 30
 class GlimpseWorker(Worker):  # type: ignore[misc]
     """One gunicorn worker process running a uvicorn server on the shared sockets."""
 
-    _server: uvicorn.Server
+    _server: WorkerServer
 
     def init_signals(self) -> None:
         # uvicorn installs its own handlers (graceful stop on SIGTERM/SIGINT) in serve();
@@ -72,7 +75,7 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
             **_tls_options(settings),
         )
         share = Share(self.app.board, getattr(self, "board_slot", None))
-        server = self._server = BalancedServer(config, share)
+        server = self._server = WorkerServer(config, share, IdleCollector())
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
             runner.run(server.serve(sockets=self.sockets))
         if not server.started:
