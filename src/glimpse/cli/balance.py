@@ -45,6 +45,7 @@ class LoadBoard:
     """The number of connections each worker holds, one slot per worker, shared across ``fork``."""
 
     def __init__(self, slots: int = 64) -> None:
+        self.slots = slots
         self._memory = mmap.mmap(-1, slots * 8)  # anonymous and MAP_SHARED: the workers see one copy
         self._counts = memoryview(self._memory).cast("q")
         for slot in range(slots):

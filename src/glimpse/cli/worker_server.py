@@ -1,8 +1,10 @@
-"""The uvicorn server of one worker process: balanced accepting and full garbage collections when idle."""
+"""The uvicorn server of one worker process: balanced accepting, full garbage collections when idle,
+and a cache kept warm with the images sibling workers write."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from typing import Any
 
@@ -11,16 +13,45 @@ import uvicorn
 from glimpse.api.protocol import HttpProtocol
 from glimpse.cli.balance import Acceptor, Share
 from glimpse.cli.idle_gc import IdleCollector
+from glimpse.cli.sibling_writes import WriteFollower
+from glimpse.db.images import ImageRepository
+
+log = logging.getLogger(__name__)
+
+
+class CacheFollower:
+    """Loads into this worker's cache the images its sibling workers wrote since the last :meth:`follow`."""
+
+    def __init__(self, writes: WriteFollower, repository: ImageRepository, *, inline: bool) -> None:
+        self._writes = writes
+        self._repository = repository
+        self._inline = inline  # SQLite: a local read, cheaper on the event loop than through a thread
+
+    async def follow(self) -> int:
+        """Load what the siblings wrote since the last call; how many images were loaded."""
+        ids = self._writes.new_ids()
+        if not ids:
+            return 0
+        try:
+            if self._inline:
+                return self._repository.warm(ids)
+            return await asyncio.to_thread(self._repository.warm, ids)
+        except Exception:  # only a head start: the first read loads what this could not
+            log.warning("could not load %d images written by other workers", len(ids), exc_info=True)
+            return 0
 
 
 class WorkerServer(uvicorn.Server):
     """uvicorn serving the given listening sockets through :class:`~glimpse.cli.balance.Acceptor` s
-    (instead of ``create_server``) and running an :class:`~glimpse.cli.idle_gc.IdleCollector`."""
+    (instead of ``create_server``), running an :class:`~glimpse.cli.idle_gc.IdleCollector` and,
+    given one, a :class:`CacheFollower`."""
 
-    def __init__(self, config: uvicorn.Config, share: Share, collector: IdleCollector) -> None:
+    def __init__(self, config: uvicorn.Config, share: Share, collector: IdleCollector,
+                 follower: CacheFollower | None = None) -> None:
         super().__init__(config)
         self._share = share
         self._collector = collector
+        self._follower = follower
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])  # the lifespan, and no listener of uvicorn's own
@@ -36,6 +67,8 @@ class WorkerServer(uvicorn.Server):
         self._collector.install()
 
     async def on_tick(self, counter: int) -> bool:
-        if counter % 10 == 0:  # a tick is 0.1 s
+        if self._follower is not None:  # a tick is 0.1 s
+            await self._follower.follow()
+        if counter % 10 == 0:
             self._collector.tick(self.server_state.total_requests)
         return await super().on_tick(counter)

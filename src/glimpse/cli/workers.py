@@ -37,7 +37,9 @@ from glimpse.api.protocol import HttpProtocol
 from glimpse.app import build_app
 from glimpse.cli.balance import LoadBoard, Share
 from glimpse.cli.idle_gc import IdleCollector
-from glimpse.cli.worker_server import WorkerServer
+from glimpse.cli.sibling_writes import SiblingWrites, WriteFollower, WritePublisher
+from glimpse.cli.worker_server import CacheFollower, WorkerServer
+from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
 #: Seconds a stopping worker gets to finish its requests before it is killed.
@@ -74,8 +76,14 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
             server_header=False,
             **_tls_options(settings),
         )
-        share = Share(self.app.board, getattr(self, "board_slot", None))
-        server = self._server = WorkerServer(config, share, IdleCollector())
+        slot: int | None = getattr(self, "board_slot", None)
+        follower = None
+        if slot is not None:  # keep this worker's image cache warm with what its siblings write
+            repository = self.app.services.image_repository
+            repository.watch_writes(WritePublisher(self.app.sibling_writes, slot))
+            follower = CacheFollower(WriteFollower(self.app.sibling_writes, slot), repository,
+                                     inline=self.app.services.database.dialect == "sqlite")
+        server = self._server = WorkerServer(config, Share(self.app.board, slot), IdleCollector(), follower)
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
             runner.run(server.serve(sockets=self.sockets))
         if not server.started:
@@ -108,6 +116,8 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.board = LoadBoard()
+        self.sibling_writes = SiblingWrites(self.board.slots)
+        self.services: Services
         super().__init__()
 
     def load_config(self) -> None:
@@ -135,12 +145,15 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
             self.cfg.set(name, value)
 
     def load(self) -> ASGIApp:
-        return build_app(self.settings, migrate=False)
+        self.services = open_services(self.settings, migrate=False)
+        return build_app(self.settings, services=self.services)
 
     def _claim_slot(self, arbiter: Arbiter, worker: Worker) -> None:
         # In the arbiter, before the fork: the new worker's place on the board.
         taken = {getattr(w, "board_slot", None) for w in arbiter.WORKERS.values()}
         worker.board_slot = self.board.claim({slot for slot in taken if slot is not None})
+        if worker.board_slot is not None:
+            self.sibling_writes.reset(worker.board_slot)
 
     def _release_slot(self, _arbiter: Arbiter, worker: Worker) -> None:
         if getattr(worker, "board_slot", None) is not None:

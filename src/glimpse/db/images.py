@@ -87,6 +87,27 @@ class ImageRepository:
         self._details: LruCache[tuple[str, int], ImageDetails] = LruCache(
             IMAGE_CACHE_SIZE if db.sqlite_reads is None else 0)
         self._images = ImageCache(IMAGE_CACHE_SIZE)
+        self._write_listeners: list[Callable[[str], None]] = []
+
+    def watch_writes(self, listener: Callable[[str], None]) -> None:
+        """Have ``listener`` called with an image's id after each change of it this process commits."""
+        self._write_listeners.append(listener)
+
+    def warm(self, image_ids: Sequence[str]) -> int:
+        """Load these images (as they are now) into this process's cache ahead of their first read.
+
+        For images that other processes just wrote; returns how many were loaded.
+        """
+        reads = self._db.sqlite_reads
+        if reads is not None:
+            return len(self._cached(load_sqlite(reads, image_ids)))
+        statement = sa.select(images).where(images.c.id.in_(list(image_ids)), images.c.deleted.is_(False))
+        with self._db.read() as conn:
+            return len(self._load(conn, conn.execute(statement).all()))
+
+    def _written(self, image_id: str) -> None:
+        for listener in self._write_listeners:
+            listener(image_id)
 
     # -- reads
     def get(self, image_id: str) -> Image | None:
@@ -186,6 +207,7 @@ class ImageRepository:
         except IntegrityError:
             raise DuplicateImage(f"An image with identifier {image.id} already exists.") from None
         self._remember(image)
+        self._written(image.id)
         return image
 
     @retry_on_conflict
@@ -219,6 +241,7 @@ class ImageRepository:
         if after.locations == before.locations and after.status is not ImageStatus.DELETED:
             # Location rows carry details the domain does not; only unchanged ones are known exactly.
             self._remember(stored)
+        self._written(stored.id)
         return stored
 
     def _remember(self, image: Image) -> None:
