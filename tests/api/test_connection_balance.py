@@ -25,6 +25,7 @@ _ESTABLISHED, _CLOSE_WAIT = "01", "08"
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(tmp_path_factory.mktemp("balance"), workers=2)
     wait_for(lambda: len(server.worker_pids()) == 2)
+    wait_for(lambda: _serves_from_both(server))  # a worker process exists before it accepts
     yield server
     server.stop()
 

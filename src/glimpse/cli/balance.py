@@ -52,10 +52,10 @@ class LoadBoard:
             self._counts[slot] = _FREE
 
     def claim(self, taken: set[int]) -> int | None:
-        """A free slot (not in ``taken``), now at 0 connections; ``None`` when all are in use."""
+        """A slot not in ``taken``, left out of :meth:`least` until its worker publishes; ``None`` if all are taken."""
         for slot in range(len(self._counts)):
             if slot not in taken:
-                self._counts[slot] = 0
+                self._counts[slot] = _FREE
                 return slot
         return None
 
@@ -76,7 +76,19 @@ class Share:
     def __init__(self, board: LoadBoard, slot: int | None) -> None:
         self._board = board
         self._slot = slot
+        self._open = False
         self.held = 0
+
+    def open(self) -> None:
+        """The worker accepts from now on: count it in (a booting worker must not be waited for)."""
+        self._open = True
+        self._change(0)
+
+    def close(self) -> None:
+        """The worker accepts no more (it is stopping): count it out, so no one waits for it."""
+        self._open = False
+        if self._slot is not None:
+            self._board.release(self._slot)
 
     def may_take(self) -> bool:
         return self._slot is None or self.held <= self._board.least()
@@ -96,7 +108,7 @@ class Share:
 
     def _change(self, delta: int) -> None:
         self.held += delta
-        if self._slot is not None:
+        if self._slot is not None and self._open:
             self._board.publish(self._slot, self.held)
 
 

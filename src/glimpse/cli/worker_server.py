@@ -64,7 +64,12 @@ class WorkerServer(uvicorn.Server):
 
         acceptors: list[Any] = [Acceptor(sock, new_protocol, self._share, config.ssl) for sock in sockets or []]
         self.servers = acceptors  # uvicorn only closes its servers and waits for them
+        self._share.open()
         self._collector.install()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._share.close()
+        await super().shutdown(sockets=sockets)
 
     async def on_tick(self, counter: int) -> bool:
         if self._follower is not None:  # a tick is 0.1 s
