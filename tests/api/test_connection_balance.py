@@ -90,13 +90,18 @@ def _close(server: Server, conns: list[socket.socket]) -> None:
     time.sleep(0.1)
 
 
+def _split_of_a_burst(server: Server, count: int) -> list[int]:
+    """How ``count`` connections opened at once spread over the workers (then closed again)."""
+    conns = _open(server, count)
+    try:
+        return _spread(server, conns)
+    finally:
+        _close(server, conns)
+
+
 def test_a_burst_of_connections_is_split_evenly(two_workers: Server) -> None:
     for _ in range(5):  # the kernel's own spread is uneven in most of five tries (10 to 6, 13 to 3)
-        conns = _open(two_workers, 16)
-        try:
-            assert _spread(two_workers, conns) == [8, 8]
-        finally:
-            _close(two_workers, conns)
+        assert _split_of_a_burst(two_workers, 16) == [8, 8]
 
 
 def test_new_connections_go_to_the_worker_holding_fewer(two_workers: Server) -> None:
@@ -134,16 +139,8 @@ def test_a_replacement_worker_takes_its_share(two_workers: Server) -> None:
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: len(two_workers.worker_pids()) == 2 and victim not in two_workers.worker_pids())
     wait_for(lambda: _serves_from_both(two_workers))
-    conns = _open(two_workers, 16)
-    try:
-        assert _spread(two_workers, conns) == [8, 8]
-    finally:
-        _close(two_workers, conns)
+    assert _split_of_a_burst(two_workers, 16) == [8, 8]
 
 
 def _serves_from_both(server: Server) -> bool:
-    conns = _open(server, 2)
-    try:
-        return _spread(server, conns) == [1, 1]
-    finally:
-        _close(server, conns)
+    return _split_of_a_burst(server, 2) == [1, 1]

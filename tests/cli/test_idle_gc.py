@@ -42,14 +42,23 @@ def test_install_leaves_the_young_generations_alone_and_the_oldest_to_the_collec
     assert oldest >= 1 << 30
 
 
-def test_collects_once_idle_for_long_enough_and_not_sooner(collector_state: None) -> None:
-    start = 1000.0
-    collector = IdleCollector(idle_seconds=1.0, least_interval=30.0, longest_interval=300.0, started=start)
+START = 1000.0
+
+
+def _busy_until(second: int) -> tuple[IdleCollector, weakref.ref[_Node]]:
+    """A collector that saw the request count move at every tick (once a second) until ``second``,
+    and a garbage cycle made before."""
+    collector = IdleCollector(idle_seconds=1.0, least_interval=30.0, longest_interval=300.0, started=START)
     garbage = _cycle()
-    # Busy: the request count moves at every tick.
-    for second in range(1, 60):
-        assert not collector.tick(requests=second, now=start + second)
+    for tick in range(1, second):
+        assert not collector.tick(requests=tick, now=START + tick)
     assert garbage() is not None
+    return collector, garbage
+
+
+def test_collects_once_idle_for_long_enough_and_not_sooner(collector_state: None) -> None:
+    collector, garbage = _busy_until(60)
+    start = START
     # Idle for a second, and 30 s since the last collection: now.
     assert not collector.tick(requests=59, now=start + 59.5)
     assert collector.tick(requests=59, now=start + 60.1)
@@ -59,11 +68,6 @@ def test_collects_once_idle_for_long_enough_and_not_sooner(collector_state: None
 
 
 def test_a_worker_never_idle_still_collects_when_overdue(collector_state: None) -> None:
-    start = 1000.0
-    collector = IdleCollector(idle_seconds=1.0, least_interval=30.0, longest_interval=300.0, started=start)
-    garbage = _cycle()
-    for second in range(1, 300):
-        assert not collector.tick(requests=second, now=start + second)
-    assert garbage() is not None
-    assert collector.tick(requests=300, now=start + 300)
+    collector, garbage = _busy_until(300)
+    assert collector.tick(requests=300, now=START + 300)
     assert garbage() is None
