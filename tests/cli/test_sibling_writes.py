@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from glimpse.cli.sibling_writes import SiblingWrites, WriteFollower, WritePublisher
-from glimpse.cli.worker_server import CacheFollower
+from glimpse.cli.worker_server import MOST_PER_TICK, CacheFollower
 from glimpse.db.engine import Database
 from glimpse.db.images import ImageRepository
 from glimpse.db.migrate import upgrade
@@ -115,3 +116,29 @@ def test_images_a_sibling_writes_are_loaded_into_the_cache(two_workers_db: tuple
     assert asyncio.run(follower.follow()) == 0
     assert asyncio.run(follower.follow()) == 0
     assert cache_of.get(created.id) is None
+
+
+def test_threads_of_one_worker_take_turns_on_its_ring() -> None:
+    shared = SiblingWrites(slots=2, depth=4096)
+    publish, follower = WritePublisher(shared, 0), WriteFollower(shared, own_slot=1)
+    batches = [_ids(300) for _ in range(8)]
+    threads = [threading.Thread(target=lambda batch=batch: [publish(i) for i in batch]) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert shared.count(0) == 2400
+    assert sorted(follower.new_ids()) == sorted(i for batch in batches for i in batch)
+
+
+def test_a_burst_of_sibling_writes_is_loaded_latest_first_and_no_more_than_a_tick_allows(
+        two_workers_db: tuple[Database, Database, Database]) -> None:
+    first_db, second_db, _plain = two_workers_db
+    shared = SiblingWrites(slots=2, depth=1024)
+    writer = ImageRepository(first_db)
+    writer.watch_writes(WritePublisher(shared, 0))
+    follower = CacheFollower(WriteFollower(shared, own_slot=1), ImageRepository(second_db), inline=True)
+    for _ in range(MOST_PER_TICK + 20):
+        writer.add(_image(str(uuid.uuid4())))
+    assert asyncio.run(follower.follow()) == MOST_PER_TICK
+    assert asyncio.run(follower.follow()) == 0  # the 20 oldest are left to their first read

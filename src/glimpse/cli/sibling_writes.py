@@ -8,8 +8,8 @@ shown) and the read lands on any worker, so most first reads would miss.
 :class:`SiblingWrites` is memory the arbiter shares with its workers: a ring
 of recently written image ids per worker slot (the slot of the
 :class:`~glimpse.cli.balance.LoadBoard`), each with a count of ids written.
-A worker appends the ids it writes to its own ring (:class:`WritePublisher`,
-one writer per ring, so no locks); a :class:`WriteFollower` reads what the
+A worker appends the ids it writes to its own ring (:class:`WritePublisher`;
+one process per ring, its threads taking turns); a :class:`WriteFollower` reads what the
 other rings gained since it last looked, and the worker loads those images into
 its cache (:meth:`~glimpse.db.images.ImageRepository.warm`) a tenth of a
 second later. A follower that falls a whole ring behind skips what it missed:
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import mmap
 import struct
+import threading
 
 #: Bytes kept of an id (image ids are UUIDs: 36 characters).
 ID_BYTES = 36
@@ -63,9 +64,11 @@ class WritePublisher:
     def __init__(self, shared: SiblingWrites, slot: int) -> None:
         self._shared = shared
         self._slot = slot
+        self._lock = threading.Lock()  # writes commit on several threads of the worker
 
     def __call__(self, image_id: str) -> None:
-        self._shared.append(self._slot, image_id)
+        with self._lock:
+            self._shared.append(self._slot, image_id)
 
 
 class WriteFollower:

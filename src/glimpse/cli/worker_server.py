@@ -18,6 +18,10 @@ from glimpse.db.images import ImageRepository
 
 log = logging.getLogger(__name__)
 
+#: Images loaded ahead at the most per tick (0.1 s), the latest written: a burst of writes by the
+#: siblings must not hold up this worker's requests; what is skipped is loaded on its first read.
+MOST_PER_TICK = 256
+
 
 class CacheFollower:
     """Loads into this worker's cache the images its sibling workers wrote since the last :meth:`follow`."""
@@ -29,7 +33,7 @@ class CacheFollower:
 
     async def follow(self) -> int:
         """Load what the siblings wrote since the last call; how many images were loaded."""
-        ids = self._writes.new_ids()
+        ids = self._writes.new_ids()[-MOST_PER_TICK:]
         if not ids:
             return 0
         try:
