@@ -68,13 +68,17 @@ def _open(server: Server, count: int) -> list[socket.socket]:
     return conns
 
 
+def _owners(server: Server, conns: list[socket.socket], pids: list[int] | None = None) -> list[int | None]:
+    """The worker holding each of ``conns``."""
+    by_peer = _server_sockets(_port(server))
+    return [_owner(by_peer[conn.getsockname()[1]][0], pids or server.worker_pids()) for conn in conns]
+
+
 def _spread(server: Server, conns: list[socket.socket]) -> list[int]:
     """How many of ``conns`` each worker holds, fewest first."""
-    pids = server.worker_pids()
-    by_peer = _server_sockets(_port(server))
-    owners = collections.Counter(_owner(by_peer[conn.getsockname()[1]][0], pids) for conn in conns)
+    owners = collections.Counter(_owners(server, conns))
     assert None not in owners, owners
-    return sorted(owners.get(pid, 0) for pid in pids)
+    return sorted(owners.get(pid, 0) for pid in server.worker_pids())
 
 
 def _close(server: Server, conns: list[socket.socket]) -> None:
@@ -100,22 +104,29 @@ def _split_of_a_burst(server: Server, count: int) -> list[int]:
 
 
 def test_a_burst_of_connections_is_split_evenly(two_workers: Server) -> None:
-    for _ in range(5):  # the kernel's own spread is uneven in most of five tries (10 to 6, 13 to 3)
-        assert _split_of_a_burst(two_workers, 16) == [8, 8]
+    # A worker holds at most one connection more than the other when it accepts: 8/8 or 7/9. The
+    # kernel's own spread is further off than that in most of five tries (10/6, 11/5, 13/3).
+    for _ in range(5):
+        assert _split_of_a_burst(two_workers, 16) in ([8, 8], [7, 9])
 
 
 def test_new_connections_go_to_the_worker_holding_fewer(two_workers: Server) -> None:
-    first = _open(two_workers, 6)
+    first = _open(two_workers, 8)
     try:
-        assert _spread(two_workers, first) == [3, 3]
-        _close(two_workers, first[:3])  # wherever these three were, the workers now hold unequal numbers
-        more = _open(two_workers, 5)
+        owners = _owners(two_workers, first)
+        busy = max(set(owners), key=owners.count)
+        kept = [conn for conn, owner in zip(first, owners) if owner == busy]
+        left = [conn for conn, owner in zip(first, owners) if owner != busy]
+        assert len(kept) in (4, 5)
+        _close(two_workers, left)  # one worker now holds 4 or 5 connections, the other none
+        # The busy worker may take one only once it holds no more than one over the other.
+        more = _open(two_workers, len(kept) - 1)
         try:
-            assert _spread(two_workers, first[3:] + more) == [4, 4]
+            assert set(_owners(two_workers, more)) == set(two_workers.worker_pids()) - {busy}
         finally:
             _close(two_workers, more)
     finally:
-        _close(two_workers, first[3:])
+        _close(two_workers, kept)
 
 
 def test_a_stopped_worker_does_not_hold_up_new_connections(two_workers: Server) -> None:
@@ -127,8 +138,7 @@ def test_a_stopped_worker_does_not_hold_up_new_connections(two_workers: Server) 
         # running one takes each new connection anyway once it has waited a moment.
         for _ in range(6):
             conns += _open(two_workers, 1)
-        by_peer = _server_sockets(_port(two_workers))
-        assert {_owner(by_peer[c.getsockname()[1]][0], [running, stopped]) for c in conns} == {running}
+        assert set(_owners(two_workers, conns, [running, stopped])) == {running}
     finally:
         os.kill(stopped, signal.SIGCONT)
         _close(two_workers, conns)
@@ -139,8 +149,8 @@ def test_a_replacement_worker_takes_its_share(two_workers: Server) -> None:
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: len(two_workers.worker_pids()) == 2 and victim not in two_workers.worker_pids())
     wait_for(lambda: _serves_from_both(two_workers))
-    assert _split_of_a_burst(two_workers, 16) == [8, 8]
+    assert _split_of_a_burst(two_workers, 16) in ([8, 8], [7, 9])
 
 
 def _serves_from_both(server: Server) -> bool:
-    return _split_of_a_burst(server, 2) == [1, 1]
+    return _split_of_a_burst(server, 4)[0] > 0
