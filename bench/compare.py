@@ -200,7 +200,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--streams", type=int, default=4)
     p.add_argument("--seconds", type=float, default=5.0)
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--glance-peer", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "peer")
     p.add_argument("--skip-glance", action="store_true")
     p.add_argument("--output", type=Path, help="also write the JSON document here")

@@ -424,7 +424,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--seconds", type=float, default=5.0, help="duration of each metadata scenario")
     p.add_argument("--writers", type=int, default=32, help="concurrent writers scenario (default 32)")
     p.add_argument("--baseline-url", help="the same file served by a plain sendfile server (e.g. nginx)")
-    p.add_argument("--repeat", type=int, default=3,
+    p.add_argument("--repeat", type=int, default=5,
                    help="data transfers (and their limits) are measured this many times, interleaved; medians")
     p.add_argument("--skip-data", action="store_true")
     p.add_argument("--skip-metadata", action="store_true")
