@@ -29,10 +29,9 @@ def main() -> None:
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     request = f"GET {args.path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode()
     latencies: list[float] = []
-    errors = 0
+    failures: list[int] = []  # list.append is atomic across threads; ``+=`` on a shared int is not
 
     def run() -> None:
-        nonlocal errors
         for _ in range(args.requests):
             started = time.perf_counter()
             try:
@@ -45,7 +44,8 @@ def main() -> None:
             except OSError:
                 ok = False
             latencies.append(time.perf_counter() - started)
-            errors += not ok
+            if not ok:
+                failures.append(1)
 
     threads = [threading.Thread(target=run) for _ in range(args.threads)]
     started = time.perf_counter()
@@ -56,7 +56,7 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     latencies.sort()
     print(json.dumps({
-        "endpoint": args.endpoint, "threads": args.threads, "connections": len(latencies), "errors": errors,
+        "endpoint": args.endpoint, "threads": args.threads, "connections": len(latencies), "errors": len(failures),
         "connections_per_s": round(len(latencies) / elapsed, 1),
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),

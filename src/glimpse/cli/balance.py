@@ -166,7 +166,7 @@ class Acceptor:
         protocol.on_close = release
         try:
             await self._loop.connect_accepted_socket(lambda: protocol, conn, ssl=self._tls)
-        except (OSError, ssl.SSLError, asyncio.CancelledError) as exc:  # a failed TLS handshake, a peer gone
+        except (OSError, asyncio.CancelledError) as exc:  # a failed TLS handshake (an OSError too), a peer gone
             log.debug("connection dropped before it was served: %r", exc)
             conn.close()
             release()
@@ -181,8 +181,9 @@ class Acceptor:
         self._timer = None
         if self._closed:
             return
-        readable, _, _ = select.select([self._sock], [], [], 0)
-        if not readable:
+        poller = select.poll()
+        poller.register(self._sock, select.POLLIN)
+        if not poller.poll(0):
             self._waiting_since = None  # what waited was taken elsewhere
         self._loop.add_reader(self._sock.fileno(), self._ready)
 

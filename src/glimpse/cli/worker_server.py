@@ -18,8 +18,9 @@ from glimpse.db.images import ImageRepository
 
 log = logging.getLogger(__name__)
 
-#: Images loaded ahead at the most per tick (0.1 s), the latest written: a burst of writes by the
-#: siblings must not hold up this worker's requests; what is skipped is loaded on its first read.
+#: Images loaded ahead at the most per tick (0.1 s), the last of those read (each ring's newest come
+#: last): a burst of writes by the siblings must not hold up this worker's requests; what is skipped
+#: is loaded on its first read.
 MOST_PER_TICK = 256
 
 

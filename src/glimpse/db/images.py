@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ from glimpse.domain.images import Image, ImageLocation, ImageStatus, PropertyInf
 from glimpse.domain.queries import ImageQuery
 from glimpse.errors import DuplicateImage
 from glimpse.lru import LruCache
+
+log = logging.getLogger(__name__)
 
 #: A check run inside the write transaction of a change, before the change is written (quotas).
 TransactionGuard = Callable[[Connection], None]
@@ -98,16 +101,15 @@ class ImageRepository:
 
         For images that other processes just wrote; returns how many were loaded.
         """
-        reads = self._db.sqlite_reads
-        if reads is not None:
-            return len(self._cached(load_sqlite(reads, image_ids)))
-        statement = sa.select(images).where(images.c.id.in_(list(image_ids)), images.c.deleted.is_(False))
-        with self._db.read() as conn:
-            return len(self._load(conn, conn.execute(statement).all()))
+        return len(self._load_now(image_ids, None))
 
     def _written(self, image_id: str) -> None:
+        # The change is committed: a listener's failure must not turn it into an error for the caller.
         for listener in self._write_listeners:
-            listener(image_id)
+            try:
+                listener(image_id)
+            except Exception:
+                log.warning("a listener failed on the change of image %s", image_id, exc_info=True)
 
     # -- reads
     def get(self, image_id: str) -> Image | None:
@@ -169,18 +171,21 @@ class ImageRepository:
         """
         found = {image_id: self._images.get(image_id, version) for image_id, version in keys}
         missing = [image_id for image_id, image in found.items() if image is None]
-        reads = self._db.sqlite_reads
-        if missing and reads is not None and conn is None:
-            found.update((image.id, image) for image in self._cached(load_sqlite(reads, missing)))
-        elif missing:
-            statement = sa.select(images).where(images.c.id.in_(missing), images.c.deleted.is_(False))
-            if conn is None:
-                with self._db.read() as own:
-                    loaded = self._load(own, own.execute(statement).all())
-            else:
-                loaded = self._load(conn, conn.execute(statement).all())
-            found.update((image.id, image) for image in loaded)
+        if missing:
+            found.update((image.id, image) for image in self._load_now(missing, conn))
         return [image for image_id, _ in keys if (image := found[image_id]) is not None]
+
+    def _load_now(self, image_ids: Sequence[str], conn: Connection | None) -> list[Image]:
+        """The images (not deleted) among ``image_ids`` as they are now, loaded in one go and cached;
+        through ``conn`` if given, else on SQLite in one statement."""
+        reads = self._db.sqlite_reads
+        if reads is not None and conn is None:
+            return self._cached(load_sqlite(reads, image_ids))
+        statement = sa.select(images).where(images.c.id.in_(list(image_ids)), images.c.deleted.is_(False))
+        if conn is None:
+            with self._db.read() as own:
+                return self._load(own, own.execute(statement).all())
+        return self._load(conn, conn.execute(statement).all())
 
     # -- writes
     @retry_on_conflict
