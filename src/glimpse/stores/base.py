@@ -60,23 +60,53 @@ class FileRegion(Protocol):
 
 
 @runtime_checkable
+class PendingObject(Protocol):
+    """An object being written: invisible to readers until :meth:`commit`.
+
+    Made by :meth:`Store.begin`. The ingest pipeline writes every chunk, runs its
+    checks (size, hashes, format) and only then commits; on any failure it calls
+    :meth:`abort`, which must leave nothing behind in the backend (temporary
+    files unlinked, multipart uploads aborted, RBD images removed, segments
+    deleted). ``abort`` after ``commit`` or a second ``abort`` is a no-op, and
+    never raises for a backend that is down (it logs instead).
+    """
+
+    key: str
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        """Append ``chunk``. The chunk may be a view of a reused buffer: valid only during the call.
+
+        Raises :class:`StoreError` (or a subclass) when the backend fails.
+        """
+        ...
+
+    def local_path(self) -> str | None:
+        """A local file holding exactly the bytes written so far, if the driver has one (else ``None``).
+
+        The pipeline inspects that file before committing; drivers without one
+        get a local spool from the pipeline instead.
+        """
+        ...
+
+    def commit(self) -> StoredObject:
+        """Make the object visible at its final location, durably; return what was stored."""
+        ...
+
+    def abort(self) -> None:
+        """Discard everything written; leaves nothing behind."""
+        ...
+
+
+@runtime_checkable
 class Store(Protocol):
     """One backend holding image data under string keys."""
 
     def url_for(self, key: str) -> str:
-        """The location URL recorded for ``key`` (``file:///…``, ``s3://…``)."""
+        """The location URL recorded for ``key`` (``file:///…``, ``s3://…``, ``rbd://…``), never with credentials."""
         ...
 
-    def put(self, key: str, chunks: Iterable[bytes | memoryview], *, size: int | None = None) -> StoredObject:
-        """Write all of ``chunks`` under ``key``, replacing nothing half-way.
-
-        The object becomes visible only once every byte is durably written; if
-        iterating ``chunks`` raises, or writing fails, nothing is left behind and
-        the exception propagates (store failures as :class:`StoreError`).
-        A chunk may be a view of a buffer that is reused for a later chunk: it is
-        valid until the next one is asked for, so a driver that keeps data
-        longer copies it. ``size`` is a hint for drivers that need the length in advance.
-        """
+    def begin(self, key: str, *, size: int | None = None) -> PendingObject:
+        """Open a pending object for ``key``; ``size`` is a hint for drivers that need the length in advance."""
         ...
 
     def open(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
@@ -99,3 +129,18 @@ class Store(Protocol):
     def check(self) -> None:
         """Raise :class:`StoreUnavailableError` if the store cannot take writes now."""
         ...
+
+
+def put(store: Store, key: str, chunks: Iterable[bytes | memoryview], *, size: int | None = None) -> StoredObject:
+    """Write all of ``chunks`` under ``key`` through a pending object: committed whole, or aborted.
+
+    For copies between stores, where the bytes were checked when they first came in.
+    """
+    pending = store.begin(key, size=size)
+    try:
+        for chunk in chunks:
+            pending.write(chunk)
+        return pending.commit()
+    except BaseException:
+        pending.abort()
+        raise
