@@ -28,6 +28,19 @@ class StoreUnavailableError(StoreError):
     """The backend cannot be reached or refuses service."""
 
 
+class StoreConfigError(StoreError):
+    """A store's configuration is wrong: one line naming the store's option and what is wrong with it.
+
+    Raised by a driver's constructor; start-up turns it into a one-line message
+    that names the store id too. Never includes secrets.
+    """
+
+    def __init__(self, option: str, problem: str) -> None:
+        super().__init__(f"option '{option}': {problem}")
+        self.option = option
+        self.problem = problem
+
+
 @dataclass(frozen=True)
 class StoredObject:
     """What a completed ``put`` wrote: the key, its URL and its size in bytes."""
