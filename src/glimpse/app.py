@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 from glimpse.api import health, versions
 from glimpse.api.errors import EXCEPTION_HANDLERS
 from glimpse.api.middleware import EdgeMiddleware
-from glimpse.api.shortcuts import ImageShowShortcut
+from glimpse.server.shortcuts import ImageShowShortcut
 from glimpse.api.routing import resource
 from glimpse.api.v2.image_bodies import ImageBodies
 from glimpse.api.v2.routes import routes_for

@@ -1,4 +1,4 @@
-"""Workers share the listening socket and hold equal numbers of connections (glimpse.cli.balance)."""
+"""Workers share the listening socket and hold equal numbers of connections (glimpse.server.balance)."""
 
 from __future__ import annotations
 

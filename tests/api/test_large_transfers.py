@@ -108,6 +108,6 @@ def test_one_gib_upload_and_download_keep_server_memory_flat(big_server: Server)
 
 
 def test_one_gib_sized_upload_read_from_the_socket_keeps_server_memory_flat(big_server: Server) -> None:
-    # With a Content-Length the body is read from the socket into a few reused buffers (api/socket_body.py).
+    # With a Content-Length the body is read from the socket into a few reused buffers (server/socket_body.py).
     with httpx.Client(base_url=big_server.url, headers={"X-Project-Id": uuid.uuid4().hex}, timeout=600) as client:
         upload_watched(client, big_server, {"Content-Length": str(SIZE)})

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from glimpse.api.zerocopy import send_file_region
+from glimpse.server.zerocopy import send_file_region
 from tests.conftest import Api, Server, start_server
 
 MiB = 1024 * 1024

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from glimpse import __version__
-from glimpse.cli import workers
+from glimpse.server import workers
 from glimpse.cli.options import add_common, settings_from
 from glimpse.db.engine import Database
 from glimpse.db.migrate import upgrade

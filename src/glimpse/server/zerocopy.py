@@ -6,7 +6,7 @@ file region would be read into Python and written back out, a copy per byte
 each way. :class:`ZeroCopyCycle` is uvicorn's request cycle answering the
 extension with ``os.sendfile`` from a worker thread: the kernel moves the bytes
 from the page cache to the socket, and memory use does not depend on the size
-sent. The worker's protocol (:mod:`glimpse.api.protocol`) gives plain-TCP
+sent. The worker's protocol (:mod:`glimpse.server.protocol`) gives plain-TCP
 requests such cycles and advertises the extension in their scope.
 
 The thread waits for the socket with ``poll`` when its buffer is full, so slow

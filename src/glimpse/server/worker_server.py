@@ -10,10 +10,10 @@ from typing import Any
 
 import uvicorn
 
-from glimpse.api.protocol import HttpProtocol
-from glimpse.cli.balance import Acceptor, Share
-from glimpse.cli.idle_gc import IdleCollector
-from glimpse.cli.sibling_writes import WriteFollower
+from glimpse.server.protocol import HttpProtocol
+from glimpse.server.balance import Acceptor, Share
+from glimpse.server.idle_gc import IdleCollector
+from glimpse.server.sibling_writes import WriteFollower
 from glimpse.db.images import ImageRepository
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,8 @@ class CacheFollower:
 
 
 class WorkerServer(uvicorn.Server):
-    """uvicorn serving the given listening sockets through :class:`~glimpse.cli.balance.Acceptor` s
-    (instead of ``create_server``), running an :class:`~glimpse.cli.idle_gc.IdleCollector` and,
+    """uvicorn serving the given listening sockets through :class:`~glimpse.server.balance.Acceptor` s
+    (instead of ``create_server``), running an :class:`~glimpse.server.idle_gc.IdleCollector` and,
     given one, a :class:`CacheFollower`."""
 
     def __init__(self, config: uvicorn.Config, share: Share, collector: IdleCollector,

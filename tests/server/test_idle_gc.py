@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from glimpse.cli.idle_gc import IdleCollector
+from glimpse.server.idle_gc import IdleCollector
 
 
 class _Node:

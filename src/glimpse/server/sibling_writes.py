@@ -7,7 +7,7 @@ shown) and the read lands on any worker, so most first reads would miss.
 
 :class:`SiblingWrites` is memory the arbiter shares with its workers: a ring
 of recently written image ids per worker slot (the slot of the
-:class:`~glimpse.cli.balance.LoadBoard`), each with a count of ids written.
+:class:`~glimpse.server.balance.LoadBoard`), each with a count of ids written.
 A worker appends the ids it writes to its own ring (:class:`WritePublisher`;
 one process per ring, its threads taking turns); a :class:`WriteFollower` reads what the
 other rings gained since it last looked, and the worker loads those images into

@@ -2,18 +2,18 @@
 
 The arbiter forks ``workers`` processes that share one listening socket and
 take turns to accept from it so that each holds as many connections as the
-others (:mod:`glimpse.cli.balance`), replaces a worker that dies, and on ``SIGTERM``/``SIGINT``
+others (:mod:`glimpse.server.balance`), replaces a worker that dies, and on ``SIGTERM``/``SIGINT``
 lets every worker finish its requests (up to ``graceful_timeout``) before
 exiting. ``SIGHUP`` replaces the workers one by one; ``SIGTTIN``/``SIGTTOU``
 add or remove one. The application modules are imported before the fork, so
 their memory is shared; the application itself (database engine, stores,
 threads) is built inside each worker, after the fork.
 
-Each worker runs uvicorn with :class:`~glimpse.api.protocol.HttpProtocol`
+Each worker runs uvicorn with :class:`~glimpse.server.protocol.HttpProtocol`
 (httptools plus zero-copy ``sendfile`` for file-backed downloads and sized
 request bodies read straight from the socket) on uvloop, and terminates TLS
 itself when a certificate is configured. Full garbage collections wait for a
-moment the worker is idle (:mod:`glimpse.cli.idle_gc`).
+moment the worker is idle (:mod:`glimpse.server.idle_gc`).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 from starlette.types import ASGIApp
 
-from glimpse.api.protocol import HttpProtocol
+from glimpse.server.protocol import HttpProtocol
 from glimpse.app import build_app
-from glimpse.cli.balance import LoadBoard, Share
-from glimpse.cli.idle_gc import IdleCollector
-from glimpse.cli.sibling_writes import SiblingWrites, WriteFollower, WritePublisher
-from glimpse.cli.worker_server import CacheFollower, WorkerServer
+from glimpse.server.balance import LoadBoard, Share
+from glimpse.server.idle_gc import IdleCollector
+from glimpse.server.sibling_writes import SiblingWrites, WriteFollower, WritePublisher
+from glimpse.server.worker_server import CacheFollower, WorkerServer
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 

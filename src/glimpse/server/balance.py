@@ -27,7 +27,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
-from glimpse.api.protocol import HttpProtocol
+from glimpse.server.protocol import HttpProtocol
 
 log = logging.getLogger(__name__)
 

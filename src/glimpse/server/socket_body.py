@@ -5,7 +5,7 @@ each costing Python callbacks on the event loop (the parser's ``on_body``, a
 read pause and resume, a ``receive()`` copy): about 1.5 CPU-seconds per GiB,
 and an upload's hash threads would wait for the event loop. For a plain-TCP
 request with a ``Content-Length``, the worker's protocol
-(:mod:`glimpse.api.protocol`) offers the ASGI extension :data:`SOCKET_BODY`
+(:mod:`glimpse.server.protocol`) offers the ASGI extension :data:`SOCKET_BODY`
 instead: a handler takes the rest of the body as a :class:`SocketBody`, whose
 :meth:`~SocketBody.readinto` a worker thread calls to ``recv_into`` the caller's
 buffers while the connection's transport is paused. Bytes the server had

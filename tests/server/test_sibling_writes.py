@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from glimpse.cli.sibling_writes import SiblingWrites, WriteFollower, WritePublisher
-from glimpse.cli.worker_server import MOST_PER_TICK, CacheFollower
+from glimpse.server.sibling_writes import SiblingWrites, WriteFollower, WritePublisher
+from glimpse.server.worker_server import MOST_PER_TICK, CacheFollower
 from glimpse.db.engine import Database
 from glimpse.db.images import ImageRepository
 from glimpse.db.migrate import upgrade

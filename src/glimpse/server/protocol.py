@@ -2,9 +2,9 @@
 
 On plain-TCP connections each request cycle is a :class:`Cycle`, which sends
 ``http.response.zerocopysend`` messages with ``sendfile``
-(:mod:`glimpse.api.zerocopy`) and, for a request with a ``Content-Length``,
+(:mod:`glimpse.server.zerocopy`) and, for a request with a ``Content-Length``,
 lets the application take the rest of the body straight from the socket
-(:mod:`glimpse.api.socket_body`). TLS connections get uvicorn's plain cycle.
+(:mod:`glimpse.server.socket_body`). TLS connections get uvicorn's plain cycle.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import httptools
 from uvicorn._types import ASGIReceiveEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from glimpse.api.socket_body import SOCKET_BODY, SocketBody
-from glimpse.api.zerocopy import ZEROCOPY_SEND, ZeroCopyCycle
+from glimpse.server.socket_body import SOCKET_BODY, SocketBody
+from glimpse.server.zerocopy import ZEROCOPY_SEND, ZeroCopyCycle
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     #: bytes of a body taken and given back unfinished, to drop when they arrive
     _unread = 0
-    #: called when the connection ends (the worker's count of connections, :mod:`glimpse.cli.balance`)
+    #: called when the connection ends (the worker's count of connections, :mod:`glimpse.server.balance`)
     on_close: Callable[[], None] | None = None
 
     def connection_lost(self, exc: Exception | None) -> None:

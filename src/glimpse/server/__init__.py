@@ -1,0 +1,8 @@
+"""Everything that runs processes and sockets: the gunicorn arbiter and its uvicorn workers, and the
+fast paths that reach into uvicorn's and Starlette's internals.
+
+Each module's docstring says what it buys (measured; see ``docs/performance.md``) and which private
+internals it depends on; ``tests/server/test_contract.py`` fails, naming the attribute, when an
+upgrade moves one. ``server_fast_paths = false`` turns every fast path off (plain uvicorn + Starlette).
+The package imports ``glimpse.api``; nothing in ``api``, ``services`` or below imports it.
+"""
