@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from glimpse.server.zerocopy import ZEROCOPY_SEND
+from glimpse.api.server_offers import ZEROCOPY_SEND
 from glimpse.services.image_data import CHUNK_SIZE, Download
 from glimpse.stores.base import FileRegion
 

@@ -16,8 +16,9 @@ import httptools
 from uvicorn._types import ASGIReceiveEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from glimpse.server.socket_body import SOCKET_BODY, SocketBody
-from glimpse.server.zerocopy import ZEROCOPY_SEND, ZeroCopyCycle
+from glimpse.api.server_offers import SOCKET_BODY, ZEROCOPY_SEND
+from glimpse.server.socket_body import SocketBody
+from glimpse.server.zerocopy import ZeroCopyCycle
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ each costing Python callbacks on the event loop (the parser's ``on_body``, a
 read pause and resume, a ``receive()`` copy): about 1.5 CPU-seconds per GiB,
 and an upload's hash threads would wait for the event loop. For a plain-TCP
 request with a ``Content-Length``, the worker's protocol
-(:mod:`glimpse.server.protocol`) offers the ASGI extension :data:`SOCKET_BODY`
+(:mod:`glimpse.server.protocol`) offers the ASGI extension :data:`~glimpse.api.server_offers.SOCKET_BODY`
 instead: a handler takes the rest of the body as a :class:`SocketBody`, whose
 :meth:`~SocketBody.readinto` a worker thread calls to ``recv_into`` the caller's
 buffers while the connection's transport is paused. Bytes the server had
@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 
-#: The ASGI extension name in ``scope["extensions"]``; its ``"take"`` is an async
-#: callable returning a :class:`SocketBody`, or ``None`` when the body cannot be taken.
-SOCKET_BODY = "glimpse.http.request.socket_body"
+
 #: A body that brings no byte for this long (seconds) counts as a client that went away.
 STALL_TIMEOUT = 120.0
 
@@ -89,16 +87,3 @@ class SocketBody:
         self._released = True
         self._sock.close()
         self._give_back(self)
-
-
-async def take_socket_body(request: Request) -> SocketBody | None:
-    """The rest of ``request``'s body as a :class:`SocketBody`, if the server offers it for this request.
-
-    ``None`` (read the body as usual) over TLS, for chunked bodies, under
-    other servers, or when part of the body was already received through ASGI.
-    """
-    offer = request.scope.get("extensions", {}).get(SOCKET_BODY)
-    if offer is None:
-        return None
-    take: Callable[[], Awaitable[SocketBody | None]] = offer["take"]
-    return await take()

@@ -34,10 +34,10 @@ from typing import Any, cast
 import anyio.to_thread
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
+from glimpse.api.server_offers import ZEROCOPY_SEND
+
 log = logging.getLogger(__name__)
 
-#: The ASGI extension name, as it appears in ``scope["extensions"]`` and message types.
-ZEROCOPY_SEND = "http.response.zerocopysend"
 #: A send that makes no progress for this long (seconds) gives up on the client.
 STALL_TIMEOUT = 120.0
 #: Most bytes handed to one ``sendfile`` call.

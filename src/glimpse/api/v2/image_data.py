@@ -16,7 +16,7 @@ from glimpse.api.requests import context, media_type
 from glimpse.api.requests import services as services_of
 from glimpse.api.roles import REDIRECT_MARKER
 from glimpse.api.routing import bodiless
-from glimpse.server.socket_body import take_socket_body
+from glimpse.api.server_offers import take_socket_body
 from glimpse.api.streaming import DownloadResponse, RequestChunks
 from glimpse.errors import RangeNotSatisfiable
 from glimpse.services.image_data import ByteRange, Download
