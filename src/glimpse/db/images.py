@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from glimpse.clock import utcnow
 from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.db.image_cache import ImageCache, ImageVersion
 from glimpse.db.image_lists import ListScope, page_statement
@@ -36,6 +37,7 @@ from glimpse.db.image_rows import ImageDetails, image_from_row, load_sqlite, pro
 from glimpse.db.outbox import write_messages
 from glimpse.db.sqlite_reads import compile_for_sqlite
 from glimpse.db.tables import image_locations, image_members, image_properties, image_tags, images
+from glimpse.db.transactions import TransactionGuard
 from glimpse.domain.events import OutboxMessage
 from glimpse.domain.images import Image, ImageLocation, ImageStatus, PropertyInfo
 from glimpse.domain.queries import ImageQuery
@@ -43,9 +45,6 @@ from glimpse.errors import DuplicateImage
 from glimpse.lru import LruCache
 
 log = logging.getLogger(__name__)
-
-#: A check run inside the write transaction of a change, before the change is written (quotas).
-TransactionGuard = Callable[[Connection], None]
 
 _COLUMNS = ("name", "status", "visibility", "owner", "protected", "os_hidden", "disk_format", "container_format",
             "min_disk", "min_ram", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value")
@@ -64,11 +63,6 @@ _COMPARE_AND_SWAP = images.update().where(
     images.c.id == sa.bindparam("where_id"), images.c.revision == sa.bindparam("where_revision"),
     images.c.deleted.is_(False),
 )
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC now, the form every timestamp column holds."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

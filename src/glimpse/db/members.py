@@ -10,7 +10,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from glimpse.db.engine import Database, retry_on_conflict
-from glimpse.db.images import utcnow
+from glimpse.clock import utcnow
 from glimpse.db.outbox import write_messages
 from glimpse.db.tables import image_members
 from glimpse.domain.events import OutboxMessage

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from glimpse.db.engine import Database, retry_on_conflict
-from glimpse.db.images import utcnow
+from glimpse.clock import utcnow
 from glimpse.db.sqlite_reads import compile_for_sqlite
 from glimpse.db.tables import (
     metadef_catalog,

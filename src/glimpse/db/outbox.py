@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from glimpse.clock import utcnow
 from glimpse.db.engine import Database
 from glimpse.db.tables import outbox
 from glimpse.domain.events import OutboxMessage
@@ -45,10 +46,6 @@ class ClaimedMessage:
     event_type: str
     priority: str
     body: dict[str, Any]
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class OutboxRepository:

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from glimpse.db.engine import Database
-from glimpse.db.images import TransactionGuard
+from glimpse.db.transactions import TransactionGuard
 from glimpse.db.sqlite_reads import compile_for_sqlite
 from glimpse.db.tables import images, project_quotas, projects
 from glimpse.errors import QuotaExceeded

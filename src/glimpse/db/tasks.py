@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from glimpse.db.engine import Database, retry_on_conflict
-from glimpse.db.images import utcnow
+from glimpse.clock import utcnow
 from glimpse.db.tables import tasks
 from glimpse.domain.tasks import Task, TaskStatus
 

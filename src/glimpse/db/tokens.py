@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from glimpse.db.engine import Database
-from glimpse.db.images import utcnow
+from glimpse.clock import utcnow
 from glimpse.db.tables import api_tokens
 from glimpse.domain.tokens import ApiToken
 

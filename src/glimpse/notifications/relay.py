@@ -20,7 +20,8 @@ import uuid
 import anyio
 import anyio.to_thread
 
-from glimpse.db.outbox import OutboxRepository, utcnow
+from glimpse.clock import utcnow
+from glimpse.db.outbox import OutboxRepository
 from glimpse.notifications.publishers import Publisher
 
 log = logging.getLogger("glimpse.notifications")

@@ -8,7 +8,8 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from glimpse.context import RequestContext
-from glimpse.db.images import ImageRepository, TransactionGuard
+from glimpse.db.images import ImageRepository
+from glimpse.db.transactions import TransactionGuard
 from glimpse.db.members import MemberRepository
 from glimpse.domain.events import DomainEvent, OutboxMessage
 from glimpse.domain.images import Image, Visibility, is_visible_to, sees_private_properties

@@ -11,7 +11,7 @@ from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.db.image_lists import ListScope
-from glimpse.db.images import utcnow
+from glimpse.clock import utcnow
 from glimpse.domain.events import DomainEvent
 from glimpse.domain.images import (
     BASE_ATTRIBUTES,

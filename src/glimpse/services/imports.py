@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from glimpse.context import RequestContext
-from glimpse.db.images import utcnow
+from glimpse.clock import utcnow
 from glimpse.db.tasks import TaskRepository
 from glimpse.domain.images import Image, ImageStatus
 from glimpse.domain.tasks import IMPORT_TASK_TYPE, Task, TaskStatus

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from glimpse.db.images import ImageRepository, utcnow
+from glimpse.clock import utcnow
+from glimpse.db.images import ImageRepository
 from glimpse.db.tasks import TaskRepository
 from glimpse.domain.images import ImageStatus
 from glimpse.errors import ImageNotFound

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from glimpse.db.images import TransactionGuard
+from glimpse.db.transactions import TransactionGuard
 from glimpse.db.quotas import MiB, RESOURCES, QuotaCheck, QuotaRepository
 from glimpse.domain.images import RESERVED_PREFIX
 from glimpse.errors import InvalidRequest, QuotaExceeded

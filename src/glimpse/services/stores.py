@@ -6,7 +6,8 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from glimpse.db.images import ImageRepository, utcnow
+from glimpse.clock import utcnow
+from glimpse.db.images import ImageRepository
 from glimpse.errors import StoreUnavailable, UnknownStore
 from glimpse.stores.base import Store, StoreError
 

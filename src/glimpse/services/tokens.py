@@ -8,7 +8,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 
-from glimpse.db.images import utcnow
+from glimpse.clock import utcnow
 from glimpse.db.tokens import TokenRepository
 from glimpse.domain.tokens import TOKEN_PREFIX, ApiToken
 from glimpse.errors import InvalidRequest, NotFound
