@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from glimpse.clock import utcnow
 from glimpse.db.engine import Database
 from glimpse.db.tables import outbox
-from glimpse.domain.events import OutboxMessage
+from glimpse.domain.events import ClaimedMessage, OutboxMessage
 
 
 def write_messages(conn: Connection, messages: Sequence[OutboxMessage]) -> None:
@@ -34,18 +34,6 @@ def write_messages(conn: Connection, messages: Sequence[OutboxMessage]) -> None:
              "priority": m.priority, "body": json.dumps(m.body, default=str), "created_at": m.created_at}
             for m in messages
         ])
-
-
-@dataclass(frozen=True)
-class ClaimedMessage:
-    """An outbox row a relay has claimed and must publish, then mark sent or release."""
-
-    id: int
-    message_id: str
-    ordering_key: str
-    event_type: str
-    priority: str
-    body: dict[str, Any]
 
 
 class OutboxRepository:

@@ -66,3 +66,15 @@ class OutboxMessage:
     body: Mapping[str, Any]
     message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """An outbox row a relay has claimed and must publish, then mark sent or release."""
+
+    id: int
+    message_id: str
+    ordering_key: str
+    event_type: str
+    priority: str
+    body: dict[str, Any]

@@ -50,8 +50,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def register_routes(settings: Settings) -> Sequence[BaseRoute]:  # type: ignore[empty-body]
     """Routes this extension adds to the HTTP API, called once when a node's app is built.
 
-    Return Starlette routes (``glimpse.api.routing.resource`` builds one with a
-    method table). Handlers reach the service layer as
+    Return Starlette routes (``glimpse.api.extension_routes.resource`` builds one
+    with a method table; that module is the edge's public surface for
+    extensions). Handlers reach the service layer as
     ``request.app.state.services``. Paths under ``/v2/`` are served with the
     API's error handling and minor-version negotiation.
     """

@@ -6,10 +6,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glimpse.api.requests import context
-from glimpse.api.requests import services as services_of
-from glimpse.api.streaming import RequestChunks
-from glimpse.api.v2.image_data import data_request, redirected
+from glimpse.api.extension_routes import RequestChunks, context, data_request, redirected
+from glimpse.api.extension_routes import services as services_of
 
 
 async def stage(request: Request) -> Response:

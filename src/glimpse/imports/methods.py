@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from typing import Protocol
 
-from glimpse.db.images import ImageRepository
 from glimpse.domain.images import Image, ImageStatus
 from glimpse.errors import Conflict, ImageGone, InvalidRequest
 from glimpse.imports.web_download import UrlRules, fetch
@@ -16,13 +16,21 @@ from glimpse.stores.base import Store, StoreObjectNotFound
 Source = tuple[Iterator[bytes], int | None]
 
 
+class StagingRecords(Protocol):
+    """Where an image's staged data is recorded (``services.image_repository``)."""
+
+    def release_staged(self, image_id: str) -> None:
+        """Forget the staging record of an image whose staged data is gone."""
+        ...
+
+
 class GlanceDirect:
     """Import what the client staged with ``PUT /v2/images/{id}/stage``."""
 
     name = GLANCE_DIRECT
     source_status = ImageStatus.UPLOADING
 
-    def __init__(self, staging: Store, images: ImageRepository) -> None:
+    def __init__(self, staging: Store, images: StagingRecords) -> None:
         self._staging = staging
         self._images = images
 

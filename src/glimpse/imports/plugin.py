@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from glimpse.api.v2.routes import IMAGE, role_routes
+from glimpse.api.extension_routes import IMAGE, role_routes
 from glimpse.extensions.hookspecs import hookimpl
 from glimpse.imports import api
 from glimpse.imports.methods import GlanceDirect, WebDownload

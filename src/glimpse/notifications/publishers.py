@@ -9,7 +9,7 @@ from typing import Protocol
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractConnection
 
-from glimpse.db.outbox import ClaimedMessage
+from glimpse.domain.events import ClaimedMessage
 from glimpse.notifications.payloads import envelope
 
 log = logging.getLogger("glimpse.notifications")

@@ -1,7 +1,7 @@
 """The relay: publishes outbox messages in order and marks them sent once the broker confirms.
 
 Any number of relays (worker processes, nodes) can run against one database:
-each claims a batch (see :meth:`OutboxRepository.claim`), publishes it in
+each claims a batch (see :meth:`glimpse.db.outbox.OutboxRepository.claim`), publishes it in
 order, marks what was confirmed as sent and gives the rest back. When the
 broker is unreachable the messages simply stay in the outbox and the relay
 tries again with a growing pause, so an outage delays notifications but
@@ -16,12 +16,14 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Sequence
+from typing import Protocol
 
 import anyio
 import anyio.to_thread
 
 from glimpse.clock import utcnow
-from glimpse.db.outbox import OutboxRepository
+from glimpse.domain.events import ClaimedMessage
 from glimpse.notifications.publishers import Publisher
 
 log = logging.getLogger("glimpse.notifications")
@@ -33,8 +35,20 @@ MAX_BACKOFF = 5.0
 PRUNE_EVERY = 300.0
 
 
+class Outbox(Protocol):
+    """What the relay needs of the outbox (``services.outbox``)."""
+
+    def claim(self, relay_id: str, *, limit: int, lease: dt.timedelta) -> list[ClaimedMessage]: ...
+
+    def mark_sent(self, relay_id: str, ids: Sequence[int]) -> None: ...
+
+    def release(self, relay_id: str, ids: Sequence[int]) -> None: ...
+
+    def prune(self, *, sent_before: dt.datetime) -> int: ...
+
+
 class OutboxRelay:
-    def __init__(self, outbox: OutboxRepository, publisher: Publisher, *, poll_interval: float,
+    def __init__(self, outbox: Outbox, publisher: Publisher, *, poll_interval: float,
                  retention: dt.timedelta) -> None:
         self._outbox = outbox
         self._publisher = publisher

@@ -22,7 +22,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from glimpse.api.routing import resource
+from glimpse.api.extension_routes import resource
 from glimpse.domain.events import OutboxMessage
 from glimpse.domain.images import ImageStatus
 from glimpse.errors import Forbidden, InvalidRequest
