@@ -29,6 +29,7 @@
     │   ├── DuplicateImage
     │   ├── DuplicateMember
     │   ├── ImageStatusConflict     the image is not in a status that allows this
+    │   │   └── InvalidStatusTransition  the status table does not allow current -> target
     │   ├── PropertyConflict        replace/remove of a missing custom property, ...
     │   └── DuplicateMetadef        a namespace, object, property, tag or association exists
     ├── ImageGone                   the image was deleted while data was being written
@@ -177,6 +178,10 @@ class DuplicateMember(Conflict):
 
 class ImageStatusConflict(Conflict):
     pass
+
+
+class InvalidStatusTransition(ImageStatusConflict):
+    """A change would move an image between two statuses the domain's table does not connect."""
 
 
 class PropertyConflict(Conflict):

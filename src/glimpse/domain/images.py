@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from glimpse.errors import InvalidStatusTransition
 
 
 class ImageStatus(StrEnum):
@@ -39,6 +42,19 @@ TRANSITIONS: dict[ImageStatus, frozenset[ImageStatus]] = {
 def can_transition(current: ImageStatus, target: ImageStatus) -> bool:
     """True when the status machine allows ``current -> target``."""
     return target in TRANSITIONS[current]
+
+
+def check_transition(current: ImageStatus, target: ImageStatus, image_id: str = "") -> None:
+    """Raise :class:`InvalidStatusTransition` unless :data:`TRANSITIONS` allows ``current -> target``.
+
+    Staying in the same status is no transition and always allowed.
+    """
+    if current is not target and not can_transition(current, target):
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none: it is final"
+        raise InvalidStatusTransition(
+            f"Image {image_id} cannot go from status '{current}' to '{target}' (from '{current}': {allowed})."
+            if image_id else f"An image cannot go from status '{current}' to '{target}' (from '{current}': {allowed})."
+        )
 
 
 class Visibility(StrEnum):
@@ -165,3 +181,15 @@ class Image:
     @property
     def has_data(self) -> bool:
         return bool(self.locations)
+
+
+def transition(image: Image, target: ImageStatus) -> Image:
+    """``image`` in status ``target``: how a use case changes an image's status.
+
+    Raises :class:`InvalidStatusTransition` unless :data:`TRANSITIONS` allows
+    it. Every stored change is checked against the table again
+    (:meth:`glimpse.services.access.ImageAccess.change`), so a status set any
+    other way cannot slip past it.
+    """
+    check_transition(image.status, target, image.id)
+    return dataclasses.replace(image, status=target)

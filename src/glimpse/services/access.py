@@ -12,7 +12,7 @@ from glimpse.db.images import ImageRepository
 from glimpse.db.transactions import TransactionGuard
 from glimpse.db.members import MemberRepository
 from glimpse.domain.events import DomainEvent, OutboxMessage
-from glimpse.domain.images import Image, Visibility, is_visible_to, sees_private_properties
+from glimpse.domain.images import Image, Visibility, check_transition, is_visible_to, sees_private_properties
 from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict, PreconditionFailed
 from glimpse.extensions.manager import Extensions
 from glimpse.lru import LruCache
@@ -160,7 +160,9 @@ class ImageAccess:
         another writer got there first, the image is read again and ``apply``
         runs again. ``events`` describes a stored change (image before, image
         as stored); the enabled extensions' outbox messages for them are
-        written in the change's transaction. No change, no events. With
+        written in the change's transaction. No change, no events. A change of
+        status the domain's table does not allow raises
+        :class:`~glimpse.errors.InvalidStatusTransition`. With
         ``expected_revisions`` (``If-Match``) the change applies only to an image
         still at one of those revisions; otherwise :class:`PreconditionFailed`.
         """
@@ -175,6 +177,7 @@ class ImageAccess:
             changed = apply(current)
             if changed == current:
                 return current
+            check_transition(current.status, changed.status, current.id)  # the one status machine
             stored = self.images.update(current, changed, guard=guard(current, changed) if guard else None,
                                         outbox=self._outbox(current, events))
             if stored is not None:

@@ -22,6 +22,7 @@ from glimpse.domain.images import (
     PropertyInfo,
     Visibility,
     is_reserved,
+    transition,
 )
 from glimpse.domain.patch import Dialect, PatchOperation, apply_patch
 from glimpse.domain.queries import ImageQuery
@@ -240,7 +241,7 @@ class ImageService:
         def deleted(current: Image) -> Image:
             if current.protected:
                 raise ImageProtected(f"Image {current.id} is protected and cannot be deleted.")
-            return dataclasses.replace(current, status=ImageStatus.DELETED, locations=())
+            return dataclasses.replace(transition(current, ImageStatus.DELETED), locations=())
 
         last: list[Image] = []
 
@@ -270,7 +271,7 @@ class ImageService:
                 raise InvalidStateForAction(
                     f"Cannot {action} an image in status '{current.status}'; it must be '{source}'."
                 )
-            return dataclasses.replace(current, status=target)
+            return transition(current, target)
 
         return self._access.present(ctx, self._change(ctx, image.id, switched))
 
