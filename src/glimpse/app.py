@@ -19,6 +19,7 @@ from glimpse.api.routing import resource
 from glimpse.api.v2.image_bodies import ImageBodies
 from glimpse.api.v2.routes import routes_for
 from glimpse.auth import Authenticator
+from glimpse.auth.loader import load_authenticator
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
@@ -69,18 +70,8 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
 
 
 def build_authenticator(settings: Settings, services: Services) -> Authenticator:
-    """The authentication strategy ``settings.auth_strategy`` names."""
-    if settings.auth_strategy == "keystone":
-        from glimpse.auth.keystone import KeystoneAuthenticator
-
-        return KeystoneAuthenticator(settings, services.policy)
-    if settings.auth_strategy == "tokens":
-        from glimpse.auth.tokens import TokenAuthenticator
-
-        return TokenAuthenticator(services.tokens, services.policy)
-    from glimpse.auth.noauth import HeaderAuthenticator
-
-    return HeaderAuthenticator(services.policy)
+    """The authentication strategy ``settings.auth_strategy`` names (a ``glimpse.auth`` entry point)."""
+    return load_authenticator(settings, services)
 
 
 async def _supervised(task: Callable[[], Awaitable[None]]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,8 @@ from pydantic_settings import (
 
 DEFAULT_DISK_FORMATS = ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"]
 DEFAULT_CONTAINER_FORMATS = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]
+#: The entry-point group of authentication strategies (see :mod:`glimpse.auth.loader`).
+AUTH_GROUP = "glimpse.auth"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
@@ -78,7 +81,8 @@ class Settings(BaseSettings):
 
     # -- identity and access
     auth_strategy: str = Field(
-        default="noauth", description="noauth (identity from headers; development only), keystone or tokens"
+        default="noauth", description="noauth (identity from headers; development only), keystone, tokens, "
+                                   "or another installed glimpse.auth entry point"
     )
     allow_insecure_noauth: bool = Field(
         default=False, description="let noauth listen on a non-loopback address (never in production)"
@@ -215,8 +219,10 @@ class Settings(BaseSettings):
     @field_validator("auth_strategy")
     @classmethod
     def _known_strategy(cls, value: str) -> str:
-        if value not in ("noauth", "keystone", "tokens"):
-            raise ValueError("auth_strategy must be noauth, keystone or tokens")
+        installed = sorted({ep.name for ep in entry_points(group=AUTH_GROUP)})
+        if value not in installed:
+            raise ValueError(f"unknown authentication strategy {value!r}; installed: {', '.join(installed) or 'none'} "
+                             f"(entry points of group {AUTH_GROUP})")
         return value
 
     @field_validator("property_protection_rule_format")

@@ -14,7 +14,7 @@ import datetime as dt
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.datastructures import Headers
@@ -23,6 +23,9 @@ from glimpse.auth import context_for
 from glimpse.context import RequestContext
 from glimpse.errors import IdentityUnavailable, Unauthenticated
 from glimpse.policy import Policy
+
+if TYPE_CHECKING:
+    from glimpse.services import Services
 from glimpse.settings import Settings
 
 _CACHE_ENTRIES = 10_000
@@ -139,3 +142,8 @@ def _caller_from(body: dict[str, Any], cache_seconds: float) -> _Caller:
         roles=frozenset(role["name"].lower() for role in body.get("roles", [])),
         trusted_until=time.monotonic() + lifetime,
     )
+
+
+def build(settings: Settings, services: Services) -> KeystoneAuthenticator:
+    """The ``keystone`` strategy (entry point ``glimpse.auth: keystone``)."""
+    return KeystoneAuthenticator(settings, services.policy)

@@ -4,11 +4,17 @@ Glance's unauthenticated mode. For development on loopback only: anyone can clai
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.datastructures import Headers
 
 from glimpse.auth import context_for
 from glimpse.context import RequestContext
 from glimpse.policy import Policy
+
+if TYPE_CHECKING:
+    from glimpse.services import Services
+    from glimpse.settings import Settings
 
 #: Roles of a request without any identity headers: an administrator with no project.
 ADMIN_ROLES = frozenset({"admin", "member", "reader"})
@@ -33,3 +39,8 @@ class HeaderAuthenticator:
 
     async def close(self) -> None:
         return None
+
+
+def build(settings: Settings, services: Services) -> HeaderAuthenticator:
+    """The ``noauth`` strategy (entry point ``glimpse.auth: noauth``)."""
+    return HeaderAuthenticator(services.policy)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
@@ -10,6 +12,10 @@ from glimpse.context import RequestContext
 from glimpse.errors import Unauthenticated
 from glimpse.policy import Policy
 from glimpse.services.tokens import TokenService
+
+if TYPE_CHECKING:
+    from glimpse.services import Services
+    from glimpse.settings import Settings
 
 CHALLENGE = 'Token realm="glimpse"'
 
@@ -32,3 +38,8 @@ class TokenAuthenticator:
 
     async def close(self) -> None:
         return None
+
+
+def build(settings: Settings, services: Services) -> TokenAuthenticator:
+    """The ``tokens`` strategy (entry point ``glimpse.auth: tokens``)."""
+    return TokenAuthenticator(services.tokens, services.policy)
