@@ -4,6 +4,11 @@ Every API test runs once per database backend. SQLite always runs; PostgreSQL
 and MariaDB run when reachable at the URLs below (override with
 ``GLIMPSE_TEST_POSTGRESQL_URL`` / ``GLIMPSE_TEST_MARIADB_URL``; set one to an
 empty string to turn that backend off) and are skipped, with the reason, when not.
+
+Servers run with the server's fast paths on (``glimpse.server``), unless
+``GLIMPSE_TEST_SERVER_FAST_PATHS=0``: then every test server is plain uvicorn
+and Starlette. Modules that take their ``server`` from
+:func:`on_both_server_paths` run each test on both, in every run.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ ADMIN_URLS = {
     "mariadb": os.environ.get("GLIMPSE_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
 }
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
+#: ``GLIMPSE_TEST_SERVER_FAST_PATHS=0``: every test server runs with ``server_fast_paths = false``.
+FAST_PATHS = os.environ.get("GLIMPSE_TEST_SERVER_FAST_PATHS", "1").strip().lower() not in ("0", "false", "no", "off")
 #: Backends that must be reachable (CI sets this): failing beats silently skipping there.
 REQUIRED = {b.strip() for b in os.environ.get("GLIMPSE_TEST_REQUIRE_BACKENDS", "").split(",") if b.strip()}
 
@@ -95,6 +102,8 @@ class Server:
     data_dir: Path
     process: subprocess.Popen[bytes]
     log: Path
+    #: whether the server runs its fast paths (``server_fast_paths``)
+    fast_paths: bool = True
 
     def worker_pids(self) -> list[int]:
         """The worker processes the arbiter (``process``) runs now."""
@@ -137,10 +146,12 @@ def start_server(data_dir: Path, *, database_url: str | None = None, env: dict[s
     command += args or []
     log = data_dir / "server.log"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+    environment["GLIMPSE_SERVER_FAST_PATHS"] = "true" if FAST_PATHS else "false"
     environment.update(env or {})
+    fast_paths = environment["GLIMPSE_SERVER_FAST_PATHS"] == "true"
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environment)
-    server = Server(f"{scheme}://127.0.0.1:{port}", data_dir, process, log)
+    server = Server(f"{scheme}://127.0.0.1:{port}", data_dir, process, log, fast_paths)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -156,11 +167,51 @@ def start_server(data_dir: Path, *, database_url: str | None = None, env: dict[s
 
 
 @pytest.fixture(scope="session")
-def server(database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server_for_backend(database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # Two workers, so the whole API suite runs against a multi-process server.
     srv = start_server(tmp_path_factory.mktemp(f"server-{backend}"), database_url=database_url, workers=2)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server(server_for_backend: Server) -> Server:
+    """The shared server of the backend under test."""
+    return server_for_backend
+
+
+@pytest.fixture(scope="session")
+def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A two-worker server with ``server_fast_paths = false``: plain uvicorn and Starlette (SQLite)."""
+    srv = start_server(tmp_path_factory.mktemp("server-plain"), workers=2, env={"GLIMPSE_SERVER_FAST_PATHS": "false"})
+    yield srv
+    srv.stop()
+
+
+#: The two ways a server can serve, as test ids.
+SERVER_PATHS = ["fast-paths", "plain"]
+
+
+def on_both_server_paths() -> Any:
+    """A ``server`` fixture for a module (``server = on_both_server_paths()``) that runs each of its tests
+    against the shared server and again against :func:`plain_server`, so the plain path stays the
+    reference the fast paths must match, limits and errors included.
+
+    The plain run is on SQLite only: the server's paths do not depend on the database, and the
+    second run should cost the suite little.
+    """
+
+    @pytest.fixture(params=SERVER_PATHS)
+    def server(request: pytest.FixtureRequest, backend: str) -> Server:
+        if request.param == "fast-paths":
+            shared: Server = request.getfixturevalue("server_for_backend")
+            return shared
+        if backend != "sqlite":
+            pytest.skip("the plain server path runs on SQLite only (the database does not change it)")
+        plain: Server = request.getfixturevalue("plain_server")
+        return plain
+
+    return server
 
 
 class Api:

@@ -65,7 +65,8 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
     app.state.image_bodies = ImageBodies(services.schema, multi_store=services.stores.multiple)
-    return EdgeMiddleware(ImageShowShortcut(app), authenticator, settings.public_endpoint,
+    inner: ASGIApp = ImageShowShortcut(app) if settings.server_fast_paths else app
+    return EdgeMiddleware(inner, authenticator, settings.public_endpoint,
                           registry=settings.registry_endpoint, streaming=settings.streaming_endpoint)
 
 

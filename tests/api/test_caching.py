@@ -7,7 +7,10 @@ import hashlib
 import os
 import threading
 
-from tests.conftest import Api
+from tests.conftest import Api, on_both_server_paths
+
+#: Every test here runs with the server's fast paths and again on plain uvicorn + Starlette.
+server = on_both_server_paths()
 
 PATCH = "application/openstack-images-v2.1-json-patch"
 

@@ -7,7 +7,10 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import Api, Server
+from tests.conftest import Api, Server, on_both_server_paths
+
+#: Every test here runs with the server's fast paths and again on plain uvicorn + Starlette.
+server = on_both_server_paths()
 
 
 def test_json_error_body_for_json_clients(api: Api) -> None:

@@ -15,7 +15,10 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from tests.conftest import Api, Server, start_server
+from tests.conftest import Api, Server, start_server, on_both_server_paths
+
+#: Every test here runs with the server's fast paths and again on plain uvicorn + Starlette.
+server = on_both_server_paths()
 
 MiB = 1024 * 1024
 

@@ -15,14 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Api, Server, start_server
+from tests.conftest import SERVER_PATHS, Api, Server, start_server
 
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("two-workers"), workers=2)
+@pytest.fixture(scope="module", params=SERVER_PATHS)
+def two_workers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = start_server(tmp_path_factory.mktemp("two-workers"), workers=2,
+                          env={"GLIMPSE_SERVER_FAST_PATHS": str(request.param == "fast-paths").lower()})
     # The health check answers once one worker is up; the other may still be starting.
     wait_for(lambda: len(server.worker_pids()) == 2)
     yield server
@@ -75,8 +76,10 @@ def _serves(url: str) -> bool:
         return False
 
 
-def test_sigterm_lets_a_download_in_flight_finish_then_exits(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "graceful", workers=1)
+@pytest.mark.parametrize("paths", SERVER_PATHS)
+def test_sigterm_lets_a_download_in_flight_finish_then_exits(tmp_path: Path, paths: str) -> None:
+    server = start_server(tmp_path / "graceful", workers=1,
+                          env={"GLIMPSE_SERVER_FAST_PATHS": str(paths == "fast-paths").lower()})
     try:
         api = Api(server.url, uuid.uuid4().hex)
         data = os.urandom(32 * MiB)

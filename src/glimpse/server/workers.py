@@ -14,6 +14,15 @@ Each worker runs uvicorn with :class:`~glimpse.server.protocol.HttpProtocol`
 request bodies read straight from the socket) on uvloop, and terminates TLS
 itself when a certificate is configured. Full garbage collections wait for a
 moment the worker is idle (:mod:`glimpse.server.idle_gc`).
+
+With ``server_fast_paths = false`` a worker runs plain ``uvicorn.Server``
+(uvicorn's httptools protocol and its own accept loop) on the shared socket,
+in front of plain Starlette: no fast path, no private internal of uvicorn or
+Starlette in use.
+
+Internals: gunicorn's ``Worker`` base class and hooks (documented for custom
+worker classes), ``Arbiter.WORKER_BOOT_ERROR``, ``Arbiter.WORKERS`` and
+``cfg.settings``; checked by ``tests/server/test_contract.py``.
 """
 
 from __future__ import annotations
@@ -51,7 +60,7 @@ KEEP_ALIVE = 30
 class GlimpseWorker(Worker):  # type: ignore[misc]
     """One gunicorn worker process running a uvicorn server on the shared sockets."""
 
-    _server: WorkerServer
+    _server: uvicorn.Server
 
     def init_signals(self) -> None:
         # uvicorn installs its own handlers (graceful stop on SIGTERM/SIGINT) in serve();
@@ -62,9 +71,11 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
     def run(self) -> None:
         _freeze_heap(None)  # the application just built lives as long as the worker: keep it out of GC scans
         settings: Settings = self.app.settings
+        fast = settings.server_fast_paths
         config = uvicorn.Config(
             app=self.wsgi,
-            http=HttpProtocol,
+            # Plain: uvicorn's own httptools protocol, no private internals of uvicorn touched.
+            http=HttpProtocol if fast else "httptools",
             loop="uvloop",
             lifespan="on",
             log_config=None,
@@ -76,6 +87,14 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
             server_header=False,
             **_tls_options(settings),
         )
+        server = self._server = self._fast_server(config) if fast else uvicorn.Server(config)
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(server.serve(sockets=self.sockets))
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+    def _fast_server(self, config: uvicorn.Config) -> WorkerServer:
+        """uvicorn with balanced accepting, idle-time full collections and a cache kept warm by the siblings."""
         slot: int | None = getattr(self, "board_slot", None)
         follower = None
         if slot is not None:  # keep this worker's image cache warm with what its siblings write
@@ -83,11 +102,7 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
             repository.watch_writes(WritePublisher(self.app.sibling_writes, slot))
             follower = CacheFollower(WriteFollower(self.app.sibling_writes, slot), repository,
                                      inline=self.app.services.database.dialect == "sqlite")
-        server = self._server = WorkerServer(config, Share(self.app.board, slot), IdleCollector(), follower)
-        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(server.serve(sockets=self.sockets))
-        if not server.started:
-            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+        return WorkerServer(config, Share(self.app.board, slot), IdleCollector(), follower)
 
     async def _notify(self) -> None:
         if self.ppid != os.getppid():  # the arbiter died: do not serve on as an orphan
@@ -133,12 +148,13 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "proc_name": "glimpse-api",
             "when_ready": _freeze_heap,
-            "pre_fork": self._claim_slot,
-            "child_exit": self._release_slot,
             # One socket shared by the workers, which balance its connections among themselves:
             # SO_REUSEPORT would spread them by a hash of their addresses, unevenly.
             "reuse_port": False,
         }
+        if s.server_fast_paths:  # places on the board of connections and the rings of written images
+            options["pre_fork"] = self._claim_slot
+            options["child_exit"] = self._release_slot
         if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24: no shared control socket
             options["control_socket_disable"] = True
         for name, value in options.items():
