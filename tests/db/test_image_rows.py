@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from glimpse.db.engine import Database
+from glimpse.db.image_reads import SqlAlchemyImageReader, SqliteImageReader
 from glimpse.db.image_rows import load_sqlite
 from glimpse.db.images import ImageRepository
 from glimpse.db.migrate import upgrade
@@ -94,3 +95,18 @@ def test_a_process_reading_first_gets_the_same_images_through_either_path(
         image_id = f"00000000-0000-4000-8000-{i:012d}"
         assert reader.get(image_id) == reference.get(image_id)
     assert reader.get("55555555-5555-4555-8555-555555555555") is None
+
+
+def test_the_reader_is_chosen_once_for_the_database_and_both_readers_agree(
+        databases: tuple[Database, Database]) -> None:
+    fast, plain = databases
+    on_file, through_sqlalchemy = ImageRepository(fast), ImageRepository(plain)
+    assert isinstance(on_file.reader, SqliteImageReader) and on_file.reader.inline
+    assert isinstance(through_sqlalchemy.reader, SqlAlchemyImageReader) and not through_sqlalchemy.reader.inline
+    image = on_file.add(_image("55555555-5555-4555-8555-555555555555", tags=("t",), properties={"k": "v"}))
+    loads = []
+    for reader in (on_file.reader, through_sqlalchemy.reader):
+        assert reader.version(image.id) == (image.revision, image.created_at)
+        loads.append(reader.load([image.id, "66666666-6666-4666-8666-666666666666"]))
+    assert loads[0] == loads[1] and [(i.id, i.tags, i.properties) for i in loads[0]] == [(image.id, ("t",), {"k": "v"})]
+    assert on_file.reader.version("66666666-6666-4666-8666-666666666666") is None

@@ -20,29 +20,27 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from glimpse.clock import utcnow
 from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.db.image_cache import ImageCache, ImageVersion
 from glimpse.db.image_lists import ListScope, page_statement
-from glimpse.db.image_rows import ImageDetails, image_from_row, load_sqlite, property_info
+from glimpse.db.image_reads import image_reader
+from glimpse.db.image_rows import ImageDetails
 from glimpse.db.outbox import write_messages
-from glimpse.db.sqlite_reads import compile_for_sqlite
 from glimpse.db.tables import image_locations, image_members, image_properties, image_tags, images
 from glimpse.db.transactions import TransactionGuard
 from glimpse.domain.events import OutboxMessage
-from glimpse.domain.images import Image, ImageLocation, ImageStatus, PropertyInfo
+from glimpse.domain.images import Image, ImageStatus
 from glimpse.domain.queries import ImageQuery
 from glimpse.errors import DuplicateImage
-from glimpse.lru import LruCache
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +51,6 @@ _COLUMNS = ("name", "status", "visibility", "owner", "protected", "os_hidden", "
 IMAGE_CACHE_SIZE = 8192
 
 _GET = sa.select(images).where(images.c.id == sa.bindparam("image_id"), images.c.deleted.is_(False))
-#: What a cached image must match: see :mod:`glimpse.db.image_cache`.
-_VERSION = sa.select(images.c.revision, images.c.created_at).where(
-    images.c.id == sa.bindparam("image_id"), images.c.deleted.is_(False))
-_VERSION_SQLITE = compile_for_sqlite(_VERSION)
 _INSERT = images.insert()
 #: SET columns come from the parameters; the WHERE names are prefixed so they cannot clash with them.
 _COMPARE_AND_SWAP = images.update().where(
@@ -80,9 +74,8 @@ class PendingDeletion:
 class ImageRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
-        #: properties, tags and locations by version, for SQLAlchemy's loading path (SQLite loads them with the row)
-        self._details: LruCache[tuple[str, int], ImageDetails] = LruCache(
-            IMAGE_CACHE_SIZE if db.sqlite_reads is None else 0)
+        #: how this process reads images (chosen once, for the database ``db`` names)
+        self.reader = image_reader(db)
         self._images = ImageCache(IMAGE_CACHE_SIZE)
         self._write_listeners: list[Callable[[str], None]] = []
 
@@ -95,7 +88,7 @@ class ImageRepository:
 
         For images that other processes just wrote; returns how many were loaded.
         """
-        return len(self._load_now(image_ids, None))
+        return len(self._load_now(image_ids))
 
     def _written(self, image_id: str) -> None:
         # The change is committed: a listener's failure must not turn it into an error for the caller.
@@ -118,23 +111,12 @@ class ImageRepository:
         cached = self._images.get(image_id, version)
         if cached is not None:
             return cached
-        reads = self._db.sqlite_reads
-        if reads is not None:  # the row and its details in one statement
-            loaded = self._cached(load_sqlite(reads, [image_id]))
-            return loaded[0] if loaded else None
-        with self._db.read() as conn:  # the row and its details from one consistent state
-            row = conn.execute(_GET, {"image_id": image_id}).first()
-            return self._load(conn, [row])[0] if row else None
+        loaded = self._cached(self.reader.load([image_id]))
+        return loaded[0] if loaded else None
 
     def version(self, image_id: str) -> ImageVersion | None:
         """The image's ``(revision, created_at)`` now, or ``None`` if unknown or deleted."""
-        reads = self._db.sqlite_reads
-        if reads is not None:
-            found = reads.rows(_VERSION_SQLITE, {"image_id": image_id})
-            return (found[0][0], dt.datetime.fromisoformat(found[0][1])) if found else None
-        with self._db.statement() as conn:
-            row = conn.execute(_VERSION, {"image_id": image_id}).first()
-        return (row.revision, row.created_at) if row is not None else None
+        return self.reader.version(image_id)
 
     def exists_ever(self, image_id: str) -> bool:
         """True if an image with this id exists or existed (ids are never reused)."""
@@ -148,38 +130,23 @@ class ImageRepository:
         process has it at that version, else loaded (all misses in one go).
         """
         listing, values = page_statement(query, scope, marker)
-        reads = self._db.sqlite_reads
-        if reads is not None:
-            keys = [(image_id, (revision, dt.datetime.fromisoformat(created_at))) for image_id, revision, created_at
-                    in reads.rows(listing.sqlite, values)]
-            return self._at_versions(keys, None)
-        with self._db.read() as conn:
-            keys = [(row.id, (row.revision, row.created_at)) for row in conn.execute(listing.statement, values)]
-            return self._at_versions(keys, conn)
+        return self._at_versions(self.reader.page_keys(listing, values))
 
-    def _at_versions(self, keys: Sequence[tuple[str, ImageVersion]], conn: Connection | None) -> list[Image]:
+    def _at_versions(self, keys: Sequence[tuple[str, ImageVersion]]) -> list[Image]:
         """The images with these ids, from the cache where it holds them at these versions.
 
-        The others are loaded in one go (through ``conn`` if given); one that has
-        changed since the keys were read is returned as it is now, one deleted since is left out.
+        The others are loaded in one go; one that has changed since the keys
+        were read is returned as it is now, one deleted since is left out.
         """
         found = {image_id: self._images.get(image_id, version) for image_id, version in keys}
         missing = [image_id for image_id, image in found.items() if image is None]
         if missing:
-            found.update((image.id, image) for image in self._load_now(missing, conn))
+            found.update((image.id, image) for image in self._load_now(missing))
         return [image for image_id, _ in keys if (image := found[image_id]) is not None]
 
-    def _load_now(self, image_ids: Sequence[str], conn: Connection | None) -> list[Image]:
-        """The images (not deleted) among ``image_ids`` as they are now, loaded in one go and cached;
-        through ``conn`` if given, else on SQLite in one statement."""
-        reads = self._db.sqlite_reads
-        if reads is not None and conn is None:
-            return self._cached(load_sqlite(reads, image_ids))
-        statement = sa.select(images).where(images.c.id.in_(list(image_ids)), images.c.deleted.is_(False))
-        if conn is None:
-            with self._db.read() as own:
-                return self._load(own, own.execute(statement).all())
-        return self._load(conn, conn.execute(statement).all())
+    def _load_now(self, image_ids: Sequence[str]) -> list[Image]:
+        """The images (not deleted) among ``image_ids`` as they are now, loaded in one go and cached."""
+        return self._cached(self.reader.load(image_ids))
 
     # -- writes
     @retry_on_conflict
@@ -248,7 +215,7 @@ class ImageRepository:
         if all(value is None or isinstance(value, str) for value in image.properties.values()):
             infos = {name: image.info(name) for name in image.properties}
             details = ImageDetails(dict(image.properties), infos, tuple(sorted(image.tags)), image.locations)
-            self._details.put((image.id, image.revision), details)
+            self.reader.remember(image, details)
             self._images.put(dataclasses.replace(image, properties=dict(details.properties),
                                                  property_info=dict(details.infos), tags=details.tags))
 
@@ -338,57 +305,11 @@ class ImageRepository:
             rows = conn.execute(sa.select(image_locations).where(condition)).all()
         return [PendingDeletion(r.id, r.image_id, r.store, r.key, r.status) for r in rows]
 
-    # -- loading
-    def _load(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Image]:
-        """Images from their rows; properties, tags and locations from the cache or the database."""
-        loaded: dict[str, Image] = {}
-        found: dict[str, ImageDetails] = {}
-        missing = []
-        for row in rows:
-            image = self._images.get(row.id, (row.revision, row.created_at))
-            if image is not None:
-                loaded[row.id] = image
-                continue
-            cached = self._details.get((row.id, row.revision))
-            if cached is None:
-                missing.append(row)
-            else:
-                found[row.id] = cached
-        if missing:
-            for row, details in zip(missing, self._query_details(conn, missing)):
-                self._details.put((row.id, row.revision), details)
-                found[row.id] = details
-        for row in rows:
-            if row.id not in loaded:
-                loaded[row.id] = image = image_from_row(row, found[row.id])
-                self._images.put(image)
-        return [loaded[row.id] for row in rows]
-
     def _cached(self, loaded: list[Image]) -> list[Image]:
         """``loaded`` (images just read from the database), each remembered for the next read."""
         for image in loaded:
             self._images.put(image)
         return loaded
-
-    def _query_details(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[ImageDetails]:
-        ids = [row.id for row in rows]
-        properties: dict[str, dict[str, str | None]] = defaultdict(dict)
-        infos: dict[str, dict[str, PropertyInfo]] = defaultdict(dict)
-        for r in conn.execute(sa.select(image_properties).where(image_properties.c.image_id.in_(ids))):
-            properties[r.image_id][r.name] = r.value
-            infos[r.image_id][r.name] = property_info(r.project_id, r.visibility)
-        tags: dict[str, list[str]] = defaultdict(list)
-        for r in conn.execute(sa.select(image_tags).where(image_tags.c.image_id.in_(ids))):
-            tags[r.image_id].append(r.value)
-        locations: dict[str, list[ImageLocation]] = defaultdict(list)
-        location_rows = conn.execute(
-            sa.select(image_locations)
-            .where(image_locations.c.image_id.in_(ids), image_locations.c.status == "active")
-            .order_by(image_locations.c.id)
-        )
-        for r in location_rows:
-            locations[r.image_id].append(ImageLocation(store=r.store, key=r.key, url=r.url, metadata=dict(r.meta)))
-        return [ImageDetails(properties[i], infos[i], tuple(sorted(tags[i])), tuple(locations[i])) for i in ids]
 
 
 def _column_values(image: Image) -> dict[str, Any]:
