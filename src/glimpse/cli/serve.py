@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
-import multiprocessing
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from glimpse import __version__
-from glimpse.server import workers
 from glimpse.cli.options import add_common, settings_from
 from glimpse.db.engine import Database
-from glimpse.db.migrate import upgrade
 from glimpse.extensions.manager import ExtensionNotFound, load_extensions
+from glimpse.server import workers
+from glimpse.server.startup import migrate_in_child
 
 log = logging.getLogger("glimpse")
 
@@ -68,30 +67,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    _upgrade_in_child(settings.database_url)
+    migrate_in_child(settings.database_url)
     database = Database(settings.database_url)
     log.info("glimpse %s (%s role): database %s, stores %s (default %s), extensions %s, %d worker(s)",
              __version__, settings.role, database.url.render_as_string(), ", ".join(settings.stores),
              settings.default_store, ", ".join(settings.extensions) or "none", settings.workers)
     database.dispose()
     workers.serve(settings)
-
-
-def _upgrade_in_child(database_url: str) -> None:
-    """Migrate the database from a forked child process, so the serving processes never load Alembic."""
-    child = multiprocessing.get_context("fork").Process(target=_upgrade, args=(database_url,), name="migrate")
-    child.start()
-    child.join()
-    if child.exitcode != 0:
-        sys.exit(f"error: migrating the database failed (exit status {child.exitcode}; see above)")
-
-
-def _upgrade(database_url: str) -> None:
-    database = Database(database_url)
-    try:
-        upgrade(database)
-    finally:
-        database.dispose()
 
 
 if __name__ == "__main__":
