@@ -14,7 +14,6 @@ from starlette.types import ASGIApp
 from glimpse.api import health, versions
 from glimpse.api.errors import EXCEPTION_HANDLERS
 from glimpse.api.middleware import EdgeMiddleware
-from glimpse.server.shortcuts import ImageShowShortcut
 from glimpse.api.routing import resource
 from glimpse.api.v2.image_bodies import ImageBodies
 from glimpse.api.v2.routes import routes_for
@@ -65,8 +64,7 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
     app.state.image_bodies = ImageBodies(services.schema, multi_store=services.stores.multiple)
-    inner: ASGIApp = ImageShowShortcut(app) if settings.server_fast_paths else app
-    return EdgeMiddleware(inner, authenticator, settings.public_endpoint,
+    return EdgeMiddleware(app, authenticator, settings.public_endpoint,
                           registry=settings.registry_endpoint, streaming=settings.streaming_endpoint)
 
 

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     max_json_body_size: int = Field(default=1024 * 1024, gt=0, description="largest JSON request body in bytes")
     worker_threads: int = Field(default=128, ge=4, description="threads for blocking database and store calls")
     server_fast_paths: bool = Field(
-        default=True, description="the server's fast paths on uvicorn's and Starlette's internals (glimpse.server); "
+        default=True, description="the server's fast paths on uvicorn's internals (glimpse.server); "
                                   "false: plain uvicorn and Starlette"
     )
     workers: int = Field(default_factory=lambda: _usable_cpus(), ge=1,

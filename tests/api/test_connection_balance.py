@@ -23,7 +23,8 @@ _ESTABLISHED, _CLOSE_WAIT = "01", "08"
 
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("balance"), workers=2)
+    server = start_server(tmp_path_factory.mktemp("balance"), workers=2,
+                          env={"GLIMPSE_SERVER_FAST_PATHS": "true"})  # a fast path under test
     wait_for(lambda: len(server.worker_pids()) == 2)
     wait_for(lambda: _serves_from_both(server))  # a worker process exists before it accepts
     yield server

@@ -24,7 +24,8 @@ MiB = 1024 * 1024
 @pytest.fixture(scope="module")
 def debug_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # Debug logging names every zero-copy send, so the tests can see the path is taken.
-    server = start_server(tmp_path_factory.mktemp("zerocopy"), workers=2, log_level="debug")
+    server = start_server(tmp_path_factory.mktemp("zerocopy"), workers=2, log_level="debug",
+                          env={"GLIMPSE_SERVER_FAST_PATHS": "true"})  # a fast path under test
     yield server
     server.stop()
 

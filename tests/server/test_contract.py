@@ -1,4 +1,4 @@
-"""The private internals of uvicorn, httptools, Starlette and gunicorn that ``glimpse.server`` relies on.
+"""The private internals of uvicorn, httptools and gunicorn that ``glimpse.server`` relies on.
 
 An upgrade that moves one of them fails here, naming the attribute and the module of ours that uses
 it, before anything subtler breaks. Fix the fast path, or serve with ``server_fast_paths = false``
@@ -22,7 +22,6 @@ import uvicorn
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
-from starlette.applications import Starlette
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
@@ -71,8 +70,6 @@ ATTRIBUTES: list[tuple[type, str, str]] = [
         "run", "init_signals", "notify", "SIGNALS", "sockets", "wsgi", "app", "ppid", "pid", "timeout", "log")],
     (Arbiter, "WORKERS", "glimpse.server.workers"),
     (Arbiter, "WORKER_BOOT_ERROR", "glimpse.server.workers"),
-    (Starlette, "exception_handlers", "glimpse.server.shortcuts"),
-    (Starlette, "routes", "glimpse.server.shortcuts"),
 ]
 
 
@@ -133,11 +130,6 @@ def test_httptools_parsers_take_the_lenience_uvicorn_sets() -> None:
 def test_the_private_modules_a_fast_path_imports_still_provide_the_names() -> None:
     types = importlib.import_module("uvicorn._types")
     assert hasattr(types, "ASGIReceiveEvent"), "uvicorn._types.ASGIReceiveEvent is gone (glimpse.server.protocol)"
-    utils = importlib.import_module("starlette._utils")
-    get_route_path = getattr(utils, "get_route_path", None)
-    assert get_route_path is not None, "starlette._utils.get_route_path is gone (glimpse.server.shortcuts)"
-    assert get_route_path({"path": "/base/v2/images/x", "root_path": "/base"}) == "/v2/images/x", \
-        "starlette._utils.get_route_path no longer strips root_path (glimpse.server.shortcuts)"
 
 
 def test_gunicorn_accepts_the_settings_the_arbiter_sets() -> None:
@@ -152,11 +144,6 @@ def test_gunicorn_accepts_the_settings_the_arbiter_sets() -> None:
     for name in ("bind", "workers", "worker_class", "graceful_timeout", "keepalive", "loglevel", "accesslog",
                  "proc_name", "when_ready", "pre_fork", "child_exit", "reuse_port"):
         assert name in settings, f"gunicorn no longer has the setting {name!r} (glimpse.server.workers)"
-
-
-def test_a_starlette_app_keeps_its_exception_handlers_in_a_mapping() -> None:
-    app = Starlette(exception_handlers={ValueError: lambda request, exc: None})  # type: ignore[arg-type,return-value]
-    assert ValueError in app.exception_handlers, "Starlette.exception_handlers changed shape (glimpse.server.shortcuts)"
 
 
 def test_uvicorn_servers_count_requests_where_the_idle_collector_reads_them() -> None:

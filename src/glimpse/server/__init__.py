@@ -1,5 +1,5 @@
 """Everything that runs processes and sockets: the gunicorn arbiter and its uvicorn workers, and the
-fast paths that reach into uvicorn's and Starlette's internals.
+fast paths that reach into uvicorn's internals.
 
 Each module's docstring says what it buys (measured; see ``docs/performance.md``) and which private
 internals it depends on; ``tests/server/test_contract.py`` fails, naming the attribute, when an

@@ -5,6 +5,14 @@ On plain-TCP connections each request cycle is a :class:`Cycle`, which sends
 (:mod:`glimpse.server.zerocopy`) and, for a request with a ``Content-Length``,
 lets the application take the rest of the body straight from the socket
 (:mod:`glimpse.server.socket_body`). TLS connections get uvicorn's plain cycle.
+
+Buys: the two extensions below (figures in their modules). Internals (uvicorn,
+checked by ``tests/server/test_contract.py``): ``HttpToolsProtocol``'s
+``on_headers_complete``, ``data_received``, ``connection_lost``,
+``_unset_keepalive_if_required``, ``_start_asgi_task`` (its task must not run
+before the class swap), ``cycle``, ``pipeline``, ``parser``, ``flow`` and the
+keep-alive timer; the class of the ``RequestResponseCycle`` it makes is swapped
+for :class:`Cycle`; ``uvicorn._types``; httptools' ``set_dangerous_leniencies``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,11 @@
 """The uvicorn server of one worker process: balanced accepting, full garbage collections when idle,
-and a cache kept warm with the images sibling workers write."""
+and a cache kept warm with the images sibling workers write.
+
+Internals (uvicorn, checked by ``tests/server/test_contract.py``):
+``Server.startup``/``shutdown`` with ``sockets``, ``on_tick``, ``servers``
+(closed and awaited by uvicorn), ``server_state``, ``lifespan.state``,
+``config.ssl``; the protocol's constructor.
+"""
 
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
             repository = self.app.services.image_repository
             repository.watch_writes(WritePublisher(self.app.sibling_writes, slot))
             follower = CacheFollower(WriteFollower(self.app.sibling_writes, slot), repository,
-                                     inline=self.app.services.database.dialect == "sqlite")
+                                     inline=repository.reader.inline)
         return WorkerServer(config, Share(self.app.board, slot), IdleCollector(), follower)
 
     async def _notify(self) -> None:

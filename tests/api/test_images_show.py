@@ -1,9 +1,4 @@
-"""``GET /v2/images/{id}`` skips Starlette's routing and error layers; it must answer as the full stack does.
-
-``HEAD`` of the same path still goes through Starlette to the same handler, so
-for every case the two must agree on status and headers; the bodies of GET's
-errors are the application's own error documents.
-"""
+"""``GET /v2/images/{id}`` and ``HEAD`` of it agree on status and headers; errors are the application's own."""
 
 from __future__ import annotations
 
