@@ -16,11 +16,11 @@ from typing import Any
 
 import uvicorn
 
-from glimpse.server.protocol import HttpProtocol
+from glimpse.db.images import ImageRepository
 from glimpse.server.balance import Acceptor, Share
 from glimpse.server.idle_gc import IdleCollector
+from glimpse.server.protocol import HttpProtocol
 from glimpse.server.sibling_writes import WriteFollower
-from glimpse.db.images import ImageRepository
 
 log = logging.getLogger(__name__)
 

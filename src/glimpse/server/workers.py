@@ -42,10 +42,10 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 from starlette.types import ASGIApp
 
-from glimpse.server.protocol import HttpProtocol
 from glimpse.app import build_app
 from glimpse.server.balance import LoadBoard, Share
 from glimpse.server.idle_gc import IdleCollector
+from glimpse.server.protocol import HttpProtocol
 from glimpse.server.sibling_writes import SiblingWrites, WriteFollower, WritePublisher
 from glimpse.server.worker_server import CacheFollower, WorkerServer
 from glimpse.services import Services, open_services
