@@ -1,4 +1,6 @@
-"""On SQLite an image is loaded in one statement; it must be exactly the image SQLAlchemy's path loads."""
+"""On SQLite an image is loaded in one statement; it must be exactly the image SQLAlchemy's path loads.
+
+The same for the other hot reads: whichever path a database chose at start-up, the rows are the same."""
 
 from __future__ import annotations
 
@@ -8,12 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from glimpse.db.engine import Database
 from glimpse.db.image_reads import SqlAlchemyImageReader, SqliteImageReader
 from glimpse.db.image_rows import load_sqlite
 from glimpse.db.images import ImageRepository
 from glimpse.db.migrate import upgrade
+from glimpse.db.sqlite_reads import hot_read
+from glimpse.db.tables import images
 from glimpse.domain.images import (
     Image,
     ImageLocation,
@@ -110,3 +115,15 @@ def test_the_reader_is_chosen_once_for_the_database_and_both_readers_agree(
         loads.append(reader.load([image.id, "66666666-6666-4666-8666-666666666666"]))
     assert loads[0] == loads[1] and [(i.id, i.tags, i.properties) for i in loads[0]] == [(image.id, ("t",), {"k": "v"})]
     assert on_file.reader.version("66666666-6666-4666-8666-666666666666") is None
+
+
+def test_hot_reads_give_the_same_rows_on_both_paths(databases: tuple[Database, Database]) -> None:
+    fast, plain = databases
+    read = hot_read(sa.select(images.c.id, images.c.revision).where(images.c.name == sa.bindparam("name"))
+                    .order_by(images.c.id))
+    writer = ImageRepository(fast)
+    for n in range(3):
+        writer.add(_image(f"7777777{n}-7777-4777-8777-777777777777", name="hot"))
+    expected = [(f"7777777{n}-7777-4777-8777-777777777777", 1) for n in range(3)]
+    assert fast.rows(read, {"name": "hot"}) == plain.rows(read, {"name": "hot"}) == expected
+    assert fast.rows(read, {"name": "cold"}) == plain.rows(read, {"name": "cold"}) == []

@@ -19,7 +19,7 @@ import functools
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
-from glimpse.db.sqlite_reads import SqliteReads
+from glimpse.db.sqlite_reads import HotRead, SqliteReads
 
 _WRITE = "glimpse_write"
 #: MySQL/MariaDB deadlock and lock-wait timeout; PostgreSQL serialization failure and deadlock.
@@ -76,6 +76,9 @@ class Database:
         self.engine = create_engine(url, echo=echo)
         #: Plain DB-API reads for the hottest statements (SQLite files only; ``None`` elsewhere).
         self.sqlite_reads = SqliteReads.for_url(self.url)
+        #: how :meth:`rows` reads, chosen once for this database
+        self._rows: Callable[[HotRead, Mapping[str, Any] | None], list[tuple[Any, ...]]] = (
+            self._rows_sqlalchemy if self.sqlite_reads is None else self._rows_sqlite)
         self._writes = 0
         self._lock = threading.Lock()
 
@@ -108,6 +111,20 @@ class Database:
             if self.dialect == "sqlite" and self._count_write() % ANALYZE_EVERY_WRITES == 1:
                 with conn.begin():
                     conn.exec_driver_sql("ANALYZE")
+
+    def rows(self, read: HotRead, values: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Every row of one hot single-statement read, by the path chosen for this database when it
+        was opened: plain ``sqlite3`` on an SQLite file (timestamps then come back as ISO text),
+        SQLAlchemy elsewhere. The statement is its own consistent snapshot."""
+        return self._rows(read, values)
+
+    def _rows_sqlite(self, read: HotRead, values: Mapping[str, Any] | None) -> list[tuple[Any, ...]]:
+        assert self.sqlite_reads is not None
+        return self.sqlite_reads.rows(read.sqlite, values)
+
+    def _rows_sqlalchemy(self, read: HotRead, values: Mapping[str, Any] | None) -> list[tuple[Any, ...]]:
+        with self.statement() as conn:
+            return [tuple(row) for row in conn.execute(read.statement, dict(values or {}))]
 
     def _count_write(self) -> int:
         with self._lock:

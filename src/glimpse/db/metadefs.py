@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from glimpse.db.engine import Database, retry_on_conflict
 from glimpse.clock import utcnow
-from glimpse.db.sqlite_reads import compile_for_sqlite
+from glimpse.db.sqlite_reads import hot_read
 from glimpse.db.tables import (
     metadef_catalog,
     metadef_namespace_resource_types,
@@ -70,8 +70,7 @@ class Page:
 
 
 #: Read before every check of image properties against the catalog: built once, plain sqlite3 on SQLite.
-_REVISION = sa.select(metadef_catalog.c.revision).where(metadef_catalog.c.id == 1)
-_REVISION_SQLITE = compile_for_sqlite(_REVISION)
+_REVISION = hot_read(sa.select(metadef_catalog.c.revision).where(metadef_catalog.c.id == 1))
 
 
 class MetadefRepository:
@@ -80,13 +79,8 @@ class MetadefRepository:
 
     # -- the catalog revision
     def revision(self) -> int:
-        reads = self._db.sqlite_reads
-        if reads is not None:
-            found = reads.rows(_REVISION_SQLITE)
-            return int(found[0][0] or 0) if found else 0
-        with self._db.statement() as conn:
-            value = conn.execute(_REVISION).scalar()
-        return int(value or 0)
+        found = self._db.rows(_REVISION)
+        return int(found[0][0] or 0) if found else 0
 
     # -- namespaces
     def get(self, name: str) -> Namespace | None:

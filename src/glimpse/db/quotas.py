@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from glimpse.db.engine import Database
 from glimpse.db.transactions import TransactionGuard
-from glimpse.db.sqlite_reads import compile_for_sqlite
+from glimpse.db.sqlite_reads import hot_read
 from glimpse.db.tables import images, project_quotas, projects
 from glimpse.errors import QuotaExceeded
 
@@ -26,9 +26,8 @@ _STAGED = ("uploading", "importing")
 _IN_FLIGHT = ("saving", "uploading", "importing")
 MiB = 1024 * 1024
 #: Read before every quota-guarded change (every image created): built once, plain sqlite3 on SQLite.
-_OVERRIDES = sa.select(project_quotas.c.resource, project_quotas.c.limit).where(
-    project_quotas.c.project_id == sa.bindparam("project_id"))
-_OVERRIDES_SQLITE = compile_for_sqlite(_OVERRIDES)
+_OVERRIDES = hot_read(sa.select(project_quotas.c.resource, project_quotas.c.limit).where(
+    project_quotas.c.project_id == sa.bindparam("project_id")))
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,7 @@ class QuotaRepository:
         self._known_projects: set[str] = set()
 
     def overrides(self, project_id: str) -> dict[str, int]:
-        reads = self._db.sqlite_reads
-        if reads is not None:
-            return {resource: int(limit) for resource, limit in reads.rows(_OVERRIDES_SQLITE, {"project_id": project_id})}
-        with self._db.statement() as conn:
-            rows = conn.execute(_OVERRIDES, {"project_id": project_id}).all()
-        return {r.resource: int(r.limit) for r in rows}
+        return {resource: int(limit) for resource, limit in self._db.rows(_OVERRIDES, {"project_id": project_id})}
 
     def all_overrides(self, project_id: str | None = None) -> list[tuple[str, str, int]]:
         statement = sa.select(project_quotas).order_by(project_quotas.c.project_id, project_quotas.c.resource)

@@ -55,6 +55,20 @@ def compile_for_sqlite(statement: sa.ClauseElement) -> SqliteStatement:
     return SqliteStatement(str(compiled), tuple(compiled.positiontup or ()), constants)
 
 
+@dataclass(frozen=True)
+class HotRead:
+    """A single-statement read on a hot path, ready for both paths :meth:`Database.rows
+    <glimpse.db.engine.Database.rows>` may take: SQLAlchemy's and (compiled once) plain ``sqlite3``."""
+
+    statement: sa.Select[Any]
+    sqlite: SqliteStatement
+
+
+def hot_read(statement: sa.Select[Any]) -> HotRead:
+    """``statement`` as a :class:`HotRead` (compiled for SQLite now, once)."""
+    return HotRead(statement, compile_for_sqlite(statement))
+
+
 def _sqlite_value(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat(" ", "microseconds")
