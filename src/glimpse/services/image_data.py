@@ -37,7 +37,7 @@ from glimpse.services.events import image_event
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.inbound import BodyReader, Inbound
 from glimpse.services.stores import StoreSet
-from glimpse.stores.base import StoreError, StoreFullError, StoreObjectNotFound
+from glimpse.stores.base import StoreError, StoreFullError, StoreObjectNotFound, put
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class ImageDataService:
         try:
             if writing is ImageStatus.SAVING:
                 self._hooks.image_upload_started(ctx=ctx, image=image)
-            stored = store.put(key, inbound, size=size)
+            stored = put(store, key, inbound, size=size)
             inbound.verify_size()
             virtual_size = self._inspect(image, inbound)
         except BaseException as exc:
@@ -263,7 +263,7 @@ class ImageDataService:
         written.append((store_id, key, self._images.reserve_location(image_id, store_id, key, target.url_for(key))))
         source = self._stores.get(source_store).open(key)
         try:
-            stored = target.put(key, source)
+            stored = put(target, key, source)
         finally:
             close = getattr(source, "close", None)
             if close is not None:

@@ -46,7 +46,7 @@ from glimpse.services.events import image_event
 from glimpse.services.image_data import ImageDataService, back_to_queued
 from glimpse.services.quotas import ProjectQuotas
 from glimpse.services.stores import StoreSet
-from glimpse.stores.base import Store, StoreError, StoreFullError
+from glimpse.stores.base import Store, StoreError, StoreFullError, put
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class ImportService:
         counted = _Counted(chunks, self._size_cap, size, self._quotas.remaining_stage_bytes(image.owner),
                            heartbeat=lambda: self._images.touch_location(location_id))
         try:
-            staging.put(key, counted, size=size)
+            put(staging, key, counted, size=size)
             counted.verify_size()
             staged = self._access.change(
                 image.id, lambda current: _staged(current, counted.received),
