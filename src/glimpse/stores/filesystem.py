@@ -41,7 +41,7 @@ class FilesystemStore:
     """Objects are files named by key in ``path``."""
 
     def __init__(self, *, path: str, read_chunk_size: int = READ_CHUNK, drop_written_data: bool = True,
-                 drop_written_data_above: int | None = None, **_ignored: object) -> None:
+                 drop_written_data_above: int | None = None) -> None:
         self.root = Path(path).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._chunk = read_chunk_size
