@@ -265,12 +265,15 @@ class ImportService:
     def _target_stores(self, request: ImportRequest) -> list[str]:
         configured = self._stores.offered
         if request.all_stores:
-            return [self._stores.default, *(s for s in configured if s != self._stores.default)]
+            writable = self._stores.writable_ids
+            return [self._stores.default, *(s for s in writable if s != self._stores.default)]
         if request.stores is None:
             return [self._stores.default]
         unknown = [s for s in request.stores if s not in configured]
         if unknown:
             raise Conflict(f"Unknown store(s) {', '.join(unknown)}; this site has {', '.join(configured)}.")
+        for store_id in request.stores:
+            self._stores.writable(store_id)
         return list(dict.fromkeys(request.stores))
 
     def _pool(self) -> ThreadPoolExecutor:

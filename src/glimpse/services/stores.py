@@ -75,6 +75,10 @@ class StoreSet:
         """
         removed = 0
         for pending in images.pending_deletions(image_id=image_id, stale_before=stale_before):
+            if pending.store in self.read_only:  # never changed by us: the record goes, the data stays
+                log.info("image %s: leaving its data in read-only store %s", pending.image_id, pending.store)
+                images.release_location(pending.location_id)
+                continue
             try:
                 self.get(pending.store).delete(pending.key)
             except (StoreError, StoreUnavailable) as exc:
