@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from glimpse.stores.base import StoreConfigError, StoreUnavailableError
-from glimpse.stores.filesystem import FilesystemStore
+from glimpse.stores.filesystem import FilesystemStore, PendingFile
 
 REGIONS = ("north", "south")
 
 
 class VaultStore(FilesystemStore):
     def __init__(self, *, path: str, endpoint: str, access_key: str, secret_key: str, region: str = "north",
-                 reachable: bool = True) -> None:
+                 reachable: bool = True, refuse_writes: bool = False) -> None:
         if region not in REGIONS:
             raise StoreConfigError("region", f"{region!r} is not a region; choose one of {', '.join(REGIONS)}")
         if not reachable:
@@ -26,6 +26,12 @@ class VaultStore(FilesystemStore):
         super().__init__(path=path)
         self.endpoint = endpoint
         self.region = region
+        self.refuse_writes = refuse_writes
+
+    def begin(self, key: str, *, size: int | None = None) -> PendingFile:
+        if self.refuse_writes:
+            raise StoreUnavailableError("the vault answered 503: writes are suspended")
+        return super().begin(key, size=size)
 
 
 def install(site: Path) -> Path:

@@ -43,15 +43,13 @@ from glimpse.services.events import image_event
 from glimpse.services.image_data import ImageDataService, back_to_queued
 from glimpse.services.ingest import IngestPipeline
 from glimpse.services.quotas import ProjectQuotas
-from glimpse.services.stores import StoreSet
+from glimpse.services.stores import STAGING_STORE, StoreSet
 from glimpse.stores.base import Store
 
 log = logging.getLogger(__name__)
 
 GLANCE_DIRECT = "glance-direct"
 WEB_DOWNLOAD = "web-download"
-#: The store id staged data is kept under (reserved, as in Glance).
-STAGING_STORE = "os_glance_staging_store"
 TASK_PROPERTY = "os_glance_import_task"
 IMPORTING_PROPERTY = "os_glance_importing_to_stores"
 FAILED_PROPERTY = "os_glance_failed_import"

@@ -44,6 +44,8 @@ class FilesystemStore:
                  drop_written_data_above: int | None = None) -> None:
         self.root = Path(path).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        if not isinstance(read_chunk_size, int) or read_chunk_size <= 0:
+            raise StoreConfigError("read_chunk_size", "must be a positive number of bytes")
         self._chunk = read_chunk_size
         if drop_written_data_above is None:
             drop_written_data_above = min(KEEP_WRITTEN_UP_TO, _memory() // 8)
