@@ -97,6 +97,19 @@ class IngestPipeline:
         self._spool_dir = spool_dir
         self._block_size = block_size
 
+    def purge_spool(self, *, older_than: float) -> int:
+        """Remove spool files left by writes that stopped more than ``older_than`` seconds ago (a crash)."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for entry in self._spool_dir.glob("*") if self._spool_dir.is_dir() else ():
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
     def ingest(self, store_id: str, store: Store, key: str, data: Iterable[bytes] | BodyReader, *,
                declared: int | None = None, quota_left: int | None = None,
                quota_name: str = "image_size_total", inspect: Image | None = None,
