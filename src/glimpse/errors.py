@@ -12,12 +12,14 @@
     │   ├── InvalidQuery            bad filter, sort key, limit or marker
     │   ├── SizeMismatch            uploaded byte count differs from the declared size
     │   ├── UnknownStore            a request names a store this site does not have
+    │   ├── StoreObjectMissing      a location names an object its store does not hold
     │   └── ImageFormatsMissing     disk/container format unset before data is saved
     ├── Forbidden                   the caller may see the resource but not do this
     │   ├── ReadOnlyAttribute
     │   ├── ReservedAttribute
     │   ├── ImageProtected
     │   ├── InvalidStateForAction   e.g. deactivating an image that is not active
+    │   ├── StoreReadOnly           writing to a store configured read-only
     │   └── NamespaceProtected      deleting a protected metadef namespace or its contents
     ├── NotFound
     │   ├── ImageNotFound           unknown, deleted, or invisible to the caller
@@ -41,6 +43,7 @@
     ├── PreconditionFailed          If-Match names a version that is no longer current
     ├── RangeNotSatisfiable
     └── StoreUnavailable            the backing store cannot be reached
+        └── ImageDataCorrupt        data read back does not match its recorded checksum
 """
 
 from __future__ import annotations
@@ -227,4 +230,16 @@ class RangeNotSatisfiable(GlimpseError):
 
 
 class StoreUnavailable(GlimpseError):
+    pass
+
+
+class ImageDataCorrupt(StoreUnavailable):
+    pass
+
+
+class StoreReadOnly(Forbidden):
+    pass
+
+
+class StoreObjectMissing(InvalidRequest):
     pass

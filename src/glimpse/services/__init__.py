@@ -32,9 +32,11 @@ from glimpse.domain.schemas import ImageSchema, load_custom_properties
 from glimpse.extensions.manager import Extensions, load_extensions
 from glimpse.services.access import ImageAccess
 from glimpse.services.catalog import PropertyCatalog
-from glimpse.services.image_data import ImageDataService
+from glimpse.services.image_data import CHUNK_SIZE, ImageDataService
+from glimpse.services.ingest import FormatGate, IngestPipeline
 from glimpse.services.images import ImageService
 from glimpse.services.imports import ImportService
+from glimpse.services.locations import LocationService
 from glimpse.services.tasks import TaskService
 from glimpse.services.maintenance import MaintenanceService
 from glimpse.services.members import MemberService
@@ -44,13 +46,15 @@ from glimpse.policy import Policy
 from glimpse.policy.properties import PropertyProtections
 from glimpse.services.properties import PropertyService
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
-from glimpse.services.stores import StoreSet
+from glimpse.services.stores import StoreSet, open_store_set
 from glimpse.services.tokens import TokenService
 from glimpse.settings import Settings
-from glimpse.stores.base import StoreError
-from glimpse.stores.loader import load_stores
+from glimpse.stores.base import StoreError, StoreObjectNotFound
 
 __all__ = ["Services", "open_services"]
+
+#: The key a health check looks up in a read-only store (it need not exist).
+_HEALTH_PROBE = "glimpse-health-probe"
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Services:
     extensions: Extensions
     outbox: OutboxRepository
     imports: ImportService
+    locations: LocationService
     tasks: TaskService
     catalog: PropertyCatalog
     properties: PropertyService
@@ -88,7 +93,12 @@ class Services:
             report["database"] = f"error: {exc.__class__.__name__}: {exc}"
         for store_id, store in self.stores.stores.items():
             try:
-                store.check()
+                if store_id in self.stores.read_only:  # reachable is enough: it takes no writes
+                    store.stat(_HEALTH_PROBE)
+                else:
+                    store.check()
+                report[f"store:{store_id}"] = "ok"
+            except StoreObjectNotFound:
                 report[f"store:{store_id}"] = "ok"
             except StoreError as exc:
                 report[f"store:{store_id}"] = f"error: {exc}"
@@ -112,11 +122,7 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         upgrade(database)
     custom, required = load_custom_properties(settings.image_schema_file)
     schema = ImageSchema(settings.disk_formats, settings.container_formats, custom, required)
-    stores = StoreSet(
-        stores=load_stores(settings.stores),
-        default=settings.default_store,
-        descriptions={k: str(v.get("description", "")) for k, v in settings.stores.items()},
-    )
+    stores = open_store_set(settings)
     image_repository = ImageRepository(database)
     policy = Policy.from_file(settings.policy_file)
     protections = PropertyProtections.from_file(settings.property_protection_file,
@@ -136,12 +142,12 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
                               reject_undefined=settings.reject_undefined_image_properties,
                               known=frozenset(custom))
     metadef_access = MetadefAccess(MetadefRepository(database), policy)
-    image_data = ImageDataService(
-        access, stores, quotas, limits, outbox, size_cap=settings.image_size_cap,
-        hash_algorithm=settings.hashing_algorithm, require_format_match=settings.require_image_format_match,
-    )
+    ingest = IngestPipeline(FormatGate(require_match=settings.require_image_format_match),
+                            hash_algorithm=settings.hashing_algorithm, size_cap=settings.image_size_cap,
+                            spool_dir=settings.data_dir / "spool", block_size=CHUNK_SIZE)
+    image_data = ImageDataService(access, stores, quotas, limits, outbox, ingest, size_cap=settings.image_size_cap)
     task_repository = TaskRepository(database)
-    imports = ImportService(access, image_data, stores, task_repository, quotas,
+    imports = ImportService(access, image_data, stores, task_repository, quotas, ingest,
                             size_cap=settings.image_size_cap, threads=settings.import_threads,
                             task_lifetime=dt.timedelta(seconds=settings.task_time_to_live))
     images = ImageService(access, schema, limits, stores, quotas, catalog)
@@ -153,13 +159,14 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         images=images,
         image_data=image_data,
         imports=imports,
+        locations=LocationService(access, stores, ingest, quotas, limits),
         tasks=TaskService(task_repository, images, imports, policy, default_limit=settings.limit_param_default,
                           max_limit=settings.api_limit_max),
         members=MemberService(access, limits),
         quotas=quotas,
         policy=policy,
         tokens=TokenService(TokenRepository(database)),
-        maintenance=MaintenanceService(access, stores, imports, task_repository),
+        maintenance=MaintenanceService(access, stores, imports, task_repository, ingest),
         image_repository=image_repository,
         extensions=extensions,
         outbox=outbox,
