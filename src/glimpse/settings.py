@@ -169,6 +169,18 @@ class Settings(BaseSettings):
     require_image_format_match: bool = Field(
         default=True, description="reject uploads whose data does not look like the declared disk_format"
     )
+    image_max_virtual_size: int = Field(
+        default=16 * 1024 ** 4, ge=1, description="largest virtual size of an image in bytes (16 TiB); larger is refused"
+    )
+    image_refuse_archive_containers: bool = Field(
+        default=True, description="refuse ova and docker (tar) containers instead of inspecting each member"
+    )
+    image_check_with_qemu_img: bool = Field(
+        default=True, description="also check image data with qemu-img info (in a bwrap sandbox) when installed"
+    )
+    image_qemu_img_unsandboxed: bool = Field(
+        default=False, description="run qemu-img info without a sandbox when bubblewrap is missing (not advised)"
+    )
     limit_param_default: int = Field(default=25, ge=1, description="page size when a list request gives no limit")
     api_limit_max: int = Field(default=1000, ge=1, description="largest page size a list request may get")
     reject_undefined_image_properties: bool = Field(

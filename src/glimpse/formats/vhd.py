@@ -45,7 +45,7 @@ def inspect(image: ImageFile) -> Verdict:
         raise refuse("no 'conectix' footer at the start or the end of the file")
     _check_footer(footer, "footer")
     fields = _fields(footer)
-    disk_type = fields[13]
+    disk_type = int(fields[13])
     if disk_type == _DIFFERENCING:
         raise refuse("a differencing disk reads its parent from another file")
     if disk_type not in (_FIXED, _DYNAMIC):

@@ -32,6 +32,9 @@ from glimpse.domain.schemas import ImageSchema, load_custom_properties
 from glimpse.extensions.manager import Extensions, load_extensions
 from glimpse.services.access import ImageAccess
 from glimpse.services.catalog import PropertyCatalog
+from glimpse.formats import InspectionRules
+from glimpse.formats.qemu import QemuImgView
+from glimpse.services.image_checks import ImageChecks
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.images import ImageService
 from glimpse.services.imports import ImportService
@@ -99,6 +102,15 @@ class Services:
         self.database.dispose()
 
 
+def image_checks(settings: Settings) -> ImageChecks:
+    """The format seam as the settings configure it (the inspector's rules, and qemu-img if installed)."""
+    rules = InspectionRules(max_virtual_size=settings.image_max_virtual_size,
+                            refuse_archives=settings.image_refuse_archive_containers)
+    qemu = QemuImgView.find(enabled=settings.image_check_with_qemu_img,
+                            allow_unsandboxed=settings.image_qemu_img_unsandboxed)
+    return ImageChecks(rules, qemu, require_format_match=settings.require_image_format_match)
+
+
 def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Connect to the database and stores that ``settings`` name and build the services.
 
@@ -137,8 +149,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
                               known=frozenset(custom))
     metadef_access = MetadefAccess(MetadefRepository(database), policy)
     image_data = ImageDataService(
-        access, stores, quotas, limits, outbox, size_cap=settings.image_size_cap,
-        hash_algorithm=settings.hashing_algorithm, require_format_match=settings.require_image_format_match,
+        access, stores, quotas, limits, outbox, image_checks(settings), size_cap=settings.image_size_cap,
+        hash_algorithm=settings.hashing_algorithm,
     )
     task_repository = TaskRepository(database)
     imports = ImportService(access, image_data, stores, task_repository, quotas,

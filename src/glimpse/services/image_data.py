@@ -2,8 +2,8 @@
 
 Bytes stream through here and are never held whole: uploads wrap the caller's
 chunks (or body reader) in :class:`~glimpse.services.inbound.Inbound`, which
-hashes, counts, enforces the size cap and looks at the head and tail for format
-inspection while the store writes.
+hashes, counts and enforces the size cap while the store writes; the written
+file then goes through the format seam (:mod:`glimpse.services.image_checks`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from glimpse.context import RequestContext
 from glimpse.db.images import ImageRepository
-from glimpse.domain import formats
 from glimpse.domain.images import Image, ImageLocation, ImageStatus
 from glimpse.errors import (
     Conflict,
@@ -35,6 +34,7 @@ from glimpse.db.outbox import OutboxRepository
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
+from glimpse.services.image_checks import ImageChecks, local_file
 from glimpse.services.inbound import BodyReader, Inbound
 from glimpse.services.stores import StoreSet
 from glimpse.stores.base import StoreError, StoreFullError, StoreObjectNotFound
@@ -107,8 +107,7 @@ class Download:
 
 class ImageDataService:
     def __init__(self, access: ImageAccess, stores: StoreSet, quotas: ProjectQuotas, limits: ImageLimits,
-                 outbox: OutboxRepository, *, size_cap: int, hash_algorithm: str,
-                 require_format_match: bool = True) -> None:
+                 outbox: OutboxRepository, checks: ImageChecks, *, size_cap: int, hash_algorithm: str) -> None:
         self._access = access
         self._outbox = outbox
         self._extensions = access.extensions
@@ -119,7 +118,7 @@ class ImageDataService:
         self._limits = limits
         self._size_cap = size_cap
         self._hash_algorithm = hash_algorithm
-        self._require_format_match = require_format_match
+        self._checks = checks
 
     def upload(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes] | BodyReader, *,
                size: int | None = None, store: str | None = None) -> Image:
@@ -209,7 +208,8 @@ class ImageDataService:
                 self._hooks.image_upload_started(ctx=ctx, image=image)
             stored = store.put(key, inbound, size=size)
             inbound.verify_size()
-            virtual_size = self._inspect(image, inbound)
+            with local_file(store, key) as path:
+                virtual_size = self._checks.check(image, path, inbound.received)
         except BaseException as exc:
             self._abandon(image.id, written, ctx=ctx, error=exc, revert=revert)
             if isinstance(exc, StoreFullError):
@@ -269,12 +269,6 @@ class ImageDataService:
             if close is not None:
                 close()
         return ImageLocation(store=store_id, key=key, url=stored.url, metadata={"store": store_id})
-
-    def _inspect(self, image: Image, inbound: Inbound) -> int | None:
-        found = formats.detect(bytes(inbound.head), bytes(inbound.tail), inbound.received)
-        if not self._require_format_match:
-            return found.virtual_size if found.format == image.disk_format else None
-        return formats.check(image.disk_format, image.container_format, found)
 
     def _abandon(self, image_id: str, written: list[tuple[str, str, int]], *, restore: bool = True,
                  ctx: RequestContext | None = None, error: BaseException | None = None,

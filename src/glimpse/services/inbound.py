@@ -1,4 +1,4 @@
-"""The upload stream as a store sees it: hashed, counted, capped and sampled on the way through.
+"""The upload stream as a store sees it: hashed, counted and capped on the way through.
 
 An upload arrives either as an iterator of chunks, or as a :class:`BodyReader`
 that fills buffers it is given (a socket read straight into memory). Readers
@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
-from glimpse.domain import formats
 from glimpse.errors import ImageTooLarge, QuotaExceeded, SizeMismatch
 from glimpse.services.hashing import ParallelDigests
 
@@ -63,7 +62,7 @@ class BufferRing:
 
 
 class Inbound:
-    """The upload stream as the store sees it: hashed, counted, capped and sampled.
+    """The upload stream as the store sees it: hashed, counted and capped.
 
     MD5 and the ``os_hash_algo`` digest run on threads of their own
     (:class:`ParallelDigests`) while the store writes; they are complete once
@@ -84,8 +83,6 @@ class Inbound:
         self.md5: Any = None
         self.hash: Any = None
         self.received = 0
-        self.head = bytearray()
-        self.tail = b""
 
     def __iter__(self) -> Iterator[bytes | memoryview]:
         digests = ParallelDigests("md5", self._algorithm)
@@ -122,10 +119,6 @@ class Inbound:
                     f"More data was sent than the declared size of {self._declared} bytes."
                 )
             digests.update(chunk)
-            if len(self.head) < formats.HEAD_SIZE:
-                self.head += chunk[: formats.HEAD_SIZE - len(self.head)]
-            self.tail = (self.tail + chunk)[-formats.TAIL_SIZE:] if len(chunk) < formats.TAIL_SIZE \
-                else bytes(chunk[-formats.TAIL_SIZE:])
             now = time.monotonic()
             if now - beat > HEARTBEAT_SECONDS:
                 self._heartbeat()
