@@ -157,6 +157,17 @@ class Settings(BaseSettings):
     web_download_disallowed_hosts: list[str] = Field(
         default_factory=list, description="hosts web-download must never fetch from"
     )
+    web_download_allowed_networks: list[str] = Field(
+        default_factory=list, description="networks (CIDR) web-download may fetch from although not global, "
+                                          "e.g. an internal mirror; loopback, private, link-local and the like "
+                                          "are refused otherwise"
+    )
+    web_download_disallowed_networks: list[str] = Field(
+        default_factory=list, description="networks (CIDR) web-download must never fetch from"
+    )
+    web_download_max_redirects: int = Field(default=5, ge=0, description="redirects web-download follows")
+    web_download_connect_timeout: float = Field(default=10.0, gt=0, description="seconds to connect")
+    web_download_read_timeout: float = Field(default=60.0, gt=0, description="seconds to wait for each read")
 
     # -- images
     image_size_cap: int = Field(default=1 << 40, ge=1, description="largest image in bytes (413 beyond)")

@@ -57,5 +57,10 @@ def register_import_methods(services: Services) -> Sequence[ImportMethod]:
         methods.append(WebDownload(UrlRules(
             schemes=settings.web_download_allowed_schemes, ports=settings.web_download_allowed_ports,
             allowed_hosts=settings.web_download_allowed_hosts,
-            disallowed_hosts=settings.web_download_disallowed_hosts)))
+            disallowed_hosts=settings.web_download_disallowed_hosts,
+            allowed_networks=settings.web_download_allowed_networks,
+            disallowed_networks=settings.web_download_disallowed_networks,
+            max_redirects=settings.web_download_max_redirects,
+            connect_timeout=settings.web_download_connect_timeout,
+            read_timeout=settings.web_download_read_timeout)))
     return methods
