@@ -77,8 +77,13 @@ def import_staged(api: Api, image_id: str, path: Path) -> dict[str, Any]:
 
 
 def last_task(api: Api, image_id: str) -> dict[str, Any]:
-    listed: list[dict[str, Any]] = api.http.get(f"/v2/images/{image_id}/tasks").json()["tasks"]
-    return listed[-1]
+    """The image's latest task once it has finished (the image is reverted a moment before its task ends)."""
+    deadline = time.monotonic() + 30
+    while True:
+        listed: list[dict[str, Any]] = api.http.get(f"/v2/images/{image_id}/tasks").json()["tasks"]
+        if listed[-1]["status"] in ("success", "failure") or time.monotonic() > deadline:
+            return listed[-1]
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("case", BENIGN, ids=[c.name for c in BENIGN])

@@ -62,8 +62,11 @@ def web_import(api: Api, uri: str, **fields: Any) -> tuple[dict[str, Any], dict[
     while (shown := api.show(image["id"]))["status"] not in ("active", "queued"):
         assert time.monotonic() < deadline, shown
         time.sleep(0.05)
-    tasks: list[dict[str, Any]] = api.http.get(f"/v2/images/{image['id']}/tasks").json()["tasks"]
-    return shown, tasks[-1]
+    while True:  # the image is reverted a moment before its task ends
+        tasks: list[dict[str, Any]] = api.http.get(f"/v2/images/{image['id']}/tasks").json()["tasks"]
+        if tasks[-1]["status"] in ("success", "failure") or time.monotonic() > deadline:
+            return shown, tasks[-1]
+        time.sleep(0.05)
 
 
 def redirect(outside: str, to: str) -> str:
