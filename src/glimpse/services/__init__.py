@@ -34,8 +34,9 @@ from glimpse.services.access import ImageAccess
 from glimpse.services.catalog import PropertyCatalog
 from glimpse.formats import InspectionRules
 from glimpse.formats.qemu import QemuImgView
-from glimpse.services.image_checks import ImageChecks
-from glimpse.services.image_data import ImageDataService
+from glimpse.services.image_data import CHUNK_SIZE, ImageDataService
+from glimpse.services.image_checks import FormatGate
+from glimpse.services.ingest import IngestPipeline
 from glimpse.services.images import ImageService
 from glimpse.services.imports import ImportService
 from glimpse.services.tasks import TaskService
@@ -102,13 +103,13 @@ class Services:
         self.database.dispose()
 
 
-def image_checks(settings: Settings) -> ImageChecks:
+def format_gate(settings: Settings) -> FormatGate:
     """The format seam as the settings configure it (the inspector's rules, and qemu-img if installed)."""
     rules = InspectionRules(max_virtual_size=settings.image_max_virtual_size,
                             refuse_archives=settings.image_refuse_archive_containers)
     qemu = QemuImgView.find(enabled=settings.image_check_with_qemu_img,
                             allow_unsandboxed=settings.image_qemu_img_unsandboxed)
-    return ImageChecks(rules, qemu, require_format_match=settings.require_image_format_match)
+    return FormatGate(rules, qemu, require_match=settings.require_image_format_match)
 
 
 def open_services(settings: Settings, *, migrate: bool = True) -> Services:
@@ -128,6 +129,7 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         stores=load_stores(settings.stores),
         default=settings.default_store,
         descriptions={k: str(v.get("description", "")) for k, v in settings.stores.items()},
+        read_only={k for k, v in settings.stores.items() if v.get("read_only")},
     )
     image_repository = ImageRepository(database)
     policy = Policy.from_file(settings.policy_file)
@@ -148,12 +150,12 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
                               reject_undefined=settings.reject_undefined_image_properties,
                               known=frozenset(custom))
     metadef_access = MetadefAccess(MetadefRepository(database), policy)
-    image_data = ImageDataService(
-        access, stores, quotas, limits, outbox, image_checks(settings), size_cap=settings.image_size_cap,
-        hash_algorithm=settings.hashing_algorithm,
-    )
+    ingest = IngestPipeline(format_gate(settings),
+                            hash_algorithm=settings.hashing_algorithm, size_cap=settings.image_size_cap,
+                            spool_dir=settings.data_dir / "spool", block_size=CHUNK_SIZE)
+    image_data = ImageDataService(access, stores, quotas, limits, outbox, ingest, size_cap=settings.image_size_cap)
     task_repository = TaskRepository(database)
-    imports = ImportService(access, image_data, stores, task_repository, quotas,
+    imports = ImportService(access, image_data, stores, task_repository, quotas, ingest,
                             size_cap=settings.image_size_cap, threads=settings.import_threads,
                             task_lifetime=dt.timedelta(seconds=settings.task_time_to_live))
     images = ImageService(access, schema, limits, stores, quotas, catalog)

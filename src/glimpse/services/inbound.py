@@ -72,7 +72,8 @@ class Inbound:
     """
 
     def __init__(self, data: Iterable[bytes] | BodyReader, algorithm: str, cap: int, declared: int | None,
-                 quota_left: int | None, *, heartbeat: Callable[[], None], block_size: int) -> None:
+                 quota_left: int | None, *, heartbeat: Callable[[], None], block_size: int,
+                 quota_name: str = "image_size_total") -> None:
         self._data = data
         self._block_size = block_size
         self._algorithm = algorithm
@@ -80,6 +81,7 @@ class Inbound:
         self._declared = declared
         self._quota_left = quota_left
         self._heartbeat = heartbeat
+        self._quota_name = quota_name
         self.md5: Any = None
         self.hash: Any = None
         self.received = 0
@@ -111,7 +113,7 @@ class Inbound:
                 raise ImageTooLarge(f"Image exceeds the maximum size of {self._cap} bytes.")
             if self._quota_left is not None and self.received > self._quota_left:
                 raise QuotaExceeded(
-                    f"Quota exceeded for image_size_total: only {self._quota_left} more bytes may be stored "
+                    f"Quota exceeded for {self._quota_name}: only {self._quota_left} more bytes may be kept "
                     "in this project. Delete images or ask for a higher quota."
                 )
             if self._declared is not None and self.received > self._declared:
