@@ -133,3 +133,18 @@ def test_raw_data_declared_qcow2_is_415_naming_both_formats(api: Api) -> None:
     response = api.upload(image["id"], os.urandom(10_000))
     assert response.status_code == 415
     assert "'qcow2'" in response.json()["message"] and "'raw'" in response.json()["message"]
+
+
+def test_without_qemu_img_the_inspector_alone_refuses_and_the_log_says_so(tmp_path: Path,
+                                                                          images: dict[str, Path]) -> None:
+    server = start_server(tmp_path / "no-qemu", env={"GLIMPSE_IMAGE_CHECK_WITH_QEMU_IMG": "false"}, log_level="info")
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        case = next(c for c in HOSTILE if c.name == "qcow2 backing file")
+        image = create(api, case)
+        response = api.upload(image["id"], images[case.name].read_bytes())
+        assert response.status_code == 400 and "backing file" in response.json()["message"]
+        api.close()
+    finally:
+        server.stop()
+    assert "the built-in inspector alone checks image data" in server.log.read_text()

@@ -88,18 +88,15 @@ def inspect(image: ImageFile) -> Verdict:
     if grain == 0 or grain & (grain - 1) or grain > 0x200000:
         raise refuse(f"a grain of {grain} sectors is not a power of two up to 0x200000")
     if desc_offset:
-        _check_descriptor(image.read(desc_offset * 512, desc_size * 512, what="embedded descriptor", fmt=FMT)
-                          if desc_size * 512 <= _MAX_DESCRIPTOR else _too_big())
+        if desc_size * 512 > _MAX_DESCRIPTOR:
+            raise refuse(f"the embedded descriptor is larger than {_MAX_DESCRIPTOR} bytes")
+        _check_descriptor(image.read(desc_offset * 512, desc_size * 512, what="embedded descriptor", fmt=FMT))
     _check_parent_region(image)
     gd_entries = -(-capacity // (gtes_per_gt * grain))
     _check_directory(image, gd_offset, gd_entries, gtes_per_gt, "grain directory")
     if flags & _FLAG_RGD:
         _check_directory(image, rgd_offset, gd_entries, gtes_per_gt, "redundant grain directory")
     return Verdict(FMT, capacity * 512)
-
-
-def _too_big() -> bytes:
-    raise refuse(f"the embedded descriptor is larger than {_MAX_DESCRIPTOR} bytes")
 
 
 def _footer_header(image: ImageFile) -> tuple[int, ...]:
