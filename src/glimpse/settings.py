@@ -141,6 +141,16 @@ class Settings(BaseSettings):
         default_factory=lambda: ["glance-direct", "web-download"],
         description="import methods offered when the image-import extension is enabled",
     )
+    import_plugins: list[str] = Field(
+        default_factory=list, description="steps every import's data goes through: image-decompression, "
+                                          "image-conversion (in that order)"
+    )
+    image_conversion_output_format: str = Field(
+        default="raw", description="disk_format image-conversion converts imports to (qcow2, raw, vmdk, ...)"
+    )
+    image_decompression_max_ratio: int = Field(
+        default=100, ge=1, description="refuse compressed imports that expand more than this many times"
+    )
     staging_path: Path | None = Field(
         default=None, description="directory for staged data (glance-direct); default <data_dir>/staging; share it "
                                   "between nodes"
@@ -238,6 +248,22 @@ class Settings(BaseSettings):
         unknown = sorted(set(value) - {"glance-direct", "web-download"})
         if unknown:
             raise ValueError(f"unknown import method(s) {', '.join(unknown)}; use glance-direct, web-download")
+        return value
+
+    @field_validator("import_plugins")
+    @classmethod
+    def _known_import_plugins(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"image-decompression", "image-conversion"})
+        if unknown:
+            raise ValueError(f"unknown import plugin(s) {', '.join(unknown)}; use image-decompression, "
+                             "image-conversion")
+        return value
+
+    @field_validator("image_conversion_output_format")
+    @classmethod
+    def _convertible_format(cls, value: str) -> str:
+        if value not in ("raw", "qcow2", "vmdk", "vhd", "vhdx", "vdi"):
+            raise ValueError("image_conversion_output_format must be one of raw, qcow2, vmdk, vhd, vhdx, vdi")
         return value
 
     @field_validator("auth_strategy")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ _INSIDE = "/image"
 _MEMORY = 1024 * 1024 * 1024
 _CPU_SECONDS = 10
 _WALL_SECONDS = 30.0
+_CONVERT_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,42 @@ class QemuImgView:
                   if self.prlimit else [])
         if self.bwrap is None:
             return [*limits, self.qemu_img, *info, path]
-        return [*limits, self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+        return [*limits, *self._sandbox(path), "--", self.qemu_img, *info, _INSIDE]
+
+    def convert(self, source: str, disk_format: str, target: str, target_format: str, *, max_size: int) -> None:
+        """``qemu-img convert`` ``source`` into ``target`` (a new file), sandboxed like :meth:`check`.
+
+        The sandbox sees the source read-only and only the target's directory
+        writable; files may grow to ``max_size`` bytes. Raises :class:`ImageUnsafe`
+        when qemu-img fails or cannot run sandboxed.
+        """
+        if not self.active or self.qemu_img is None:
+            raise ImageUnsafe(f"image-conversion: qemu-img is not available here ({self.describe()})")
+        convert = ["convert", "-q", "-f", QEMU_FORMATS[disk_format], "-O", QEMU_FORMATS[target_format]]
+        limits = ([self.prlimit, f"--as={_MEMORY}", f"--cpu={_CONVERT_SECONDS}", f"--fsize={max_size}",
+                   "--nofile=64", "--"] if self.prlimit else [])
+        if self.bwrap is None:
+            command = [*limits, self.qemu_img, *convert, source, target]
+        else:
+            directory = os.path.dirname(target)
+            command = [*limits, *self._sandbox(source), "--bind", directory, "/out", "--", self.qemu_img, *convert,
+                       _INSIDE, "/out/" + os.path.basename(target)]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=_CONVERT_SECONDS, check=False,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise ImageUnsafe(f"image-conversion: qemu-img took longer than {_CONVERT_SECONDS} s") from None
+        if done.returncode != 0:
+            reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise ImageUnsafe(f"image-conversion: qemu-img could not convert the {disk_format} image to "
+                              f"{target_format}: {reason[-1] if reason else f'exit status {done.returncode}'}")
+
+    def _sandbox(self, path: str) -> list[str]:
+        """bwrap up to (not including) ``--``: only /usr, a private /dev and /tmp, and ``path`` as /image."""
+        assert self.bwrap is not None
+        return [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
                 "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-                "--symlink", "usr/bin", "/bin", "--dev", "/dev", "--tmpfs", "/tmp",
-                "--ro-bind", path, _INSIDE, "--", self.qemu_img, *info, _INSIDE]
+                "--symlink", "usr/bin", "/bin", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", path, _INSIDE]
 
     def check(self, path: str, disk_format: str, verdict: Verdict) -> None:
         """Refuse (:class:`ImageUnsafe`) unless qemu-img reads ``path`` as we did; a no-op when inactive."""

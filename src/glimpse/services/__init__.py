@@ -67,6 +67,7 @@ class Services:
     stores: StoreSet
     images: ImageService
     image_data: ImageDataService
+    format_gate: FormatGate
     members: MemberService
     quotas: ProjectQuotas
     policy: Policy
@@ -150,7 +151,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
                               reject_undefined=settings.reject_undefined_image_properties,
                               known=frozenset(custom))
     metadef_access = MetadefAccess(MetadefRepository(database), policy)
-    ingest = IngestPipeline(format_gate(settings),
+    gate = format_gate(settings)
+    ingest = IngestPipeline(gate,
                             hash_algorithm=settings.hashing_algorithm, size_cap=settings.image_size_cap,
                             spool_dir=settings.data_dir / "spool", block_size=CHUNK_SIZE)
     image_data = ImageDataService(access, stores, quotas, limits, outbox, ingest, size_cap=settings.image_size_cap)
@@ -166,6 +168,7 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         stores=stores,
         images=images,
         image_data=image_data,
+        format_gate=gate,
         imports=imports,
         tasks=TaskService(task_repository, images, imports, policy, default_limit=settings.limit_param_default,
                           max_limit=settings.api_limit_max),
@@ -182,6 +185,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         metadefs=MetadefService(metadef_access),
         metadef_contents=MetadefContentService(metadef_access),
     )
-    imports.enable(method for methods in extensions.hook.register_import_methods(services=services)
-                   for method in methods)
+    imports.enable((method for methods in extensions.hook.register_import_methods(services=services)
+                    for method in methods),
+                   (plugin for plugins in extensions.hook.register_import_plugins(services=services)
+                    for plugin in plugins))
     return services

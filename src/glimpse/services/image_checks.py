@@ -31,6 +31,11 @@ class FormatGate:
         self._qemu = qemu or QemuImgView.find()
         self._require_match = require_match
 
+    @property
+    def qemu(self) -> QemuImgView:
+        """The second view, for whoever else runs qemu-img the same way (image conversion)."""
+        return self._qemu
+
     def describe(self) -> str:
         """Which views check image data on this node (for logs and health details)."""
         return self._qemu.describe()
