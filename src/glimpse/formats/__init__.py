@@ -33,6 +33,8 @@ PLAIN = frozenset({"raw", "iso", "ami", "ari", "aki"})
 DIRECT_CONTAINERS = frozenset({"bare", "ovf", "ami", "ari", "aki"})
 #: containers that are tar archives of several files
 ARCHIVE_CONTAINERS = frozenset({"ova", "docker"})
+#: formats whose bytes at 32 KiB are their own metadata, so an ISO volume descriptor there is a second format
+_METADATA_AT_32K = frozenset({"qcow2", "vmdk", "vhdx", "vdi"})
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ def _inspect_disk(image: ImageFile, disk_format: str) -> Verdict:
             raise ImageFormatMismatch("Image data does not match disk_format 'iso': there is no ISO 9660 or UDF "
                                       "volume at 32 KiB. Set the disk_format the data really has.")
         return Verdict("iso" if disk_format == "iso" else "raw", image.size)
+    if disk_format in _METADATA_AT_32K and signatures.is_iso(image):
+        raise ImageUnsafe(f"{disk_format}: the data is a polyglot that reads as {disk_format} and as an ISO volume")
     parser = PARSERS.get(disk_format)
     if parser is None:
         raise ImageUnsafe(f"disk_format '{disk_format}' has no inspector on this site, so its data is refused")
