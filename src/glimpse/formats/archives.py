@@ -47,12 +47,11 @@ def inspect_tar(image: ImageFile, disk_format: str, container_format: str,
                     raise ImageUnsafe(f"{container_format}: member {name!r} has a name outside the archive")
                 view = image.member(member.offset_data, member.size)
                 found = signatures.announced(view)
-                kind = found[0] if len(found) == 1 else (disk_format if not found else "polyglot")
                 if not found:
                     plain = max(plain, member.size)
                     continue
-                try:
-                    verdict = inspect_member(view, kind)
+                try:  # a polyglot member is refused as such whatever format it is inspected as
+                    verdict = inspect_member(view, found[0])
                 except ImageUnsafe as exc:
                     raise ImageUnsafe(f"{container_format} member {name!r}: {exc.message}") from None
                 if disk is None and verdict.format == disk_format:

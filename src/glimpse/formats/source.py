@@ -28,9 +28,11 @@ class ImageFile:
         self.base = base
 
     def member(self, offset: int, size: int) -> ImageFile:
-        """The ``size`` bytes at ``offset`` seen as an image of their own (same descriptor, same budget)."""
-        view = ImageFile(self.fd, size, budget=self._budget, base=self.base + offset)
-        return view
+        """The ``size`` bytes at ``offset`` seen as an image of their own (same descriptor, the budget left)."""
+        if offset < 0 or offset + size > self.size:
+            raise ImageUnsafe(f"archive: a member (bytes {offset}-{offset + size}) lies outside the "
+                              f"{self.size}-byte file")
+        return ImageFile(self.fd, size, budget=self._budget, base=self.base + offset)
 
     @classmethod
     def open(cls, path: str) -> ImageFile:
