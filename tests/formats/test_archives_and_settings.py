@@ -98,3 +98,12 @@ def test_the_sandboxed_command_sees_only_the_image(tmp_path: Path) -> None:
     binds = [command[i + 1:i + 3] for i, arg in enumerate(command) if arg == "--ro-bind"]
     assert binds == [["/usr", "/usr"], ["/srv/x.img", "/image"]]
     assert command[-6:] == ["/usr/bin/qemu-img", "info", "--output=json", "-f", "vpc", "/image"]
+
+
+def test_a_sandbox_that_cannot_start_is_detected_before_any_upload() -> None:
+    require_qemu_img()
+    assert not QemuImgView("/usr/bin/qemu-img", "/bin/false", None).sandbox_works()
+    found = QemuImgView.find()
+    if found.bwrap is None:
+        pytest.skip("bubblewrap is not installed or cannot sandbox here")
+    assert found.sandbox_works()

@@ -48,8 +48,21 @@ class QemuImgView:
         """Look for the programs on ``PATH`` and say once, in the log, what the second view will be."""
         qemu_img = shutil.which("qemu-img") if enabled else None
         view = cls(qemu_img, shutil.which("bwrap"), shutil.which("prlimit"), allow_unsandboxed)
+        if view.qemu_img is not None and view.bwrap is not None and not view.sandbox_works():
+            log.warning("image inspection: bubblewrap cannot create a sandbox here (user namespaces disabled?)")
+            view = cls(qemu_img, None, view.prlimit, allow_unsandboxed)
         log.info("image inspection: %s", view.describe())
         return view
+
+    def sandbox_works(self) -> bool:
+        """Whether ``qemu-img --version`` runs in the sandbox (bwrap needs namespaces the host may forbid)."""
+        assert self.qemu_img is not None
+        try:
+            done = subprocess.run([*self._sandbox(os.devnull), "--", self.qemu_img, "--version"],
+                                  capture_output=True, timeout=_WALL_SECONDS, check=False, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return done.returncode == 0
 
     @property
     def active(self) -> bool:
