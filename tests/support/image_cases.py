@@ -87,22 +87,32 @@ def _vhd_parent_locator(directory: Path) -> Path:
     return patched(source, "locator.vhd", {offset: bytes(header)})
 
 
+def _vhdx_metadata_entry(source: Path, guid: uuid.UUID) -> tuple[int, int]:
+    """Where metadata item ``guid`` of a VHDX is: (file offset of its table entry, file offset of the item)."""
+    table = read(source, 192 * 1024, 64 * 1024)
+    metadata_guid = uuid.UUID("8B7CA206-4790-4B9A-B8FE-575F050F886E")
+    region = next(struct.unpack("<Q", table[32 + 32 * i:40 + 32 * i])[0]
+                  for i in range(struct.unpack("<I", table[8:12])[0])
+                  if uuid.UUID(bytes_le=table[16 + 32 * i:32 + 32 * i]) == metadata_guid)
+    entries = read(source, region, 64 * 1024)
+    index = next(i for i in range(struct.unpack("<H", entries[10:12])[0])
+                 if uuid.UUID(bytes_le=entries[32 + 32 * i:48 + 32 * i]) == guid)
+    entry = region + 32 + 32 * index
+    return entry, region + struct.unpack("<I", entries[48 + 32 * index:52 + 32 * index])[0]
+
+
 def _vhdx_with_parent(directory: Path) -> Path:
     source = created(directory, "x.vhdx", "vhdx", "1G")
-    table = read(source, 192 * 1024, 64 * 1024)
-    count = struct.unpack("<I", table[8:12])[0]
-    metadata_guid = uuid.UUID("8B7CA206-4790-4B9A-B8FE-575F050F886E")
-    params_guid = uuid.UUID("CAA16737-FA36-4D43-B3B6-33F0AA44E76B")
-    for index in range(count):
-        if uuid.UUID(bytes_le=table[16 + 32 * index:32 + 32 * index]) == metadata_guid:
-            region = struct.unpack("<Q", table[32 + 32 * index:40 + 32 * index])[0]
-    entries = read(source, region, 64 * 1024)
-    for index in range(struct.unpack("<H", entries[10:12])[0]):
-        entry = entries[32 + 32 * index:64 + 32 * index]
-        if uuid.UUID(bytes_le=entry[:16]) == params_guid:
-            item = region + struct.unpack("<I", entry[16:20])[0]
+    _, item = _vhdx_metadata_entry(source, uuid.UUID("CAA16737-FA36-4D43-B3B6-33F0AA44E76B"))
     bits = struct.unpack("<I", read(source, item + 4, 4))[0] | 0b10
     return patched(source, "parent.vhdx", {item + 4: struct.pack("<I", bits)})
+
+
+def _vhdx_with_parent_locator(directory: Path) -> Path:
+    source = created(directory, "x.vhdx", "vhdx", "1G")
+    entry, _ = _vhdx_metadata_entry(source, uuid.UUID("BECA12AB-B2E6-4523-93EF-C309E000C746"))
+    return patched(source, "locator.vhdx",
+                   {entry: uuid.UUID("A8D35F2D-B30B-454D-ABF7-D3D84834AB0C").bytes_le})
 
 
 def _ova(directory: Path) -> Path:
@@ -246,6 +256,7 @@ HOSTILE = [
     Case("vhd fixed declared raw", "raw", lambda d: converted(d, "f.vhd", "vpc", "subformat=fixed"), "mismatch",
          caught_by="inspector", says="vhd"),
     Case("vhdx differencing", "vhdx", _vhdx_with_parent, "unsafe", says="differencing"),
+    Case("vhdx parent locator", "vhdx", _vhdx_with_parent_locator, "unsafe", says="parent locator"),
     Case("vdi with a parent", "vdi",
          lambda d: patched(created(d, "p.vdi", "vdi", "64M"), "pp.vdi", {0x1B8: uuid.uuid4().bytes}), "unsafe",
          says="parent"),
