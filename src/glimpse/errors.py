@@ -13,6 +13,7 @@
     │   ├── SizeMismatch            uploaded byte count differs from the declared size
     │   ├── UnknownStore            a request names a store this site does not have
     │   ├── ImageUnsafe             image data a hypervisor must not be given (backing file, ...)
+    │   ├── StoreObjectMissing      a location names an object its store does not hold
     │   └── ImageFormatsMissing     disk/container format unset before data is saved
     ├── Forbidden                   the caller may see the resource but not do this
     │   ├── ReadOnlyAttribute
@@ -242,4 +243,8 @@ class ImageDataCorrupt(StoreUnavailable):
 
 
 class StoreReadOnly(Forbidden):
+    pass
+
+
+class StoreObjectMissing(InvalidRequest):
     pass
