@@ -12,6 +12,7 @@
     │   ├── InvalidQuery            bad filter, sort key, limit or marker
     │   ├── SizeMismatch            uploaded byte count differs from the declared size
     │   ├── UnknownStore            a request names a store this site does not have
+    │   ├── ImageUnsafe             image data a hypervisor must not be given (backing file, ...)
     │   ├── StoreObjectMissing      a location names an object its store does not hold
     │   └── ImageFormatsMissing     disk/container format unset before data is saved
     ├── Forbidden                   the caller may see the resource but not do this
@@ -217,6 +218,15 @@ class StoreFull(LimitExceeded):
 
 class ImageFormatMismatch(GlimpseError):
     pass
+
+
+class ImageUnsafe(InvalidRequest):
+    """The data is (or claims to be) a disk image that a hypervisor must not be given.
+
+    The message names the format and the problem: a backing or data file, an
+    extent in another file, a malformed or unknown structure, a virtual size
+    beyond the cap, or a second view (``qemu-img``) that disagrees.
+    """
 
 
 class PreconditionFailed(GlimpseError):

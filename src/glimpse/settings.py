@@ -149,6 +149,16 @@ class Settings(BaseSettings):
         default_factory=lambda: ["glance-direct", "web-download"],
         description="import methods offered when the image-import extension is enabled",
     )
+    import_plugins: list[str] = Field(
+        default_factory=list, description="steps every import's data goes through: image-decompression, "
+                                          "image-conversion (in that order)"
+    )
+    image_conversion_output_format: str = Field(
+        default="raw", description="disk_format image-conversion converts imports to (qcow2, raw, vmdk, ...)"
+    )
+    image_decompression_max_ratio: int = Field(
+        default=100, ge=1, description="refuse compressed imports that expand more than this many times"
+    )
     staging_path: Path | None = Field(
         default=None, description="directory for staged data (glance-direct); default <data_dir>/staging; share it "
                                   "between nodes"
@@ -170,6 +180,17 @@ class Settings(BaseSettings):
     web_download_disallowed_hosts: list[str] = Field(
         default_factory=list, description="hosts web-download must never fetch from"
     )
+    web_download_allowed_networks: list[str] = Field(
+        default_factory=list, description="networks (CIDR) web-download may fetch from although not global, "
+                                          "e.g. an internal mirror; loopback, private, link-local and the like "
+                                          "are refused otherwise"
+    )
+    web_download_disallowed_networks: list[str] = Field(
+        default_factory=list, description="networks (CIDR) web-download must never fetch from"
+    )
+    web_download_max_redirects: int = Field(default=5, ge=0, description="redirects web-download follows")
+    web_download_connect_timeout: float = Field(default=10.0, gt=0, description="seconds to connect")
+    web_download_read_timeout: float = Field(default=60.0, gt=0, description="seconds to wait for each read")
 
     # -- images
     image_size_cap: int = Field(default=1 << 40, ge=1, description="largest image in bytes (413 beyond)")
@@ -181,6 +202,18 @@ class Settings(BaseSettings):
     )
     require_image_format_match: bool = Field(
         default=True, description="reject uploads whose data does not look like the declared disk_format"
+    )
+    image_max_virtual_size: int = Field(
+        default=16 * 1024 ** 4, ge=1, description="largest virtual size of an image in bytes (16 TiB); larger is refused"
+    )
+    image_refuse_archive_containers: bool = Field(
+        default=True, description="refuse ova and docker (tar) containers instead of inspecting each member"
+    )
+    image_check_with_qemu_img: bool = Field(
+        default=True, description="also check image data with qemu-img info (in a bwrap sandbox) when installed"
+    )
+    image_qemu_img_unsandboxed: bool = Field(
+        default=False, description="run qemu-img info without a sandbox when bubblewrap is missing (not advised)"
     )
     limit_param_default: int = Field(default=25, ge=1, description="page size when a list request gives no limit")
     api_limit_max: int = Field(default=1000, ge=1, description="largest page size a list request may get")
@@ -223,6 +256,22 @@ class Settings(BaseSettings):
         unknown = sorted(set(value) - {"glance-direct", "web-download"})
         if unknown:
             raise ValueError(f"unknown import method(s) {', '.join(unknown)}; use glance-direct, web-download")
+        return value
+
+    @field_validator("import_plugins")
+    @classmethod
+    def _known_import_plugins(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"image-decompression", "image-conversion"})
+        if unknown:
+            raise ValueError(f"unknown import plugin(s) {', '.join(unknown)}; use image-decompression, "
+                             "image-conversion")
+        return value
+
+    @field_validator("image_conversion_output_format")
+    @classmethod
+    def _convertible_format(cls, value: str) -> str:
+        if value not in ("raw", "qcow2", "vmdk", "vhd", "vhdx", "vdi"):
+            raise ValueError("image_conversion_output_format must be one of raw, qcow2, vmdk, vhd, vhdx, vdi")
         return value
 
     @field_validator("auth_strategy")

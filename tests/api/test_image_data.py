@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import struct
 import threading
 import time
 import uuid
@@ -31,7 +30,7 @@ def test_sized_upload_then_download_round_trip(api: Api) -> None:
     data = os.urandom(3 * MiB + 17)
     image = api.create(name="sized")
     response = api.upload(image["id"], data)
-    assert response.status_code == 204 and response.content == b""
+    assert response.status_code == 204 and response.content == b"", response.text
     shown = api.show(image["id"])
     assert shown["status"] == "active"
     assert shown["size"] == len(data) == shown["virtual_size"]
@@ -79,7 +78,7 @@ def test_empty_image(api: Api) -> None:
 def test_download_without_data_is_204(api: Api) -> None:
     image = api.create()
     response = api.http.get(f"/v2/images/{image['id']}/file")
-    assert response.status_code == 204 and response.content == b""
+    assert response.status_code == 204 and response.content == b"", response.text
 
 
 @pytest.mark.parametrize("header,status,expected,content_range", [
@@ -311,21 +310,6 @@ def test_head_of_file_gives_headers_only(api: Api) -> None:
     assert response.content == b""
 
 
-def qcow2_header(virtual_size: int, *, backing: bool = False) -> bytes:
-    header = bytearray(512)
-    header[0:4] = b"QFI\xfb"
-    struct.pack_into(">I", header, 4, 3)
-    struct.pack_into(">Q", header, 8, 512 if backing else 0)
-    struct.pack_into(">Q", header, 24, virtual_size)
-    return bytes(header)
-
-
-def test_qcow2_upload_records_virtual_size(api: Api) -> None:
-    image = api.create(disk_format="qcow2")
-    assert api.upload(image["id"], qcow2_header(10 * 1024**3) + os.urandom(4096)).status_code == 204
-    assert api.show(image["id"])["virtual_size"] == 10 * 1024**3
-
-
 def test_data_not_matching_disk_format_is_415_and_back_to_queued(api: Api, server: Server) -> None:
     image = api.create(disk_format="qcow2")
     response = api.upload(image["id"], os.urandom(10000))
@@ -333,18 +317,6 @@ def test_data_not_matching_disk_format_is_415_and_back_to_queued(api: Api, serve
     assert "qcow2" in response.json()["message"]
     assert api.show(image["id"])["status"] == "queued"
     assert image["id"] not in stored_files(server)
-
-
-def test_qcow2_with_backing_file_is_refused(api: Api) -> None:
-    image = api.create(disk_format="qcow2")
-    response = api.upload(image["id"], qcow2_header(1024**3, backing=True))
-    assert response.status_code == 415
-    assert "backing file" in response.json()["message"]
-
-
-def test_raw_accepts_anything(api: Api) -> None:
-    image = api.create(disk_format="raw")
-    assert api.upload(image["id"], qcow2_header(1024)).status_code == 204
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,8 @@ from tests.conftest import Api, Server, start_server
 from tests.support.web import payload
 
 MiB = 1024 * 1024
-IMPORT_ENV = {"GLIMPSE_EXTENSIONS": '["image-import"]', "GLIMPSE_WEB_DOWNLOAD_ALLOWED_PORTS": "[]"}
+IMPORT_ENV = {"GLIMPSE_EXTENSIONS": '["image-import"]', "GLIMPSE_WEB_DOWNLOAD_ALLOWED_PORTS": "[]",
+              "GLIMPSE_WEB_DOWNLOAD_ALLOWED_NETWORKS": '["127.0.0.1/32"]'}
 
 
 @pytest.fixture(scope="module")

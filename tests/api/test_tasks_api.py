@@ -13,7 +13,8 @@ from glanceclient import Client
 from tests.conftest import Api, Server, start_server
 from tests.support.web import payload
 
-ENV = {"GLIMPSE_EXTENSIONS": '["image-import"]', "GLIMPSE_WEB_DOWNLOAD_ALLOWED_PORTS": "[]"}
+ENV = {"GLIMPSE_EXTENSIONS": '["image-import"]', "GLIMPSE_WEB_DOWNLOAD_ALLOWED_PORTS": "[]",
+       "GLIMPSE_WEB_DOWNLOAD_ALLOWED_NETWORKS": '["127.0.0.1/32"]'}
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,8 @@ def test_stage_import_and_tasks(importing: Server) -> None:
 
 def test_the_tasks_api(tmp_path_factory: pytest.TempPathFactory, files: str) -> None:
     server = start_server(tmp_path_factory.mktemp("client-tasks"), env={
-        "GLIMPSE_EXTENSIONS": '["image-import"]', "GLIMPSE_WEB_DOWNLOAD_ALLOWED_PORTS": "[]"})
+        "GLIMPSE_EXTENSIONS": '["image-import"]', "GLIMPSE_WEB_DOWNLOAD_ALLOWED_PORTS": "[]",
+        "GLIMPSE_WEB_DOWNLOAD_ALLOWED_NETWORKS": '["127.0.0.1/32"]'})
     try:
         with Client(server.url, project_id=uuid.uuid4().hex, roles="admin") as client:
             task = client.tasks.create("import", {"import_from": f"{files}/2048", "import_from_format": "raw",

@@ -13,7 +13,8 @@ import pytest
 
 from glimpse import errors
 from glimpse.domain.images import Image, ImageStatus, Visibility
-from glimpse.services.ingest import Expected, FormatGate, IngestPipeline
+from glimpse.services.image_checks import FormatGate
+from glimpse.services.ingest import Expected, IngestPipeline
 from glimpse.stores.base import PendingObject, StoredObject, put
 from glimpse.stores.filesystem import FilesystemStore
 
@@ -73,7 +74,14 @@ def image(disk_format: str = "raw") -> Image:
 
 
 def qcow2_header(virtual_size: int) -> bytes:
-    return (b"QFI\xfb" + struct.pack(">I", 3) + bytes(16) + struct.pack(">Q", virtual_size)).ljust(4096, b"\0")
+    """The metadata of an empty qcow2 v3 image: header, refcount table and block, L1 table (64 KiB clusters)."""
+    cluster = 1 << 16
+    l1_size = -(-virtual_size // (cluster * cluster // 8))
+    header = (b"QFI\xfb" + struct.pack(">IQIIQIIQQIIQQQQII", 3, 0, 0, 16, virtual_size, 0, l1_size, 3 * cluster,
+                                        cluster, 1, 0, 0, 0, 0, 0, 4, 104) + bytes(8))
+    refcount_table = struct.pack(">Q", 2 * cluster)
+    refcount_block = struct.pack(">4H", 1, 1, 1, 1)
+    return b"".join(part.ljust(cluster, b"\0") for part in (header, refcount_table, refcount_block, b""))
 
 
 @pytest.fixture

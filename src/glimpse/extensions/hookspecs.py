@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from glimpse.domain.images import Image
     from glimpse.domain.members import Member
     from glimpse.services import Services
-    from glimpse.services.imports import ImportMethod
+    from glimpse.services.imports import ImportMethod, ImportPlugin
     from glimpse.settings import Settings
 
 PROJECT = "glimpse"
@@ -74,6 +74,17 @@ def register_import_methods(services: Services) -> Sequence[ImportMethod]:  # ty
     Each is a :class:`glimpse.services.imports.ImportMethod`: a name clients ask
     for, the image status it starts from, request and image checks, and the
     data source. The method names are listed by ``/v2/info/import``.
+    """
+
+
+@hookspec
+def register_import_plugins(services: Services) -> Sequence[ImportPlugin]:  # type: ignore[empty-body]
+    """Steps every import's data goes through before the store, in order, called once per node.
+
+    Each is a :class:`glimpse.services.imports.ImportPlugin` (decompression,
+    conversion, ...): it gets the image and its data and yields the transformed
+    data with the formats it now has; the data is then checked and stored like
+    any other.
     """
 
 

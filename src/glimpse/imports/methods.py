@@ -82,7 +82,7 @@ class WebDownload:
 
     def open(self, image: Image, request: ImportRequest) -> AbstractContextManager[Source]:
         assert request.uri is not None
-        return fetch(request.uri)
+        return fetch(request.uri, self._rules)
 
     def finished(self, image_id: str) -> None:
         return None

@@ -3,7 +3,9 @@
 Offers the import methods named in the ``import_methods`` setting to
 ``POST /v2/images/{id}/import``: ``glance-direct`` (import staged data; adds
 ``PUT /v2/images/{id}/stage``, a data route served by streaming nodes) and
-``web-download`` (import from a URL the operator's rules allow).
+``web-download`` (import from a URL the operator's rules allow). Runs every
+import's data through the import plugins named in ``import_plugins``:
+``image-decompression``, then ``image-conversion``.
 ``/v2/info/import`` and the ``OpenStack-image-import-methods`` header of image
 creation list them.
 """
@@ -16,9 +18,13 @@ from typing import TYPE_CHECKING
 from glimpse.api.extension_routes import IMAGE, role_routes
 from glimpse.extensions.hookspecs import hookimpl
 from glimpse.imports import api
+from glimpse.imports.conversion import NAME as CONVERSION
+from glimpse.imports.conversion import Conversion
+from glimpse.imports.decompression import NAME as DECOMPRESSION
+from glimpse.imports.decompression import Decompression
 from glimpse.imports.methods import GlanceDirect, WebDownload
 from glimpse.imports.web_download import UrlRules
-from glimpse.services.imports import GLANCE_DIRECT, WEB_DOWNLOAD, ImportMethod
+from glimpse.services.imports import GLANCE_DIRECT, WEB_DOWNLOAD, ImportMethod, ImportPlugin
 from glimpse.services.stores import STAGING_STORE, open_staging_store
 
 if TYPE_CHECKING:
@@ -52,5 +58,25 @@ def register_import_methods(services: Services) -> Sequence[ImportMethod]:
         methods.append(WebDownload(UrlRules(
             schemes=settings.web_download_allowed_schemes, ports=settings.web_download_allowed_ports,
             allowed_hosts=settings.web_download_allowed_hosts,
-            disallowed_hosts=settings.web_download_disallowed_hosts)))
+            disallowed_hosts=settings.web_download_disallowed_hosts,
+            allowed_networks=settings.web_download_allowed_networks,
+            disallowed_networks=settings.web_download_disallowed_networks,
+            max_redirects=settings.web_download_max_redirects,
+            connect_timeout=settings.web_download_connect_timeout,
+            read_timeout=settings.web_download_read_timeout)))
     return methods
+
+
+@hookimpl(trylast=True)
+def register_import_plugins(services: Services) -> Sequence[ImportPlugin]:
+    settings = services.settings
+    spool = settings.data_dir / "spool"
+    plugins: list[ImportPlugin] = []
+    if DECOMPRESSION in settings.import_plugins:
+        plugins.append(Decompression(max_ratio=settings.image_decompression_max_ratio,
+                                     max_size=settings.image_size_cap, spool_dir=spool))
+    if CONVERSION in settings.import_plugins:
+        plugins.append(Conversion(services.format_gate, services.format_gate.qemu,
+                                  output_format=settings.image_conversion_output_format,
+                                  max_size=settings.image_size_cap, spool_dir=spool))
+    return plugins

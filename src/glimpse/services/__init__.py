@@ -32,8 +32,11 @@ from glimpse.domain.schemas import ImageSchema, load_custom_properties
 from glimpse.extensions.manager import Extensions, load_extensions
 from glimpse.services.access import ImageAccess
 from glimpse.services.catalog import PropertyCatalog
+from glimpse.formats import InspectionRules
+from glimpse.formats.qemu import QemuImgView
 from glimpse.services.image_data import CHUNK_SIZE, ImageDataService
-from glimpse.services.ingest import FormatGate, IngestPipeline
+from glimpse.services.image_checks import FormatGate
+from glimpse.services.ingest import IngestPipeline
 from glimpse.services.images import ImageService
 from glimpse.services.imports import ImportService
 from glimpse.services.locations import LocationService
@@ -67,6 +70,7 @@ class Services:
     stores: StoreSet
     images: ImageService
     image_data: ImageDataService
+    format_gate: FormatGate
     members: MemberService
     quotas: ProjectQuotas
     policy: Policy
@@ -109,6 +113,15 @@ class Services:
         self.database.dispose()
 
 
+def format_gate(settings: Settings) -> FormatGate:
+    """The format seam as the settings configure it (the inspector's rules, and qemu-img if installed)."""
+    rules = InspectionRules(max_virtual_size=settings.image_max_virtual_size,
+                            refuse_archives=settings.image_refuse_archive_containers)
+    qemu = QemuImgView.find(enabled=settings.image_check_with_qemu_img,
+                            allow_unsandboxed=settings.image_qemu_img_unsandboxed)
+    return FormatGate(rules, qemu, require_match=settings.require_image_format_match)
+
+
 def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Connect to the database and stores that ``settings`` name and build the services.
 
@@ -142,7 +155,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
                               reject_undefined=settings.reject_undefined_image_properties,
                               known=frozenset(custom))
     metadef_access = MetadefAccess(MetadefRepository(database), policy)
-    ingest = IngestPipeline(FormatGate(require_match=settings.require_image_format_match),
+    gate = format_gate(settings)
+    ingest = IngestPipeline(gate,
                             hash_algorithm=settings.hashing_algorithm, size_cap=settings.image_size_cap,
                             spool_dir=settings.data_dir / "spool", block_size=CHUNK_SIZE)
     image_data = ImageDataService(access, stores, quotas, limits, outbox, ingest, size_cap=settings.image_size_cap)
@@ -158,6 +172,7 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         stores=stores,
         images=images,
         image_data=image_data,
+        format_gate=gate,
         imports=imports,
         locations=LocationService(access, stores, ingest, quotas, limits),
         tasks=TaskService(task_repository, images, imports, policy, default_limit=settings.limit_param_default,
@@ -175,6 +190,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         metadefs=MetadefService(metadef_access),
         metadef_contents=MetadefContentService(metadef_access),
     )
-    imports.enable(method for methods in extensions.hook.register_import_methods(services=services)
-                   for method in methods)
+    imports.enable((method for methods in extensions.hook.register_import_methods(services=services)
+                    for method in methods),
+                   (plugin for plugins in extensions.hook.register_import_plugins(services=services)
+                    for plugin in plugins))
     return services

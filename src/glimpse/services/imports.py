@@ -12,6 +12,7 @@ Staging (``PUT …/stage``, ``queued -> uploading``) keeps data for the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -125,6 +126,27 @@ class ImportMethod(Protocol):
         """The import is over (either way): drop whatever the method kept for it."""
 
 
+@dataclass(frozen=True)
+class Transformed:
+    """What an :class:`ImportPlugin` made of an import's data, and the formats the result has (``None``: unchanged)."""
+
+    chunks: Iterator[bytes]
+    size: int | None
+    disk_format: str | None = None
+    container_format: str | None = None
+
+
+class ImportPlugin(Protocol):
+    """A step between an import's source and the store (decompression, conversion), contributed by an extension."""
+
+    #: the name operators enable it by (``image-conversion``)
+    name: str
+
+    def apply(self, image: Image, chunks: Iterator[bytes], size: int | None) -> AbstractContextManager[Transformed]:
+        """The transformed data of ``image`` for the duration of the ``with`` block; raises to fail the import."""
+        ...
+
+
 class ImportService:
     def __init__(self, access: ImageAccess, data: ImageDataService, stores: StoreSet, tasks: TaskRepository,
                  quotas: ProjectQuotas, ingest: IngestPipeline, *, size_cap: int, task_lifetime: dt.timedelta,
@@ -140,11 +162,14 @@ class ImportService:
         self._task_lifetime = task_lifetime
         self._threads = threads
         self._methods: dict[str, ImportMethod] = {}
+        self._plugins: tuple[ImportPlugin, ...] = ()
         self._executor: ThreadPoolExecutor | None = None
 
-    def enable(self, methods: Iterable[ImportMethod]) -> None:
-        """Offer these import methods (called once, with what the extensions contribute)."""
+    def enable(self, methods: Iterable[ImportMethod], plugins: Iterable[ImportPlugin] = ()) -> None:
+        """Offer these import methods, and run every import's data through ``plugins`` in order
+        (called once, with what the extensions contribute)."""
         self._methods = {method.name: method for method in methods}
+        self._plugins = tuple(plugins)
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -288,7 +313,10 @@ class ImportService:
             image = self._images.get(image_id)
             if image is None:
                 raise ImageGone(f"Image {image_id} was deleted before its import started.")
-            with method.open(image, request) as (chunks, size):
+            with method.open(image, request) as (chunks, size), contextlib.ExitStack() as steps:
+                for plugin in self._plugins:
+                    step = steps.enter_context(plugin.apply(image, chunks, size))
+                    chunks, size, image = step.chunks, step.size, self._reformat(image, step)
                 imported = self._data.import_data(
                     ctx, image_id, chunks, size=size, store_ids=stores,
                     all_stores_must_succeed=request.all_stores_must_succeed,
@@ -305,6 +333,17 @@ class ImportService:
         method.finished(image_id)
         self._tasks.transition(running, TaskStatus.SUCCESS, result={"image_id": imported.id},
                                expires_at=utcnow() + self._task_lifetime)
+
+    def _reformat(self, image: Image, step: Transformed) -> Image:
+        """Record the formats an import plugin turned the data into (before the data is checked against them)."""
+        disk_format = step.disk_format or image.disk_format
+        container_format = step.container_format or image.container_format
+        if (disk_format, container_format) == (image.disk_format, image.container_format):
+            return image
+        return self._access.change(
+            image.id, lambda current: dataclasses.replace(current, disk_format=disk_format,
+                                                          container_format=container_format),
+            events=lambda before, after: [image_event("image.update", None, after)])
 
     def _fail(self, task: Task, message: str, stores: list[str], method: ImportMethod | None) -> None:
         """Record a failed import: the task says why, the image goes back to ``queued``

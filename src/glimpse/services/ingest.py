@@ -5,7 +5,7 @@ Uploads, staging, imports and copies between stores all write through
 :class:`~glimpse.services.inbound.Inbound` (size cap, declared size, quota,
 MD5 and the configured multihash on threads of their own) into a pending
 object of the store (:meth:`Store.begin`); once every byte is written the
-:class:`FormatGate` looks at the complete data in a local file, and only then
+:class:`~glimpse.services.image_checks.FormatGate` looks at the complete data in a local file, and only then
 is the object committed. Any failure aborts the pending object, so the store
 keeps nothing. Drivers never hash or inspect.
 
@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from glimpse.domain import formats
 from glimpse.domain.images import Image
 from glimpse.errors import ImageDataCorrupt, StoreFull, StoreObjectMissing, StoreUnavailable
+from glimpse.services.image_checks import FormatGate
 from glimpse.services.inbound import BodyReader, Inbound
 from glimpse.stores.base import (
     PendingObject,
@@ -34,35 +34,6 @@ from glimpse.stores.base import (
     StoreFullError,
     StoreObjectNotFound,
 )
-
-
-class FormatGate:
-    """The format check before commit: the single seam every inspector plugs into.
-
-    :meth:`verify` sees the complete data of an image in a local file. Today it
-    reads the head and tail for :func:`glimpse.domain.formats.detect`; a
-    whole-structure inspector (and a second opinion such as ``qemu-img``) can
-    take its place without the pipeline changing.
-    """
-
-    def __init__(self, *, require_match: bool = True) -> None:
-        self._require_match = require_match
-
-    def verify(self, image: Image, path: str, size: int) -> int | None:
-        """The virtual size to record for ``image`` whose ``size`` bytes are in ``path``.
-
-        Raises :class:`~glimpse.errors.ImageFormatMismatch` when the data does not
-        match the image's ``disk_format`` or is unsafe (only when a match is
-        required; otherwise the virtual size is recorded only if the formats agree).
-        """
-        with open(path, "rb") as data:
-            head = data.read(formats.HEAD_SIZE)
-            data.seek(max(0, size - formats.TAIL_SIZE))
-            tail = data.read(formats.TAIL_SIZE)
-        found = formats.detect(head, tail, size)
-        if not self._require_match:
-            return found.virtual_size if found.format == image.disk_format else None
-        return formats.check(image.disk_format, image.container_format, found)
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,12 @@ def register_import_methods(services: Any) -> list[Any]:
 
 
 @hookimpl
+def register_import_plugins(services: Any) -> list[Any]:
+    CALLS["register_import_plugins"] += 1
+    return []
+
+
+@hookimpl
 def image_creating(ctx: Any, fields: dict[str, Any]) -> None:
     CALLS["image_creating"] += 1
     _forbid(fields.get("name"))
