@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "ceph"
 REQUIRED = os.environ.get("GLIMPSE_TEST_REQUIRE_CEPH") == "1"
+CLUSTER_PREFIX = "glimpse-ceph-"
 
 
 def unavailable(reason: str) -> None:
@@ -34,7 +36,7 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -100,14 +102,15 @@ def start_cluster(directory: Path) -> CephCluster:
     if not shutil.which("ceph-mon") and (os.geteuid() != 0 or not shutil.which("apt-get")):
         unavailable("Ceph tests need Debian's ceph packages: run as root with apt-get, or "
                     "`sudo scripts/ceph/install.sh` once")
-    command = [str(SCRIPTS / "up.sh"), str(directory), "--rgw-port", str(_free_port()),
-               "--mon-port", str(_free_port())]
+    command = [str(SCRIPTS / "up.sh"), str(directory), "--rgw-port", str(free_port()),
+               "--mon-port", str(free_port())]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if result.returncode:
         reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "up.sh failed"
         if "apt-get" in reason or "packages missing" in reason:
             unavailable(f"Ceph could not be installed: {reason}")
         pytest.fail(f"the test Ceph cluster did not start: {reason}")
+    (directory / "owner.pid").write_text(str(os.getpid()))
     env = {}
     for line in (directory / "env").read_text().splitlines():
         if line.startswith("export "):
@@ -118,6 +121,17 @@ def start_cluster(directory: Path) -> CephCluster:
 
 def stop_cluster(cluster: CephCluster) -> None:
     subprocess.run([str(SCRIPTS / "down.sh"), str(cluster.directory)], capture_output=True, timeout=120)
+
+
+def reap_orphaned_clusters() -> None:
+    """Stop clusters of earlier sessions that were killed before their teardown (their owner is gone)."""
+    for owner in Path(tempfile.gettempdir()).glob(f"{CLUSTER_PREFIX}*/owner.pid"):
+        try:
+            alive = Path(f"/proc/{int(owner.read_text())}").exists()
+        except (OSError, ValueError):
+            continue
+        if not alive:
+            subprocess.run([str(SCRIPTS / "down.sh"), str(owner.parent)], capture_output=True, timeout=120)
 
 
 def import_rados_bindings() -> None:
