@@ -18,6 +18,7 @@
     │   ├── ReservedAttribute
     │   ├── ImageProtected
     │   ├── InvalidStateForAction   e.g. deactivating an image that is not active
+    │   ├── StoreReadOnly           writing to a store configured read-only
     │   └── NamespaceProtected      deleting a protected metadef namespace or its contents
     ├── NotFound
     │   ├── ImageNotFound           unknown, deleted, or invisible to the caller
@@ -40,6 +41,7 @@
     ├── PreconditionFailed          If-Match names a version that is no longer current
     ├── RangeNotSatisfiable
     └── StoreUnavailable            the backing store cannot be reached
+        └── ImageDataCorrupt        data read back does not match its recorded checksum
 """
 
 from __future__ import annotations
@@ -222,4 +224,12 @@ class RangeNotSatisfiable(GlimpseError):
 
 
 class StoreUnavailable(GlimpseError):
+    pass
+
+
+class ImageDataCorrupt(StoreUnavailable):
+    pass
+
+
+class StoreReadOnly(Forbidden):
     pass

@@ -145,6 +145,11 @@ class Settings(BaseSettings):
         default=None, description="directory for staged data (glance-direct); default <data_dir>/staging; share it "
                                   "between nodes"
     )
+    staging_store: dict[str, Any] = Field(
+        default_factory=dict,
+        description='the store staged data is kept in, as a store of `stores`: {"driver": ..., ...options}; default '
+                    'a filesystem store at staging_path. Nodes that stage and nodes that import must share it',
+    )
     import_threads: int = Field(default=2, ge=1, description="imports one worker process runs at the same time")
     task_time_to_live: float = Field(default=48 * 3600.0, gt=0, description="seconds a finished task stays listed")
     web_download_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
@@ -249,6 +254,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"store id {store_id!r} is reserved (os_glance* ids are for internal stores)")
             if "driver" not in options:
                 raise ValueError(f"store {store_id!r} needs a 'driver'")
+            if not isinstance(options.get("read_only", False), bool):
+                raise ValueError(f"store {store_id!r}: read_only must be true or false")
+        if not self.staging_store:
+            self.staging_store = {"driver": "filesystem", "path": str(self.staging_path or self.data_dir / "staging")}
+        if "driver" not in self.staging_store:
+            raise ValueError("staging_store needs a 'driver'")
         if self.default_store not in self.stores:
             raise ValueError(f"default_store {self.default_store!r} is not one of the stores: {', '.join(self.stores)}")
         if not self.notification_publisher_id:

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from glimpse.stores.base import Store, StoreError, StoreObjectNotFound, StoreUnavailableError
+from glimpse.stores.base import (
+    PendingObject,
+    Store,
+    StoreConfigError,
+    StoreError,
+    StoreObjectNotFound,
+    StoreUnavailableError,
+    put,
+)
 from glimpse.stores.filesystem import FilesystemStore
 from glimpse.stores.loader import driver_class, load_stores
 
@@ -25,7 +33,7 @@ def test_is_a_store(store: FilesystemStore) -> None:
 
 def test_put_then_read_back(store: FilesystemStore) -> None:
     data = os.urandom(10_500)
-    stored = store.put("k1", [data[:5000], data[5000:]], size=len(data))
+    stored = put(store, "k1", [data[:5000], data[5000:]], size=len(data))
     assert stored.size == len(data) and stored.key == "k1"
     assert stored.url == store.url_for("k1") and stored.url.startswith("file:///")
     assert b"".join(store.open("k1")) == data
@@ -35,7 +43,7 @@ def test_put_then_read_back(store: FilesystemStore) -> None:
 
 def test_ranged_reads(store: FilesystemStore) -> None:
     data = bytes(range(256)) * 20
-    store.put("r", [data])
+    put(store, "r", [data])
     assert b"".join(store.open("r", offset=100, length=50)) == data[100:150]
     assert b"".join(store.open("r", offset=5000)) == data[5000:]
     assert b"".join(store.open("r", offset=0, length=0)) == b""
@@ -48,21 +56,21 @@ def test_failed_put_leaves_nothing(store: FilesystemStore) -> None:
         raise RuntimeError("source broke")
 
     with pytest.raises(RuntimeError):
-        store.put("broken", failing())
+        put(store, "broken", failing())
     assert list(store.root.iterdir()) == []
     with pytest.raises(StoreObjectNotFound):
         store.open("broken")
 
 
 def test_put_replaces_atomically(store: FilesystemStore) -> None:
-    store.put("k", [b"old"])
+    put(store, "k", [b"old"])
 
     def failing() -> Iterator[bytes]:
         yield b"new"
         raise RuntimeError
 
     with pytest.raises(RuntimeError):
-        store.put("k", failing())
+        put(store, "k", failing())
     assert b"".join(store.open("k")) == b"old"
 
 
@@ -75,7 +83,7 @@ def test_missing_objects(store: FilesystemStore) -> None:
 
 
 def test_delete(store: FilesystemStore) -> None:
-    store.put("d", [b"x"])
+    put(store, "d", [b"x"])
     store.delete("d")
     with pytest.raises(StoreObjectNotFound):
         store.stat("d")
@@ -84,7 +92,7 @@ def test_delete(store: FilesystemStore) -> None:
 @pytest.mark.parametrize("key", ["", "../escape", "a/b", ".hidden"])
 def test_unsafe_keys_are_refused(store: FilesystemStore, key: str) -> None:
     with pytest.raises(StoreError):
-        store.put(key, [b"x"])
+        put(store, key, [b"x"])
 
 
 def test_purge_incomplete_removes_only_old_temporaries(store: FilesystemStore) -> None:
@@ -94,7 +102,7 @@ def test_purge_incomplete_removes_only_old_temporaries(store: FilesystemStore) -
     os.utime(old, (past, past))
     fresh = store.root / ".incoming-fresh"
     fresh.write_bytes(b"y")
-    store.put("kept", [b"z"])
+    put(store, "kept", [b"z"])
     assert store.purge_incomplete(older_than=600) == [".incoming-old"]
     assert sorted(p.name for p in store.root.iterdir()) == [".incoming-fresh", "kept"]
 
@@ -112,7 +120,7 @@ def test_source_errors_pass_through_untranslated(store: FilesystemStore) -> None
         raise ConnectionResetError("peer went away")
 
     with pytest.raises(ConnectionResetError):
-        store.put("k", source())
+        put(store, "k", source())
 
 
 def test_drivers_are_found_by_entry_point(tmp_path: Path) -> None:
@@ -143,16 +151,57 @@ def _resident_fraction(path: Path, length: int) -> float:
 
 
 @pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise on this platform")
-@pytest.mark.parametrize("drop", [True, False])
-def test_written_data_leaves_the_page_cache_unless_kept(tmp_path: Path, drop: bool) -> None:
+@pytest.mark.parametrize(("options", "dropped"), [
+    ({"drop_written_data_above": 0}, True),
+    ({"drop_written_data_above": 100 << 20}, True),
+    ({}, False),
+    ({"drop_written_data": False, "drop_written_data_above": 0}, False),
+])
+def test_written_data_leaves_the_page_cache_only_beyond_the_threshold(
+        tmp_path: Path, options: dict[str, object], dropped: bool) -> None:
     from glimpse.stores.filesystem import WRITEBACK_EVERY
 
-    store = FilesystemStore(path=str(tmp_path / "objects"), drop_written_data=drop)
+    store = FilesystemStore(path=str(tmp_path / "objects"), **options)
     block = os.urandom(1 << 20)
     total = 2 * WRITEBACK_EVERY + (1 << 20)
-    store.put("big", (block for _ in range(total // len(block))))
+    put(store, "big", (block for _ in range(total // len(block))))
     resident = _resident_fraction(store.root / "big", WRITEBACK_EVERY)
-    if drop:
-        assert resident < 0.5, f"{resident:.0%} of the first 64 MiB still cached after the write"
+    if dropped:
+        assert resident < 0.5, f"{resident:.0%} of the first 64 MiB still cached after the write ({options})"
     else:
-        assert resident > 0.9, f"only {resident:.0%} of the first 64 MiB cached with drop_written_data off"
+        assert resident > 0.9, f"only {resident:.0%} of the first 64 MiB cached ({options})"
+
+
+def test_a_pending_object_is_invisible_until_committed(store: FilesystemStore) -> None:
+    pending = store.begin("p", size=6)
+    assert isinstance(pending, PendingObject)
+    pending.write(b"abc")
+    pending.write(memoryview(b"xdefx")[1:4])
+    local = pending.local_path()
+    assert local is not None and Path(local).read_bytes() == b"abcdef"
+    assert Path(local).parent == store.root and Path(local).name.startswith(".")
+    with pytest.raises(StoreObjectNotFound):
+        store.stat("p")
+    stored = pending.commit()
+    assert (stored.key, stored.size, stored.url) == ("p", 6, store.url_for("p"))
+    assert b"".join(store.open("p")) == b"abcdef"
+    assert not Path(local).exists()
+    pending.abort()  # after commit: nothing happens
+    assert store.stat("p") == 6
+
+
+def test_an_aborted_object_leaves_no_file(store: FilesystemStore) -> None:
+    put(store, "a", [b"old"])
+    pending = store.begin("a")
+    pending.write(b"new data")
+    pending.abort()
+    pending.abort()
+    assert sorted(p.name for p in store.root.iterdir()) == ["a"]
+    assert b"".join(store.open("a")) == b"old"
+    with pytest.raises(StoreError):
+        pending.write(b"more")
+
+
+def test_a_negative_drop_threshold_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreConfigError, match="drop_written_data_above"):
+        FilesystemStore(path=str(tmp_path), drop_written_data_above=-1)

@@ -24,7 +24,7 @@ from glimpse.services.imports import (
     WEB_DOWNLOAD,
     ImportMethod,
 )
-from glimpse.stores.filesystem import FilesystemStore
+from glimpse.stores.loader import load_store
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -50,7 +50,7 @@ def register_import_methods(services: Services) -> Sequence[ImportMethod]:
     settings = services.settings
     methods: list[ImportMethod] = []
     if GLANCE_DIRECT in settings.import_methods:
-        staging = FilesystemStore(path=str(settings.staging_path or settings.data_dir / "staging"))
+        staging = load_store(STAGING_STORE, settings.staging_store)
         services.stores.add_internal(STAGING_STORE, staging)
         methods.append(GlanceDirect(staging, services.image_repository))
     if WEB_DOWNLOAD in settings.import_methods:

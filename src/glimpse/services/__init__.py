@@ -32,7 +32,8 @@ from glimpse.domain.schemas import ImageSchema, load_custom_properties
 from glimpse.extensions.manager import Extensions, load_extensions
 from glimpse.services.access import ImageAccess
 from glimpse.services.catalog import PropertyCatalog
-from glimpse.services.image_data import ImageDataService
+from glimpse.services.image_data import CHUNK_SIZE, ImageDataService
+from glimpse.services.ingest import FormatGate, IngestPipeline
 from glimpse.services.images import ImageService
 from glimpse.services.imports import ImportService
 from glimpse.services.tasks import TaskService
@@ -116,6 +117,7 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         stores=load_stores(settings.stores),
         default=settings.default_store,
         descriptions={k: str(v.get("description", "")) for k, v in settings.stores.items()},
+        read_only={k for k, v in settings.stores.items() if v.get("read_only")},
     )
     image_repository = ImageRepository(database)
     policy = Policy.from_file(settings.policy_file)
@@ -136,12 +138,12 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
                               reject_undefined=settings.reject_undefined_image_properties,
                               known=frozenset(custom))
     metadef_access = MetadefAccess(MetadefRepository(database), policy)
-    image_data = ImageDataService(
-        access, stores, quotas, limits, outbox, size_cap=settings.image_size_cap,
-        hash_algorithm=settings.hashing_algorithm, require_format_match=settings.require_image_format_match,
-    )
+    ingest = IngestPipeline(FormatGate(require_match=settings.require_image_format_match),
+                            hash_algorithm=settings.hashing_algorithm, size_cap=settings.image_size_cap,
+                            spool_dir=settings.data_dir / "spool", block_size=CHUNK_SIZE)
+    image_data = ImageDataService(access, stores, quotas, limits, outbox, ingest, size_cap=settings.image_size_cap)
     task_repository = TaskRepository(database)
-    imports = ImportService(access, image_data, stores, task_repository, quotas,
+    imports = ImportService(access, image_data, stores, task_repository, quotas, ingest,
                             size_cap=settings.image_size_cap, threads=settings.import_threads,
                             task_lifetime=dt.timedelta(seconds=settings.task_time_to_live))
     images = ImageService(access, schema, limits, stores, quotas, catalog)

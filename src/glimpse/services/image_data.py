@@ -1,9 +1,9 @@
-"""Image data use cases: upload (hash, limit, inspect, commit) and download.
+"""Image data use cases: upload (through the ingest pipeline) and download.
 
-Bytes stream through here and are never held whole: uploads wrap the caller's
-chunks (or body reader) in :class:`~glimpse.services.inbound.Inbound`, which
-hashes, counts, enforces the size cap and looks at the head and tail for format
-inspection while the store writes.
+Bytes stream through here and are never held whole: uploads and imports hand
+the caller's chunks (or body reader) to :class:`~glimpse.services.ingest.IngestPipeline`,
+which hashes, counts, enforces the size cap and quota and checks the format
+before the store commits; copies to further stores go through it too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from glimpse.context import RequestContext
 from glimpse.db.images import ImageRepository
-from glimpse.domain import formats
 from glimpse.domain.images import Image, ImageLocation, ImageStatus
 from glimpse.errors import (
     Conflict,
@@ -29,15 +28,17 @@ from glimpse.errors import (
     RangeNotSatisfiable,
     SizeMismatch,
     StoreFull,
+    StoreReadOnly,
     StoreUnavailable,
 )
 from glimpse.db.outbox import OutboxRepository
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
-from glimpse.services.inbound import BodyReader, Inbound
+from glimpse.services.inbound import BodyReader
+from glimpse.services.ingest import Expected, Ingested, IngestPipeline
 from glimpse.services.stores import StoreSet
-from glimpse.stores.base import StoreError, StoreFullError, StoreObjectNotFound
+from glimpse.stores.base import StoreError, StoreObjectNotFound
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,7 @@ class Download:
 
 class ImageDataService:
     def __init__(self, access: ImageAccess, stores: StoreSet, quotas: ProjectQuotas, limits: ImageLimits,
-                 outbox: OutboxRepository, *, size_cap: int, hash_algorithm: str,
-                 require_format_match: bool = True) -> None:
+                 outbox: OutboxRepository, ingest: IngestPipeline, *, size_cap: int) -> None:
         self._access = access
         self._outbox = outbox
         self._extensions = access.extensions
@@ -117,9 +117,8 @@ class ImageDataService:
         self._stores = stores
         self._quotas = quotas
         self._limits = limits
+        self._ingest = ingest
         self._size_cap = size_cap
-        self._hash_algorithm = hash_algorithm
-        self._require_format_match = require_format_match
 
     def upload(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes] | BodyReader, *,
                size: int | None = None, store: str | None = None) -> Image:
@@ -193,7 +192,7 @@ class ImageDataService:
             raise
 
         first = store_ids[0]
-        store = self._stores.get(first)
+        store = self._stores.writable(first)
         key = image.id
         written = [(first, key, self._images.reserve_location(image.id, first, key, store.url_for(key)))]
 
@@ -202,29 +201,23 @@ class ImageDataService:
             if heartbeat is not None:
                 heartbeat()
 
-        inbound = Inbound(chunks, self._hash_algorithm, self._size_cap, size, quota_left, heartbeat=beat,
-                          block_size=CHUNK_SIZE)
         try:
             if writing is ImageStatus.SAVING:
                 self._hooks.image_upload_started(ctx=ctx, image=image)
-            stored = store.put(key, inbound, size=size)
-            inbound.verify_size()
-            virtual_size = self._inspect(image, inbound)
+            ingested = self._ingest.ingest(first, store, key, chunks, declared=size, quota_left=quota_left,
+                                           inspect=image, heartbeat=beat)
         except BaseException as exc:
             self._abandon(image.id, written, ctx=ctx, error=exc, revert=revert)
-            if isinstance(exc, StoreFullError):
-                raise StoreFull(f"The image store has no room for this image: {exc}") from exc
-            if isinstance(exc, StoreError):
-                raise StoreUnavailable(f"The image store failed while writing: {exc}") from exc
             raise
 
-        locations = [ImageLocation(store=first, key=key, url=stored.url, metadata={"store": first})]
+        locations = [ImageLocation(store=first, key=key, url=ingested.stored.url, metadata={"store": first})]
         failed: list[str] = []
         for store_id in store_ids[1:]:
             try:
-                locations.append(self._copy(image.id, first, key, store_id, written))
+                locations.append(self._copy(image.id, first, key, store_id, written, ingested))
             except BaseException as exc:
-                if all_stores_must_succeed or not isinstance(exc, (StoreError, StoreUnavailable)):
+                if all_stores_must_succeed or not isinstance(exc, (StoreError, StoreUnavailable, StoreFull,
+                                                                    StoreReadOnly)):
                     self._abandon(image.id, written, ctx=ctx, error=exc, revert=revert)
                     raise StoreUnavailable(f"Copying the image to store '{store_id}' failed: {exc}") from exc
                 log.warning("import of image %s to store %s failed: %s", image.id, store_id, exc)
@@ -235,15 +228,15 @@ class ImageDataService:
                 raise ImageGone(f"Image {current.id} was deleted while its data was being written.")
             self._limits.check_locations(len(current.locations) + len(locations))
             active = dataclasses.replace(
-                current, status=ImageStatus.ACTIVE, size=inbound.received, virtual_size=virtual_size,
-                checksum=inbound.md5.hexdigest(), os_hash_algo=self._hash_algorithm,
-                os_hash_value=inbound.hash.hexdigest(), locations=(*current.locations, *locations))
+                current, status=ImageStatus.ACTIVE, size=ingested.size, virtual_size=ingested.virtual_size,
+                checksum=ingested.checksum, os_hash_algo=ingested.os_hash_algo,
+                os_hash_value=ingested.os_hash_value, locations=(*current.locations, *locations))
             return finish(active, failed) if finish is not None else active
 
         try:
             active = self._access.change(
                 image.id, activated,
-                guard=lambda before, _after: self._quotas.for_stored_data(before.owner, inbound.received),
+                guard=lambda before, _after: self._quotas.for_stored_data(before.owner, ingested.size),
                 events=lambda before, after: [
                     *(image_event("image.upload", ctx, after, store=loc.store) for loc in locations),
                     image_event("image.activate", ctx, after), image_event("image.update", ctx, after)])
@@ -257,24 +250,22 @@ class ImageDataService:
         return self._access.present(ctx, active)
 
     def _copy(self, image_id: str, source_store: str, key: str, store_id: str,
-              written: list[tuple[str, str, int]]) -> ImageLocation:
-        """Copy stored data to another store, recording the copy in ``written`` so a failure can undo it."""
-        target = self._stores.get(store_id)
+              written: list[tuple[str, str, int]], source: Ingested) -> ImageLocation:
+        """Copy stored data to another store through the pipeline, checked against the digests it came in with.
+
+        The copy is recorded in ``written`` so that a failure can undo it.
+        """
+        target = self._stores.writable(store_id)
         written.append((store_id, key, self._images.reserve_location(image_id, store_id, key, target.url_for(key))))
-        source = self._stores.get(source_store).open(key)
+        chunks = self._stores.get(source_store).open(key)
         try:
-            stored = target.put(key, source)
+            copied = self._ingest.ingest(store_id, target, key, chunks, declared=source.size,
+                                         expect=Expected(source.checksum, source.os_hash_value))
         finally:
-            close = getattr(source, "close", None)
+            close = getattr(chunks, "close", None)
             if close is not None:
                 close()
-        return ImageLocation(store=store_id, key=key, url=stored.url, metadata={"store": store_id})
-
-    def _inspect(self, image: Image, inbound: Inbound) -> int | None:
-        found = formats.detect(bytes(inbound.head), bytes(inbound.tail), inbound.received)
-        if not self._require_format_match:
-            return found.virtual_size if found.format == image.disk_format else None
-        return formats.check(image.disk_format, image.container_format, found)
+        return ImageLocation(store=store_id, key=key, url=copied.stored.url, metadata={"store": store_id})
 
     def _abandon(self, image_id: str, written: list[tuple[str, str, int]], *, restore: bool = True,
                  ctx: RequestContext | None = None, error: BaseException | None = None,

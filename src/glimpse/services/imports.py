@@ -36,17 +36,15 @@ from glimpse.errors import (
     ImageTooLarge,
     InvalidRequest,
     NotFound,
-    QuotaExceeded,
     SizeMismatch,
-    StoreFull,
-    StoreUnavailable,
 )
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
 from glimpse.services.image_data import ImageDataService, back_to_queued
+from glimpse.services.ingest import IngestPipeline
 from glimpse.services.quotas import ProjectQuotas
 from glimpse.services.stores import StoreSet
-from glimpse.stores.base import Store, StoreError, StoreFullError
+from glimpse.stores.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +129,10 @@ class ImportMethod(Protocol):
 
 class ImportService:
     def __init__(self, access: ImageAccess, data: ImageDataService, stores: StoreSet, tasks: TaskRepository,
-                 quotas: ProjectQuotas, *, size_cap: int, task_lifetime: dt.timedelta, threads: int = 2) -> None:
+                 quotas: ProjectQuotas, ingest: IngestPipeline, *, size_cap: int, task_lifetime: dt.timedelta,
+                 threads: int = 2) -> None:
         self._access = access
+        self._ingest = ingest
         self._images = access.images
         self._data = data
         self._stores = stores
@@ -178,14 +178,14 @@ class ImportService:
         staging = self._stores.get(STAGING_STORE)
         key = image.id
         location_id = self._images.reserve_location(image.id, STAGING_STORE, key, staging.url_for(key))
-        counted = _Counted(chunks, self._size_cap, size, self._quotas.remaining_stage_bytes(image.owner),
-                           heartbeat=lambda: self._images.touch_location(location_id))
         try:
-            staging.put(key, counted, size=size)
-            counted.verify_size()
+            ingested = self._ingest.ingest(STAGING_STORE, staging, key, chunks, declared=size,
+                                           quota_left=self._quotas.remaining_stage_bytes(image.owner),
+                                           quota_name="image_stage_total",
+                                           heartbeat=lambda: self._images.touch_location(location_id))
             staged = self._access.change(
-                image.id, lambda current: _staged(current, counted.received),
-                guard=lambda before, _after: self._quotas.for_staged_data(before.owner, counted.received),
+                image.id, lambda current: _staged(current, ingested.size),
+                guard=lambda before, _after: self._quotas.for_staged_data(before.owner, ingested.size),
                 events=lambda before, after: [image_event("image.upload", ctx, after, store=STAGING_STORE),
                                               image_event("image.update", ctx, after)])
         except BaseException as exc:
@@ -195,10 +195,6 @@ class ImportService:
             if isinstance(exc, ImageGone):
                 raise
             self._requeue(ctx, image.id, exc)
-            if isinstance(exc, StoreFullError):
-                raise StoreFull(f"The staging area has no room for this image: {exc}") from exc
-            if isinstance(exc, StoreError):
-                raise StoreUnavailable(f"The staging area failed while writing: {exc}") from exc
             raise
         self._images.set_location_status(location_id, "staged")
         return self._access.present(ctx, staged)
@@ -402,35 +398,3 @@ class _Heartbeat:
         if now - self._last >= _HEARTBEAT_SECONDS:
             self._last = now
             self._beat()
-
-
-class _Counted:
-    """Staged bytes on their way to the staging store: counted, capped, heart-beating."""
-
-    def __init__(self, chunks: Iterable[bytes], cap: int, declared: int | None, quota_left: int | None, *,
-                 heartbeat: Callable[[], None]) -> None:
-        self._chunks = chunks
-        self._cap = cap
-        self._declared = declared
-        self._quota_left = quota_left
-        self._heartbeat = _Heartbeat(heartbeat)
-        self.received = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._chunks:
-            self.received += len(chunk)
-            if self.received > self._cap:
-                raise ImageTooLarge(f"Image exceeds the maximum size of {self._cap} bytes.")
-            if self._declared is not None and self.received > self._declared:
-                raise SizeMismatch(f"More data was sent than the declared size of {self._declared} bytes.")
-            if self._quota_left is not None and self.received > self._quota_left:
-                raise QuotaExceeded(f"Quota exceeded for image_stage_total: only {self._quota_left} more bytes "
-                                    "may be staged in this project.")
-            self._heartbeat()
-            yield chunk
-
-    def verify_size(self) -> None:
-        if self._declared is not None and self.received != self._declared:
-            raise SizeMismatch(f"Size mismatch: {self.received} bytes were received but {self._declared} "
-                               "were declared.")
-

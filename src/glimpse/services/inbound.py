@@ -1,4 +1,4 @@
-"""The upload stream as a store sees it: hashed, counted, capped and sampled on the way through.
+"""The upload stream as a store sees it: hashed, counted and capped on the way through.
 
 An upload arrives either as an iterator of chunks, or as a :class:`BodyReader`
 that fills buffers it is given (a socket read straight into memory). Readers
@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
-from glimpse.domain import formats
 from glimpse.errors import ImageTooLarge, QuotaExceeded, SizeMismatch
 from glimpse.services.hashing import ParallelDigests
 
@@ -63,7 +62,7 @@ class BufferRing:
 
 
 class Inbound:
-    """The upload stream as the store sees it: hashed, counted, capped and sampled.
+    """The upload stream as the store sees it: hashed, counted and capped.
 
     MD5 and the ``os_hash_algo`` digest run on threads of their own
     (:class:`ParallelDigests`) while the store writes; they are complete once
@@ -73,7 +72,8 @@ class Inbound:
     """
 
     def __init__(self, data: Iterable[bytes] | BodyReader, algorithm: str, cap: int, declared: int | None,
-                 quota_left: int | None, *, heartbeat: Callable[[], None], block_size: int) -> None:
+                 quota_left: int | None, *, heartbeat: Callable[[], None], block_size: int,
+                 quota_name: str = "image_size_total") -> None:
         self._data = data
         self._block_size = block_size
         self._algorithm = algorithm
@@ -81,11 +81,10 @@ class Inbound:
         self._declared = declared
         self._quota_left = quota_left
         self._heartbeat = heartbeat
+        self._quota_name = quota_name
         self.md5: Any = None
         self.hash: Any = None
         self.received = 0
-        self.head = bytearray()
-        self.tail = b""
 
     def __iter__(self) -> Iterator[bytes | memoryview]:
         digests = ParallelDigests("md5", self._algorithm)
@@ -114,7 +113,7 @@ class Inbound:
                 raise ImageTooLarge(f"Image exceeds the maximum size of {self._cap} bytes.")
             if self._quota_left is not None and self.received > self._quota_left:
                 raise QuotaExceeded(
-                    f"Quota exceeded for image_size_total: only {self._quota_left} more bytes may be stored "
+                    f"Quota exceeded for {self._quota_name}: only {self._quota_left} more bytes may be kept "
                     "in this project. Delete images or ask for a higher quota."
                 )
             if self._declared is not None and self.received > self._declared:
@@ -122,10 +121,6 @@ class Inbound:
                     f"More data was sent than the declared size of {self._declared} bytes."
                 )
             digests.update(chunk)
-            if len(self.head) < formats.HEAD_SIZE:
-                self.head += chunk[: formats.HEAD_SIZE - len(self.head)]
-            self.tail = (self.tail + chunk)[-formats.TAIL_SIZE:] if len(chunk) < formats.TAIL_SIZE \
-                else bytes(chunk[-formats.TAIL_SIZE:])
             now = time.monotonic()
             if now - beat > HEARTBEAT_SECONDS:
                 self._heartbeat()

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from glimpse.db.images import ImageRepository, utcnow
-from glimpse.errors import StoreUnavailable, UnknownStore
+from glimpse.errors import StoreReadOnly, StoreUnavailable, UnknownStore
 from glimpse.stores.base import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,8 @@ class StoreSet:
     default: str
     descriptions: dict[str, str] = field(default_factory=dict)
     internal: set[str] = field(default_factory=set)
+    #: stores that serve the data they hold but take no new data
+    read_only: set[str] = field(default_factory=set)
 
     def add_internal(self, store_id: str, store: Store) -> None:
         """Register a store the service uses for itself (staging), not offered for image data."""
@@ -44,6 +46,19 @@ class StoreSet:
         if store_id not in self.offered:
             raise UnknownStore(f"Store '{store_id}' is not known here; this site has {', '.join(self.offered)}.")
         return store_id
+
+    def writable(self, store_id: str) -> Store:
+        """The store ``store_id`` for writing; :class:`StoreReadOnly` if it is configured read-only."""
+        store = self.get(store_id)
+        if store_id in self.read_only:
+            raise StoreReadOnly(f"Store '{store_id}' is read-only: it serves the images it holds but takes no new "
+                                f"data. Writable stores: {', '.join(self.writable_ids) or 'none'}.")
+        return store
+
+    @property
+    def writable_ids(self) -> list[str]:
+        """Ids of the offered stores that take new data."""
+        return [store_id for store_id in self.offered if store_id not in self.read_only]
 
     def get(self, store_id: str) -> Store:
         try:

@@ -1,20 +1,24 @@
 """A store on a local or shared filesystem directory.
 
-Writes go to a hidden temporary file in the same directory, are fsynced and
-renamed into place, so a crash never leaves a half-written image visible.
+Writes go to a hidden temporary file in the same directory (the pending
+object, whose path the ingest pipeline inspects), are fsynced and renamed into
+place on commit, so a crash never leaves a half-written image visible.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from glimpse.stores.base import (
+    StoreConfigError,
     StoredObject,
     StoreError,
     StoreFullError,
@@ -22,11 +26,14 @@ from glimpse.stores.base import (
     StoreUnavailableError,
 )
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 _TEMP_PREFIX = ".incoming-"
 READ_CHUNK = 1024 * 1024
 #: While writing, data is flushed to disk in the background every this many bytes.
 WRITEBACK_EVERY = 64 * 1024 * 1024
+#: Written images up to this size stay in the page cache (capped at an eighth of memory), see :class:`_Writeback`.
+KEEP_WRITTEN_UP_TO = 1024 * 1024 * 1024
 _FADVISE = getattr(os, "posix_fadvise", None)
 
 
@@ -34,11 +41,16 @@ class FilesystemStore:
     """Objects are files named by key in ``path``."""
 
     def __init__(self, *, path: str, read_chunk_size: int = READ_CHUNK, drop_written_data: bool = True,
-                 **_ignored: object) -> None:
+                 drop_written_data_above: int | None = None) -> None:
         self.root = Path(path).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._chunk = read_chunk_size
-        self._drop_written = bool(drop_written_data)
+        if drop_written_data_above is None:
+            drop_written_data_above = min(KEEP_WRITTEN_UP_TO, _memory() // 8)
+        if not isinstance(drop_written_data_above, int) or drop_written_data_above < 0:
+            raise StoreConfigError("drop_written_data_above", "must be a number of bytes, 0 or more")
+        #: images growing beyond this many bytes leave the page cache as they are written; None: never
+        self._drop_above = drop_written_data_above if drop_written_data else None
 
     def _path(self, key: str) -> Path:
         if not key or "/" in key or key.startswith("."):
@@ -48,21 +60,12 @@ class FilesystemStore:
     def url_for(self, key: str) -> str:
         return self._path(key).as_uri()
 
-    def put(self, key: str, chunks: Iterable[bytes | memoryview], *, size: int | None = None) -> StoredObject:
+    def begin(self, key: str, *, size: int | None = None) -> PendingFile:
+        """Open a hidden temporary file beside the object's final name; :meth:`PendingFile.commit` renames it."""
         target = self._path(key)
         temp = self.root / f"{_TEMP_PREFIX}{key}-{os.getpid()}-{time.monotonic_ns()}"
-        try:
-            fd = _os_call(os.open, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            with os.fdopen(fd, "wb", buffering=0) as out, _Writeback(out.fileno(), drop=self._drop_written) as writeback:
-                written = _write_all(out, chunks, writeback)  # errors of ``chunks`` pass through untouched
-                writeback.stop()
-                _os_call(os.fsync, out.fileno())
-            _os_call(os.replace, temp, target)
-            _os_call(_fsync_dir, self.root)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        return StoredObject(key=key, url=target.as_uri(), size=written)
+        fd = _os_call(os.open, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        return PendingFile(key, target, temp, fd, drop_above=self._drop_above)
 
     def open(self, key: str, *, offset: int = 0, length: int | None = None) -> FileChunks:
         try:
@@ -111,6 +114,64 @@ class FilesystemStore:
         return removed
 
 
+class PendingFile:
+    """An object being written to a hidden temporary file; :meth:`commit` fsyncs it and renames it into place.
+
+    Used from one thread at a time. ``abort`` unlinks the file; after
+    ``commit`` or a first ``abort`` it does nothing.
+    """
+
+    def __init__(self, key: str, target: Path, temp: Path, fd: int, *, drop_above: int | None) -> None:
+        self.key = key
+        self._target = target
+        self._temp = temp
+        self._fd: int | None = fd
+        self._writeback = _Writeback(fd, drop_above=drop_above)
+        self._written = 0
+        self._finished = False
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        if self._fd is None:
+            raise StoreError(f"object {self.key!r} is no longer open for writing")
+        view = memoryview(chunk)
+        while view:
+            n = _os_call(os.write, self._fd, view)
+            view = view[n:]
+            self._written += n
+        self._writeback.wrote(self._written)
+
+    def local_path(self) -> str:
+        return str(self._temp)
+
+    def commit(self) -> StoredObject:
+        if self._fd is None:
+            raise StoreError(f"object {self.key!r} is no longer open for writing")
+        self._writeback.stop()
+        _os_call(os.fsync, self._fd)
+        self._writeback.synced(self._written)
+        self._close()
+        _os_call(os.replace, self._temp, self._target)
+        self._finished = True
+        _os_call(_fsync_dir, self._target.parent)
+        return StoredObject(key=self.key, url=self._target.as_uri(), size=self._written)
+
+    def abort(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._writeback.stop()
+        self._close()
+        try:
+            self._temp.unlink(missing_ok=True)
+        except OSError as exc:  # purge_incomplete removes it later
+            log.warning("could not remove %s after an aborted write: %s", self._temp, exc)
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
 class FileChunks:
     """The bytes ``offset .. offset+length`` of an open file: an iterator of chunks and a :class:`FileRegion`."""
 
@@ -143,36 +204,28 @@ class FileChunks:
         self._handle.close()
 
 
-def _write_all(out: BinaryIO, chunks: Iterable[bytes | memoryview], writeback: _Writeback) -> int:
-    written = 0
-    for chunk in chunks:
-        view = memoryview(chunk)
-        while view:
-            n = _os_call(out.write, view)
-            view = view[n:]
-            written += n
-        writeback.wrote(written)
-    return written
-
-
 class _Writeback:
     """Flushes a file being written to disk in the background, every :data:`WRITEBACK_EVERY` bytes.
 
     The final ``fsync`` then finds little left to do, and a large upload does
-    not pile up dirty pages until the kernel throttles the writer. What has
-    reached the disk is dropped from the page cache unless ``drop`` is false
-    (``POSIX_FADV_DONTNEED``, as object stores such as Swift do): writing an image
-    does not evict data other requests use, and the next pages written reuse the
-    ones just freed instead of taking fresh memory, which costs the kernel several
+    not pile up dirty pages until the kernel throttles the writer.
+
+    Once a file grows beyond ``drop_above`` bytes, what has reached the disk is
+    dropped from the page cache (``POSIX_FADV_DONTNEED``, as object stores such
+    as Swift do), from its first byte on: writing a very large image does not
+    evict data other requests use, and the next pages written reuse the ones
+    just freed instead of taking fresh memory, which costs the kernel several
     times more (on the virtual machines measured, about 3 CPU-seconds per GiB
-    instead of under 1). The price: the first read of a large new image comes
-    from the disk. Images smaller than :data:`WRITEBACK_EVERY` are never dropped.
-    Errors are left to that final ``fsync``, which reports them.
+    instead of under 1). Smaller images, the common case, stay cached whole, so
+    the first download after an upload (often right after it: a boot, a copy
+    to another store) is served from memory instead of the disk. ``None``
+    never drops. Errors are left to that final ``fsync``, which reports them.
     """
 
-    def __init__(self, fd: int, *, drop: bool = True) -> None:
+    def __init__(self, fd: int, *, drop_above: int | None = None) -> None:
         self._fd = fd
-        self._fadvise = _FADVISE if drop else None
+        self._fadvise = _FADVISE if drop_above is not None else None
+        self._drop_above = drop_above or 0
         self._due = WRITEBACK_EVERY
         self._written = 0
         self._wake = threading.Event()
@@ -205,11 +258,17 @@ class _Writeback:
             written = self._written  # every byte up to here was written before the wake-up
             try:
                 os.fdatasync(self._fd)
-                if self._fadvise is not None:
+                if self._fadvise is not None and written > self._drop_above:
                     self._fadvise(self._fd, dropped, written - dropped, os.POSIX_FADV_DONTNEED)
+                    dropped = written
             except OSError:
                 return
-            dropped = written
+
+    def synced(self, total: int) -> None:
+        """All ``total`` bytes are on disk: drop them all if the file grew beyond the threshold."""
+        if self._fadvise is not None and total > self._drop_above:
+            with contextlib.suppress(OSError):
+                self._fadvise(self._fd, 0, total, os.POSIX_FADV_DONTNEED)
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -225,6 +284,14 @@ def _os_call(function: Callable[..., T], *args: Any) -> T:
         return function(*args)
     except OSError as exc:
         raise _translate(exc) from exc
+
+
+def _memory() -> int:
+    """Physical memory in bytes (a large number where the platform cannot tell)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 62
 
 
 def _fsync_dir(path: Path) -> None:
