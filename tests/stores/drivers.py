@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 from glimpse.stores.base import Store
-from glimpse.stores.filesystem import FilesystemStore
 from glimpse.stores.loader import driver_class
 from tests.support.ceph import CephCluster, free_port
 
@@ -66,8 +65,6 @@ def make(driver: str, **options: Any) -> Store:
 
 @register("filesystem")
 def filesystem(request: pytest.FixtureRequest) -> DriverUnderTest:
-    if not hasattr(FilesystemStore, "begin"):
-        pytest.skip("FilesystemStore.begin() comes with the stores-core branch")
     root = request.getfixturevalue("tmp_path") / "objects"
     store = make("filesystem", path=str(root))
     dut = DriverUnderTest(store, names=lambda: set(), chunk=MiB, large=1024 * MiB)

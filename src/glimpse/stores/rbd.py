@@ -16,6 +16,7 @@ the worker process.
 
 from __future__ import annotations
 
+import configparser
 import importlib
 import logging
 import os
@@ -61,11 +62,13 @@ class RbdStore:
         self._connect_timeout = options.positive_seconds("connect_timeout", connect_timeout)
         self._op_timeout = options.positive_seconds("op_timeout", op_timeout)
         self._cluster: Any = None
-        self._fsid = ""
+        # From ceph.conf when it names it, so that a location can be given while the cluster is down.
+        self._fsid = _conf_fsid(ceph_conf)
         self._lock = threading.Lock()
 
     def url_for(self, key: str) -> str:
-        self._connected()
+        if not self._fsid:
+            self._connected()
         return f"rbd://{self._fsid}/{self._pool}/{_checked(key)}/{SNAPSHOT}"
 
     def begin(self, key: str, *, size: int | None = None) -> RbdUpload:
@@ -300,6 +303,18 @@ def _bindings() -> tuple[ModuleType, ModuleType]:
     except ImportError:
         raise StoreConfigError("driver", "the rbd driver needs Ceph's Python bindings (python3-rados, python3-rbd; "
                                          "scripts/ceph/venv-bindings.sh links them into a venv)") from None
+
+
+def _conf_fsid(path: str) -> str:
+    """The ``fsid`` of ``[global]`` in a ceph.conf, or ``""``."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False, allow_no_value=True)
+    try:
+        with open(path, encoding="utf-8") as conf:  # ceph.conf indents its keys, which configparser would not take
+            parser.read_string("\n".join(line.strip() for line in conf))
+        value = parser.get("global", "fsid", fallback="")
+    except (OSError, UnicodeError, configparser.Error):
+        return ""
+    return (value or "").strip()
 
 
 def _checked(key: str) -> str:
