@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -122,6 +123,18 @@ def test_abort_leaves_nothing_in_the_backend(dut: DriverUnderTest) -> None:
     assert dut.names() == set()
     with pytest.raises(StoreObjectNotFound):
         dut.store.open(dut.key("aborted"))
+
+
+def test_a_write_abandoned_without_abort_is_cleaned_up_by_delete_or_purge(dut: DriverUnderTest) -> None:
+    pending = dut.store.begin(dut.key("crashed"), size=None)
+    write(pending, os.urandom(2 * dut.chunk + 100))
+    del pending  # the writer dies: no commit, no abort; its handles go with it
+    gc.collect()
+    dut.store.delete(dut.key("crashed"))
+    purge = getattr(dut.store, "purge_incomplete", None)
+    if purge is not None:
+        purge(older_than=0)
+    assert dut.names() == set()
 
 
 def test_a_concurrent_reader_never_sees_a_partial_object(dut: DriverUnderTest) -> None:

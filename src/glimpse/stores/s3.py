@@ -15,6 +15,7 @@ Options follow glance_store's ``s3_store_*`` names without the prefix
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -100,12 +101,41 @@ class S3Store:
         return _BodyChunks(response["Body"])
 
     def delete(self, key: str) -> None:
+        """Remove the object, and any multipart upload of ``key`` left unfinished (a crashed writer's)."""
         try:
             self._client.delete_object(Bucket=self._bucket, Key=_checked(key))
+            for upload in self._uploads(prefix=key):
+                if upload["Key"] == key:
+                    self._client.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload["UploadId"])
         except Exception as exc:
             if _code(exc) in ("NoSuchBucket", *_NOT_FOUND):
                 return
             raise _translate(exc) from None
+
+    def purge_incomplete(self, *, older_than: float) -> list[str]:
+        """Abort multipart uploads started more than ``older_than`` seconds ago; the keys they were for."""
+        cutoff = time.time() - older_than
+        purged = []
+        try:
+            for upload in self._uploads(prefix=""):
+                if upload["Initiated"].timestamp() < cutoff:
+                    self._client.abort_multipart_upload(Bucket=self._bucket, Key=upload["Key"],
+                                                        UploadId=upload["UploadId"])
+                    purged.append(str(upload["Key"]))
+        except Exception as exc:
+            if _code(exc) in ("NoSuchBucket", *_NOT_FOUND):
+                return purged
+            raise _translate(exc) from None
+        return purged
+
+    def _uploads(self, *, prefix: str) -> Iterator[dict[str, Any]]:
+        request: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix}
+        while True:
+            page = self._client.list_multipart_uploads(**request)
+            yield from page.get("Uploads", [])
+            if not page.get("IsTruncated"):
+                return
+            request.update(KeyMarker=page.get("NextKeyMarker", ""), UploadIdMarker=page.get("NextUploadIdMarker", ""))
 
     def stat(self, key: str) -> int:
         try:
