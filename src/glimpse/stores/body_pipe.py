@@ -1,9 +1,10 @@
-"""A request body fed chunk by chunk: the caller writes, a thread sends (chunked transfer encoding).
+"""A stream of chunks fed by the caller and consumed in a thread of its own: a request body, or parts to send.
 
 Lets a driver stream an upload of unknown length through a plain HTTP client
-with bounded memory: at most ``depth`` chunks wait between the writer and the
-socket. Cancelling makes the body fail, so the server never completes the
-object.
+(chunked transfer encoding), or send parts in the background while the next one
+fills, with bounded memory: at most ``depth`` chunks wait between the writer
+and the consumer. Cancelling makes the stream fail, so a server never
+completes the object.
 """
 
 from __future__ import annotations

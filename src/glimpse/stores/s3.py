@@ -3,8 +3,9 @@
 One object per key. Objects that fit in one part go up in a single PUT; larger
 ones (and any object above ``large_object_size``) as a multipart upload of
 ``large_object_chunk_size`` parts, which S3 makes visible only when it is
-completed and which is aborted on any failure. Memory per upload is one part
-(plus the copy being sent), whatever the image size.
+completed and which is aborted on any failure. A part is sent in the
+background while the next one fills; memory per upload is three parts at most
+(filling, waiting, being sent), whatever the image size.
 
 Options follow glance_store's ``s3_store_*`` names without the prefix
 (``host`` and ``bucket_url_format`` are accepted for ``endpoint`` and
@@ -29,6 +30,7 @@ from glimpse.stores.base import (
     StoreObjectNotFound,
     StoreUnavailableError,
 )
+from glimpse.stores.body_pipe import BodyPipe
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1024 * 1024
@@ -179,12 +181,17 @@ class S3Store:
 
 
 class S3Upload:
-    """A pending S3 object: one buffered part in memory; single PUT or multipart upload on commit."""
+    """A pending S3 object: one part filling in memory while the previous one is sent in the background.
+
+    The first full part starts a multipart upload; until then the object may
+    still become a single PUT at commit.
+    """
 
     def __init__(self, store: S3Store, key: str) -> None:
         self.key = key
         self._store = store
         self._buffer = bytearray()
+        self._sender: BodyPipe[None] | None = None
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._size = 0
@@ -210,11 +217,13 @@ class S3Upload:
         if self._finished:
             raise StoreError("S3 store: commit after commit or abort")
         try:
-            if self._upload_id is None and self._size <= self._store._large_object_size:
+            if self._sender is None and self._size <= self._store._large_object_size:
                 self._store._call("put_object", Key=self.key, Body=bytes(self._buffer))
             else:
-                if self._buffer or not self._parts:
+                if self._buffer or self._sender is None:
                     self._send_part()
+                assert self._sender is not None
+                self._sender.finish()
                 self._store._call("complete_multipart_upload", Key=self.key, UploadId=self._upload_id,
                                   MultipartUpload={"Parts": self._parts})
         except BaseException:
@@ -229,23 +238,31 @@ class S3Upload:
             return
         self._finished = True
         self._buffer = bytearray()
+        if self._sender is not None:
+            self._sender.cancel()
         if self._upload_id is None:
             return
         try:
             self._store._call("abort_multipart_upload", Key=self.key, UploadId=self._upload_id)
         except StoreError as exc:
             log.warning("S3 store: could not abort the multipart upload of %s (%s); "
-                        "the bucket's lifecycle rule or a later purge must remove it", self.key, exc)
+                        "deleting the key or purge_incomplete removes it later", self.key, exc)
 
     def _send_part(self) -> None:
-        if self._upload_id is None:
-            self._upload_id = self._store._call("create_multipart_upload", Key=self.key)["UploadId"]
-        number = len(self._parts) + 1
+        if self._sender is None:
+            self._sender = BodyPipe(self._send_parts, depth=1, name="s3-parts")
         body = bytes(self._buffer)
         self._buffer = bytearray()
-        answer = self._store._call("upload_part", Key=self.key, UploadId=self._upload_id, PartNumber=number,
-                                   Body=body)
-        self._parts.append({"ETag": answer["ETag"], "PartNumber": number})
+        self._sender.write(body)  # raises what sending an earlier part raised
+
+    def _send_parts(self, parts: Iterator[bytes]) -> None:
+        """The sender thread: start the multipart upload, then send each part in order."""
+        self._upload_id = self._store._call("create_multipart_upload", Key=self.key)["UploadId"]
+        for body in parts:
+            number = len(self._parts) + 1
+            answer = self._store._call("upload_part", Key=self.key, UploadId=self._upload_id, PartNumber=number,
+                                       Body=body)
+            self._parts.append({"ETag": answer["ETag"], "PartNumber": number})
 
 
 class _BodyChunks:
