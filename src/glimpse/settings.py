@@ -262,6 +262,9 @@ class Settings(BaseSettings):
             raise ValueError("staging_store needs a 'driver'")
         if self.default_store not in self.stores:
             raise ValueError(f"default_store {self.default_store!r} is not one of the stores: {', '.join(self.stores)}")
+        if self.stores[self.default_store].get("read_only"):
+            raise ValueError(f"default_store {self.default_store!r} is read-only; new image data needs a writable "
+                             "store")
         if not self.notification_publisher_id:
             self.notification_publisher_id = f"image.{socket.gethostname()}"
         if self.auth_strategy == "keystone" and not (

@@ -42,6 +42,8 @@ STATUS_CODES: dict[type[Exception], int] = {
 }
 
 _OFFERS = ("text/html", "application/json", "text/plain")
+#: Seconds a client is asked to wait (``Retry-After``) before retrying when a store is unavailable.
+RETRY_STORE_AFTER = 30
 
 
 def status_for(exc: Exception) -> int:
@@ -126,6 +128,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         headers = {"Content-Range": f"bytes */{exc.size}"}
     elif isinstance(exc, errors.Unauthenticated):
         headers = {"WWW-Authenticate": exc.challenge}
+    elif isinstance(exc, errors.StoreUnavailable):
+        headers = {"Retry-After": str(RETRY_STORE_AFTER)}
     details = None
     if isinstance(exc, errors.PropertyValueInvalid):
         # A client can act on these without parsing the message.

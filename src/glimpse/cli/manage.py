@@ -1,4 +1,4 @@
-"""``glimpse-manage``: operator commands (database, tokens, quotas, metadefs catalog, cleanup)."""
+"""``glimpse-manage``: operator commands (database, tokens, quotas, metadefs catalog, stores, cleanup)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ from glimpse.db.engine import Database
 from glimpse.db.quotas import RESOURCES
 from glimpse.errors import GlimpseError
 from glimpse.services import Services, open_services
+from glimpse.services.stores import open_node_stores
+from glimpse.settings import Settings
+from glimpse.stores.base import StoreError
+from glimpse.stores.loader import StoreSetupError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -74,6 +78,11 @@ def parser() -> argparse.ArgumentParser:
     purge.add_argument("--age-days", type=float, default=30.0,
                        help="purge images deleted at least this many days ago (default 30)")
 
+    store = commands.add_parser("store", help="the configured stores").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    store.add_parser("check", help="write, read back and delete a small object in every store; one line each, "
+                                   "non-zero exit if any fails")
+
     cleanup = commands.add_parser("cleanup", help="remove data of deleted images and of abandoned uploads")
     cleanup.add_argument("--stale-minutes", type=float, default=10.0,
                          help="an upload without progress for this long counts as abandoned (default 10)")
@@ -83,6 +92,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     settings = settings_from(args)
+    if args.command == "store":
+        sys.exit(_store_check(settings))
     if args.command == "db":
         database = Database(settings.database_url)
         try:
@@ -169,6 +180,25 @@ def _purge(args: argparse.Namespace, services: Services) -> None:
 def _cleanup(args: argparse.Namespace, services: Services) -> None:
     for line in services.maintenance.cleanup(stale_after=dt.timedelta(minutes=args.stale_minutes)):
         print(line)
+
+
+def _store_check(settings: Settings) -> int:
+    """``store check``: probe every store of this node; 0 if all answered, 1 otherwise."""
+    try:
+        stores = open_node_stores(settings)
+    except StoreSetupError as exc:
+        print(f"error: {exc}")
+        return 1
+    failed = 0
+    for store_id in stores.stores:
+        driver = (settings.stores.get(store_id) or settings.staging_store).get("driver")
+        try:
+            outcome = stores.probe(store_id)
+        except (StoreError, GlimpseError) as exc:
+            failed += 1
+            outcome = f"FAILED: {getattr(exc, 'message', exc)}"
+        print(f"store '{store_id}' ({driver}): {outcome}")
+    return 1 if failed else 0
 
 
 def _db(action: str, database: Database) -> int:

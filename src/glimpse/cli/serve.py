@@ -16,6 +16,8 @@ from glimpse.cli.options import add_common, settings_from
 from glimpse.db.engine import Database
 from glimpse.db.migrate import upgrade
 from glimpse.extensions.manager import ExtensionNotFound, load_extensions
+from glimpse.services.stores import open_node_stores
+from glimpse.stores.loader import StoreSetupError
 
 log = logging.getLogger("glimpse")
 
@@ -63,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                  "127.0.0.1, or pass --insecure-noauth if you really mean it.")
     try:  # every worker builds the app; refuse a bad configuration before forking any
         load_extensions(settings)
-    except ExtensionNotFound as exc:
+        open_node_stores(settings).require_reachable()
+    except (ExtensionNotFound, StoreSetupError) as exc:
         sys.exit(f"error: {exc}")
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -18,13 +18,8 @@ from glimpse.extensions.hookspecs import hookimpl
 from glimpse.imports import api
 from glimpse.imports.methods import GlanceDirect, WebDownload
 from glimpse.imports.web_download import UrlRules
-from glimpse.services.imports import (
-    GLANCE_DIRECT,
-    STAGING_STORE,
-    WEB_DOWNLOAD,
-    ImportMethod,
-)
-from glimpse.stores.loader import load_store
+from glimpse.services.imports import GLANCE_DIRECT, WEB_DOWNLOAD, ImportMethod
+from glimpse.services.stores import STAGING_STORE, open_staging_store
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -50,7 +45,7 @@ def register_import_methods(services: Services) -> Sequence[ImportMethod]:
     settings = services.settings
     methods: list[ImportMethod] = []
     if GLANCE_DIRECT in settings.import_methods:
-        staging = load_store(STAGING_STORE, settings.staging_store)
+        staging = open_staging_store(settings)
         services.stores.add_internal(STAGING_STORE, staging)
         methods.append(GlanceDirect(staging, services.image_repository))
     if WEB_DOWNLOAD in settings.import_methods:

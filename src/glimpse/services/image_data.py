@@ -133,9 +133,11 @@ class ImageDataService:
         :class:`ImageFormatsMissing`, :class:`ImageTooLarge`, :class:`SizeMismatch`,
         :class:`ImageFormatMismatch`, :class:`ImageGone` (deleted meanwhile),
         :class:`StoreFull`, :class:`StoreUnavailable` and :class:`QuotaExceeded`
-        (the owner's storage or concurrent-upload quota), :class:`UnknownStore`.
+        (the owner's storage or concurrent-upload quota), :class:`UnknownStore`,
+        :class:`StoreReadOnly`.
         """
         store_id = self._stores.offered_store(store)
+        self._stores.writable(store_id)
         image = self._access.find_for(ctx, image_id, "upload_image", "upload data to")
         self._check_declared_size(size)
         saving = self._access.change(
@@ -333,12 +335,13 @@ class ImageDataService:
 
         Raises :class:`NotFound` (one store only, or no copy there),
         :class:`Conflict` (unknown store, image not active), :class:`Forbidden`
-        (policy, or the last copy).
+        (policy, or the last copy), :class:`StoreReadOnly`.
         """
         if not self._stores.multiple:
             raise NotFound("This site has a single store; delete the image instead.")
         if store_id not in self._stores.offered:
             raise Conflict(f"Store '{store_id}' is not configured on this node.")
+        self._stores.writable(store_id)
         image = self._access.find_for(ctx, image_id, "get_image_location", "see the locations of")
         self._access.policy.enforce("delete_image_location", ctx, self._access.target(ctx, image),
                                     f"You are not permitted to delete locations of image {image.id}.")

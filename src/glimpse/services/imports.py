@@ -43,15 +43,13 @@ from glimpse.services.events import image_event
 from glimpse.services.image_data import ImageDataService, back_to_queued
 from glimpse.services.ingest import IngestPipeline
 from glimpse.services.quotas import ProjectQuotas
-from glimpse.services.stores import StoreSet
+from glimpse.services.stores import STAGING_STORE, StoreSet
 from glimpse.stores.base import Store
 
 log = logging.getLogger(__name__)
 
 GLANCE_DIRECT = "glance-direct"
 WEB_DOWNLOAD = "web-download"
-#: The store id staged data is kept under (reserved, as in Glance).
-STAGING_STORE = "os_glance_staging_store"
 TASK_PROPERTY = "os_glance_import_task"
 IMPORTING_PROPERTY = "os_glance_importing_to_stores"
 FAILED_PROPERTY = "os_glance_failed_import"
@@ -265,12 +263,15 @@ class ImportService:
     def _target_stores(self, request: ImportRequest) -> list[str]:
         configured = self._stores.offered
         if request.all_stores:
-            return [self._stores.default, *(s for s in configured if s != self._stores.default)]
+            writable = self._stores.writable_ids
+            return [self._stores.default, *(s for s in writable if s != self._stores.default)]
         if request.stores is None:
             return [self._stores.default]
         unknown = [s for s in request.stores if s not in configured]
         if unknown:
             raise Conflict(f"Unknown store(s) {', '.join(unknown)}; this site has {', '.join(configured)}.")
+        for store_id in request.stores:
+            self._stores.writable(store_id)
         return list(dict.fromkeys(request.stores))
 
     def _pool(self) -> ThreadPoolExecutor:

@@ -1,16 +1,25 @@
-"""The configured stores of a node, and removal of data that is no longer wanted."""
+"""The configured stores of a node: building and probing them, and removal of data that is no longer wanted."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import time
+import uuid
 from dataclasses import dataclass, field
 
 from glimpse.db.images import ImageRepository, utcnow
-from glimpse.errors import StoreReadOnly, StoreUnavailable, UnknownStore
-from glimpse.stores.base import Store, StoreError
+from glimpse.errors import GlimpseError, StoreReadOnly, StoreUnavailable, UnknownStore
+from glimpse.settings import Settings
+from glimpse.stores.base import Store, StoreError, StoreObjectNotFound, put
+from glimpse.stores.loader import StoreSetupError, load_store, load_stores
 
 log = logging.getLogger(__name__)
+#: The size of the object ``glimpse-manage store check`` writes, in bytes.
+PROBE_BYTES = 4096
+#: The reserved id of the store staged data is kept in (as in Glance).
+STAGING_STORE = "os_glance_staging_store"
 
 
 @dataclass
@@ -47,6 +56,43 @@ class StoreSet:
             raise UnknownStore(f"Store '{store_id}' is not known here; this site has {', '.join(self.offered)}.")
         return store_id
 
+    def probe(self, store_id: str) -> str:
+        """Write, read back and delete a small object in ``store_id``; say what was done.
+
+        A read-only store is only looked up. Raises :class:`StoreError` (or
+        :class:`StoreUnavailable`, a domain error) when the store fails.
+        """
+        store = self.get(store_id)
+        started = time.monotonic()
+        if store_id in self.read_only:
+            _look_up(store)
+            return f"ok, read-only: looked up in {(time.monotonic() - started) * 1000:.1f} ms"
+        key = f"glimpse-probe-{uuid.uuid4().hex}"
+        data = os.urandom(PROBE_BYTES)
+        put(store, key, [data], size=len(data))
+        try:
+            chunks = store.open(key)
+            try:
+                back = b"".join(chunks)  # PROBE_BYTES, not image data
+            finally:
+                getattr(chunks, "close", lambda: None)()
+        finally:
+            store.delete(key)
+        if back != data:
+            raise StoreError(f"read back {len(back)} bytes that differ from the {len(data)} written")
+        return f"ok, wrote, read and deleted {len(data)} bytes in {(time.monotonic() - started) * 1000:.1f} ms"
+
+    def require_reachable(self) -> None:
+        """:class:`StoreSetupError` for the first store that cannot be reached (at start-up)."""
+        for store_id, store in self.stores.items():
+            try:
+                if store_id in self.read_only:
+                    _look_up(store)
+                else:
+                    store.check()
+            except (StoreError, GlimpseError) as exc:
+                raise StoreSetupError(store_id, None, f"cannot be reached: {exc}") from None
+
     def writable(self, store_id: str) -> Store:
         """The store ``store_id`` for writing; :class:`StoreReadOnly` if it is configured read-only."""
         store = self.get(store_id)
@@ -75,6 +121,10 @@ class StoreSet:
         """
         removed = 0
         for pending in images.pending_deletions(image_id=image_id, stale_before=stale_before):
+            if pending.store in self.read_only:  # never changed by us: the record goes, the data stays
+                log.info("image %s: leaving its data in read-only store %s", pending.image_id, pending.store)
+                images.release_location(pending.location_id)
+                continue
             try:
                 self.get(pending.store).delete(pending.key)
             except (StoreError, StoreUnavailable) as exc:
@@ -87,3 +137,34 @@ class StoreSet:
     def purge_stale(self, images: ImageRepository, *, older_than: dt.timedelta) -> int:
         """Also remove data of uploads abandoned (no progress) for ``older_than``."""
         return self.purge(images, stale_before=utcnow() - older_than)
+
+
+def open_store_set(settings: Settings) -> StoreSet:
+    """Build every store ``settings`` configure; :class:`StoreSetupError` (one line) for a store that is wrong."""
+    return StoreSet(
+        stores=load_stores(settings.stores),
+        default=settings.default_store,
+        descriptions={k: str(v.get("description", "")) for k, v in settings.stores.items()},
+        read_only={k for k, v in settings.stores.items() if v.get("read_only")},
+    )
+
+
+def open_staging_store(settings: Settings) -> Store:
+    """The store staged data goes to (``staging_store``); :class:`StoreSetupError` if it is wrong."""
+    return load_store(STAGING_STORE, settings.staging_store)
+
+
+def open_node_stores(settings: Settings) -> StoreSet:
+    """Every store this node uses: the configured ones, and the staging store when ``glance-direct`` is enabled."""
+    stores = open_store_set(settings)
+    if "image-import" in settings.extensions and "glance-direct" in settings.import_methods:
+        stores.add_internal(STAGING_STORE, open_staging_store(settings))
+    return stores
+
+
+def _look_up(store: Store) -> None:
+    """Reach a store without writing to it: a missing probe key is the expected answer."""
+    try:
+        store.stat("glimpse-probe")
+    except StoreObjectNotFound:
+        pass

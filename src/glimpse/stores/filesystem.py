@@ -44,6 +44,8 @@ class FilesystemStore:
                  drop_written_data_above: int | None = None) -> None:
         self.root = Path(path).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        if not isinstance(read_chunk_size, int) or read_chunk_size <= 0:
+            raise StoreConfigError("read_chunk_size", "must be a positive number of bytes")
         self._chunk = read_chunk_size
         if drop_written_data_above is None:
             drop_written_data_above = min(KEEP_WRITTEN_UP_TO, _memory() // 8)
@@ -64,14 +66,19 @@ class FilesystemStore:
         """Open a hidden temporary file beside the object's final name; :meth:`PendingFile.commit` renames it."""
         target = self._path(key)
         temp = self.root / f"{_TEMP_PREFIX}{key}-{os.getpid()}-{time.monotonic_ns()}"
-        fd = _os_call(os.open, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        except FileNotFoundError:
+            raise self._missing(key) from None
+        except OSError as exc:
+            raise _translate(exc) from exc
         return PendingFile(key, target, temp, fd, drop_above=self._drop_above)
 
     def open(self, key: str, *, offset: int = 0, length: int | None = None) -> FileChunks:
         try:
             handle = open(self._path(key), "rb", buffering=0)  # noqa: SIM115 - FileChunks closes it
         except FileNotFoundError:
-            raise StoreObjectNotFound(key) from None
+            raise self._missing(key) from None
         except OSError as exc:
             raise _translate(exc) from exc
         size = os.fstat(handle.fileno()).st_size
@@ -88,7 +95,15 @@ class FilesystemStore:
         try:
             return self._path(key).stat().st_size
         except FileNotFoundError:
-            raise StoreObjectNotFound(key) from None
+            raise self._missing(key) from None
+        except OSError as exc:
+            raise _translate(exc) from exc
+
+    def _missing(self, key: str) -> StoreError:
+        """No file for ``key``: the object is missing, or the whole store is (an unmounted share)."""
+        if not self.root.is_dir():
+            return StoreUnavailableError(f"filesystem store directory {self.root} does not exist")
+        return StoreObjectNotFound(key)
 
     def check(self) -> None:
         if not self.root.is_dir():

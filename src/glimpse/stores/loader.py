@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from glimpse.stores.base import Store, StoreConfigError
+from glimpse.stores.base import Store, StoreConfigError, StoreError
 
 GROUP = "glimpse.stores"
 #: Options of every store that the service reads itself; drivers never see them.
@@ -14,13 +15,14 @@ SERVICE_OPTIONS = ("driver", "description", "weight", "read_only")
 
 
 class StoreSetupError(Exception):
-    """A configured store cannot be built: one line naming the store id, the option and the problem."""
+    """A configured store cannot be used: one line naming the store id, the option (if one is wrong) and the problem."""
 
-    def __init__(self, store_id: str, error: StoreConfigError) -> None:
-        super().__init__(f"store '{store_id}': {error}")
+    def __init__(self, store_id: str, option: str | None, problem: str) -> None:
+        where = f"option '{option}': " if option else ""
+        super().__init__(f"store '{store_id}': {where}{problem}")
         self.store_id = store_id
-        self.option = error.option
-        self.problem = error.problem
+        self.option = option
+        self.problem = problem
 
 
 def driver_class(name: str) -> type[Any]:
@@ -43,11 +45,13 @@ def load_store(store_id: str, options: Mapping[str, Any]) -> Store:
         try:
             store: Store = cls(**driver_options)
         except TypeError as exc:  # a required option missing, or one the driver does not know
-            raise StoreConfigError(_option_named(str(exc)) or "?", str(exc)) from None
+            raise _option_error(str(exc), str(options.get("driver"))) from None
         except OSError as exc:  # e.g. a directory that cannot be created
             raise StoreConfigError(_first_path_option(driver_options), exc.strerror or str(exc)) from None
     except StoreConfigError as exc:
-        raise StoreSetupError(store_id, exc) from None
+        raise StoreSetupError(store_id, exc.option, exc.problem) from None
+    except StoreError as exc:  # the driver connects when built, and could not
+        raise StoreSetupError(store_id, None, f"cannot be reached: {exc}") from None
     return store
 
 
@@ -59,12 +63,15 @@ def load_stores(config: dict[str, dict[str, Any]]) -> dict[str, Store]:
     return {store_id: load_store(store_id, options) for store_id, options in config.items()}
 
 
-def _option_named(message: str) -> str | None:
-    """The option a constructor's ``TypeError`` names (``missing ... argument: 'path'``)."""
-    quote = message.rfind("'", 0, len(message) - 1)
-    if message.endswith("'") and quote >= 0:
-        return message[quote + 1:-1]
-    return None
+def _option_error(message: str, driver: str) -> StoreConfigError:
+    """The option a constructor's ``TypeError`` is about (``missing ... argument: 'path'``), and what is wrong."""
+    names = re.findall(r"'([^']+)'", message.partition(":")[2] if ":" in message else message)
+    option = " and ".join(names) if names else "?"
+    if "missing" in message:
+        return StoreConfigError(option, f"required by driver '{driver}' but not set")
+    if "unexpected keyword" in message:
+        return StoreConfigError(option, f"not an option of driver '{driver}'")
+    return StoreConfigError(option, message)
 
 
 def _first_path_option(options: Mapping[str, Any]) -> str:

@@ -37,7 +37,7 @@ async def create(request: Request) -> Response:
     if services.imports.methods:
         headers["OpenStack-image-import-methods"] = ",".join(services.imports.methods)
     if services.stores.multiple:
-        headers["OpenStack-image-store-ids"] = ",".join(services.stores.offered)
+        headers["OpenStack-image-store-ids"] = ",".join(services.stores.writable_ids)
     return caching.json_response(_view(services, image), status_code=201, headers=headers,
                                  etag=caching.image_etag(image))
 

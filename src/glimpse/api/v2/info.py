@@ -14,7 +14,10 @@ from glimpse.api.requests import services as services_of
 from glimpse.api.routing import bodiless
 from glimpse.services import Services
 
-_SECRET = re.compile(r"secret|password|token|credential|access_key", re.IGNORECASE)
+#: Option names whose values are never shown, not even to administrators (keys, passwords, tokens).
+_SECRET = re.compile(r"secret|passw|token|credential|key|auth|private|signature", re.IGNORECASE)
+#: ``scheme://user:password@host``: the user information of a URL is never shown either.
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 @bodiless
@@ -37,14 +40,32 @@ def _store_entries(services: Services, *, detail: bool) -> list[dict[str, Any]]:
             entry["description"] = str(description)
         if store_id == services.stores.default:
             entry["default"] = "true"
+        if store_id in services.stores.read_only:
+            entry["read-only"] = "true"
         if detail:
             entry["type"] = options["driver"]
             entry["weight"] = int(options.get("weight", 0))
-            entry["properties"] = {
-                k: v for k, v in options.items() if k not in ("driver", "description", "weight") and not _SECRET.search(k)
-            }
+            entry["properties"] = _public(
+                {k: v for k, v in options.items() if k not in ("driver", "description", "weight", "read_only")})
         entries.append(entry)
     return entries
+
+
+def _public(options: dict[str, Any]) -> dict[str, Any]:
+    """Store options without secrets: no secret-named option, no credentials inside URLs, at any depth."""
+    shown: dict[str, Any] = {}
+    for name, value in options.items():
+        if _SECRET.search(name):
+            continue
+        if isinstance(value, dict):
+            value = _public(value)
+        elif isinstance(value, str):
+            value = _USERINFO.sub("***@", value)
+        elif isinstance(value, list):
+            value = [_USERINFO.sub("***@", v) if isinstance(v, str) else v for v in value
+                     if not isinstance(v, dict)]
+        shown[name] = value
+    return shown
 
 
 @bodiless
