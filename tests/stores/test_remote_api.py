@@ -112,8 +112,8 @@ def stores_config(backends: Backends) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module", params=REMOTE)
 def remote(request: pytest.FixtureRequest, backends: Backends,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Server]]:
-    """A server whose default store is rbd, s3 or swift."""
-    server = start_server(tmp_path_factory.mktemp(f"remote-{request.param}"), workers=1, env={
+    """A server whose default store is rbd, s3 or swift; two workers, forked after the stores were checked."""
+    server = start_server(tmp_path_factory.mktemp(f"remote-{request.param}"), workers=2, env={
         "GLIMPSE_STORES": json.dumps(stores_config(backends)), "GLIMPSE_DEFAULT_STORE": request.param})
     yield request.param, server
     server.stop()
