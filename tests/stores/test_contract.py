@@ -219,3 +219,12 @@ def test_credentials_never_show_in_errors_or_logs(dut: DriverUnderTest, caplog: 
     text = "\n".join([*(repr(e) + str(e) for e in errors), *(r.getMessage() for r in caplog.records)])
     for secret in dut.secrets:
         assert secret not in text
+
+
+def test_a_key_with_url_characters_is_stored_under_exactly_that_name(dut: DriverUnderTest) -> None:
+    key = dut.key("a b?c=d#e%2F..&multipart-manifest=get")
+    put(dut.store, key, b"exact")
+    assert read(dut.store, key) == b"exact"
+    assert dut.names() == {key}
+    dut.store.delete(key)
+    assert dut.names() == set()
