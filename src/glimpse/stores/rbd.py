@@ -1,6 +1,7 @@
 """A store in a Ceph RBD pool, through librados/librbd (Debian's python3-rados and python3-rbd).
 
-One RBD image per key, written in ``chunk_size`` pieces (grown as it goes when
+One RBD image per key, written in ``chunk_size`` pieces, each by a background
+thread while the next one fills (the image grown as it goes when
 the size is not known in advance, trimmed to the exact size at commit). Commit
 takes a protected snapshot ``snap``, as Glance does, so Nova and Cinder can
 clone from it; readers only ever read that snapshot, so an image still being
@@ -22,6 +23,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
@@ -62,6 +64,7 @@ class RbdStore:
         self._connect_timeout = options.positive_seconds("connect_timeout", connect_timeout)
         self._op_timeout = options.positive_seconds("op_timeout", op_timeout)
         self._cluster: Any = None
+        self._writers: ThreadPoolExecutor | None = None
         # From ceph.conf when it names it, so that a location can be given while the cluster is down.
         self._fsid = _conf_fsid(ceph_conf)
         self._lock = threading.Lock()
@@ -129,6 +132,13 @@ class RbdStore:
     def check(self) -> None:
         self.ioctx().close()
 
+    def writers(self) -> ThreadPoolExecutor:
+        """The threads that write pieces of uploads in the background (made on first use, after fork)."""
+        with self._lock:
+            if self._writers is None:
+                self._writers = ThreadPoolExecutor(max_workers=32, thread_name_prefix="rbd-writes")
+            return self._writers
+
     def ioctx(self) -> Any:
         """A new I/O context on the pool (the caller closes it)."""
         cluster = self._connected()
@@ -181,7 +191,12 @@ class RbdStore:
 
 
 class RbdUpload:
-    """A pending RBD image: writes in ``chunk_size`` pieces; snapshot on commit, removal on abort."""
+    """A pending RBD image: one ``chunk_size`` piece filling while the previous one is written by the store's threads.
+
+    Snapshot on commit, removal on abort. No thread holds the upload between
+    pieces, so one dropped without abort (a writer that died) releases its
+    RBD image handle when collected.
+    """
 
     def __init__(self, store: RbdStore, ioctx: Any, image: Any, key: str, capacity: int) -> None:
         self.key = key
@@ -190,6 +205,7 @@ class RbdUpload:
         self._image: Any = image
         self._capacity = capacity
         self._buffer = bytearray()
+        self._in_flight: Future[None] | None = None
         self._offset = 0
         self._finished = False
 
@@ -206,13 +222,14 @@ class RbdUpload:
             self._buffer += view[:take]
             view = view[take:]
             if len(self._buffer) == limit:
-                self._flush()
+                self._hand_over()
 
     def commit(self) -> StoredObject:
         if self._finished:
             raise StoreError("rbd store: commit after commit or abort")
         try:
-            self._flush()
+            self._hand_over()
+            self._settle()
             if self._capacity != self._offset:
                 self._image.resize(self._offset)
             self._image.flush()
@@ -230,6 +247,10 @@ class RbdUpload:
             return
         self._finished = True
         self._buffer = bytearray()
+        try:
+            self._settle()
+        except BaseException:  # the write that failed is why we abort
+            pass
         self._close()
         try:
             self._store._rbd.RBD().remove(self._ioctx, self.key)
@@ -241,19 +262,30 @@ class RbdUpload:
         finally:
             self._ioctx.close()
 
-    def _flush(self) -> None:
+    def _hand_over(self) -> None:
+        """Send the filled buffer to a writer thread, once the previous piece is written (its error raised here)."""
         if not self._buffer:
             return
-        end = self._offset + len(self._buffer)
+        self._settle()
+        piece = bytes(self._buffer)
+        self._buffer = bytearray()
+        end = self._offset + len(piece)
+        self._in_flight = self._store.writers().submit(self._write_piece, piece, self._offset, end)
+
+    def _settle(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
+
+    def _write_piece(self, piece: bytes, offset: int, end: int) -> None:
         try:
             if end > self._capacity:  # size unknown: grow ahead, in doubling steps; commit trims
                 self._capacity = max(end, 2 * self._capacity)
                 self._image.resize(self._capacity)
-            self._image.write(bytes(self._buffer), self._offset)
+            self._image.write(piece, offset)
         except BaseException as exc:
             raise self._store.translate(exc) from None
         self._offset = end
-        self._buffer = bytearray()
 
     def _close(self) -> None:
         if self._image is not None:
