@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from glimpse.stores.base import StoreConfigError
-from glimpse.stores.loader import driver_class
+from glimpse.stores.loader import StoreSetupError, driver_class, load_store
 from glimpse.stores.swift_auth import _catalog_url, keystone_scope
 
 S3 = {"endpoint": "http://127.0.0.1:1", "access_key": "AK", "secret_key": "never-shown-secret", "bucket": "b"}
@@ -43,6 +43,14 @@ def test_a_wrong_option_is_named_in_one_line(driver: str, options: dict[str, Any
     assert caught.value.option == option
     assert "\n" not in str(caught.value)
     assert "never-shown" not in str(caught.value)
+
+
+@pytest.mark.parametrize("driver", ["s3", "swift"])
+def test_an_unknown_option_is_refused_by_name(driver: str) -> None:
+    options = {"s3": S3, "swift": SWIFT}[driver]
+    with pytest.raises(StoreSetupError) as caught:
+        load_store("remote", {"driver": driver, **options, "large_object_chunk_sise": 20})
+    assert "large_object_chunk_sise" in str(caught.value) and "remote" in str(caught.value)
 
 
 def test_rbd_chunk_size_must_be_a_power_of_two(tmp_path: Path) -> None:

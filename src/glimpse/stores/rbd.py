@@ -47,7 +47,7 @@ class RbdStore:
 
     def __init__(self, *, pool: str = "images", user: str | None = None, ceph_conf: str = "/etc/ceph/ceph.conf",
                  chunk_size: object = 8, keyring: str | None = None, connect_timeout: object = 10,
-                 op_timeout: object = 60, **_ignored: object) -> None:
+                 op_timeout: object = 60) -> None:
         self._rados, self._rbd = _bindings()
         self._pool = options.required("pool", pool)
         self._user = user or None

@@ -49,8 +49,7 @@ class S3Store:
                  secret_key: str | None = None, bucket: str | None = None, region_name: str = "us-east-1",
                  create_bucket_on_put: object = False, addressing_style: str | None = None,
                  bucket_url_format: str | None = None, large_object_size: object = 100,
-                 large_object_chunk_size: object = 10, connect_timeout: object = 10, read_timeout: object = 60,
-                 **_ignored: object) -> None:
+                 large_object_chunk_size: object = 10, connect_timeout: object = 10, read_timeout: object = 60) -> None:
         url = options.required("endpoint", endpoint or host)
         if "://" not in url:
             url = f"https://{url}"

@@ -52,8 +52,7 @@ class SwiftStore:
                  user_domain_id: str | None = "default", user_domain_name: str | None = None,
                  project_domain_id: str | None = "default", project_domain_name: str | None = None,
                  region: str | None = None, endpoint_type: str = "publicURL", service_type: str = "object-store",
-                 endpoint: str | None = None, connect_timeout: object = 10, read_timeout: object = 60,
-                 **_ignored: object) -> None:
+                 endpoint: str | None = None, connect_timeout: object = 10, read_timeout: object = 60) -> None:
         address = options.required("auth_address", auth_address)
         parts = urlsplit(address)
         if parts.scheme not in ("http", "https") or not parts.hostname:
