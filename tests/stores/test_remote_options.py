@@ -35,9 +35,10 @@ SWIFT = {"auth_address": "http://127.0.0.1:1/auth/1.0", "auth_version": 1, "user
     ("swift", {**SWIFT, "auth_version": 3, "endpoint_type": "sideURL"}, "endpoint_type"),
     ("rbd", {"ceph_conf": "/nonexistent/ceph.conf"}, "ceph_conf"),
 ])
-def test_a_wrong_option_is_named_in_one_line(driver: str, options: dict[str, Any], option: str) -> None:
+def test_a_wrong_option_is_named_in_one_line(driver: str, options: dict[str, Any], option: str,
+                                            request: pytest.FixtureRequest) -> None:
     if driver == "rbd":
-        pytest.importorskip("rados", reason="the rados bindings are not linked into this venv")
+        request.getfixturevalue("rados_bindings")
     with pytest.raises(StoreConfigError) as caught:
         driver_class(driver)(**options)
     assert caught.value.option == option
@@ -53,8 +54,7 @@ def test_an_unknown_option_is_refused_by_name(driver: str) -> None:
     assert "large_object_chunk_sise" in str(caught.value) and "remote" in str(caught.value)
 
 
-def test_rbd_chunk_size_must_be_a_power_of_two(tmp_path: Path) -> None:
-    pytest.importorskip("rados", reason="the rados bindings are not linked into this venv")
+def test_rbd_chunk_size_must_be_a_power_of_two(tmp_path: Path, rados_bindings: None) -> None:
     (tmp_path / "ceph.conf").write_text("[global]\n\tfsid = 0a0b\n")
     with pytest.raises(StoreConfigError) as caught:
         driver_class("rbd")(ceph_conf=str(tmp_path / "ceph.conf"), chunk_size=3)
