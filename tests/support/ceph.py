@@ -71,10 +71,10 @@ class CephCluster:
                 time.sleep(0.02)
         (self.directory / "run" / "client.rgw.gw.pid").unlink(missing_ok=True)
 
-    def start_rgw(self) -> None:
-        """Start radosgw again and wait until it answers."""
+    def start_rgw(self, *options: str) -> None:
+        """Start radosgw again (with extra ``--option=value`` arguments) and wait until it answers."""
         conf = self.directory / "ceph.conf"
-        subprocess.run(["radosgw", "--conf", str(conf), "-n", "client.rgw.gw"], check=True,
+        subprocess.run(["radosgw", "--conf", str(conf), "-n", "client.rgw.gw", *options], check=True,
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
