@@ -12,6 +12,7 @@
     │   ├── InvalidQuery            bad filter, sort key, limit or marker
     │   ├── SizeMismatch            uploaded byte count differs from the declared size
     │   ├── UnknownStore            a request names a store this site does not have
+    │   ├── StoreObjectMissing      a location names an object its store does not hold
     │   └── ImageFormatsMissing     disk/container format unset before data is saved
     ├── Forbidden                   the caller may see the resource but not do this
     │   ├── ReadOnlyAttribute
@@ -232,4 +233,8 @@ class ImageDataCorrupt(StoreUnavailable):
 
 
 class StoreReadOnly(Forbidden):
+    pass
+
+
+class StoreObjectMissing(InvalidRequest):
     pass

@@ -46,7 +46,7 @@ def test_stores_are_announced(api: Api) -> None:
         {"id": "fast", "description": "SSD", "default": "true"}, {"id": "cold"}]
     versions = api.http.get("/versions").json()["versions"]
     assert {"v2.10", "v2.12"} <= {v["id"] for v in versions}
-    assert next(v for v in versions if v["status"] == "CURRENT")["id"] == "v2.12"
+    assert next(v for v in versions if v["status"] == "CURRENT")["id"] == "v2.17"
 
 
 def test_upload_to_a_chosen_store(api: Api, stores_root: Path) -> None:

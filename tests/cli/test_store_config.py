@@ -93,3 +93,19 @@ def test_store_check_probes_every_store_and_fails_if_one_does(tmp_path: Path, si
     assert failed.stdout.splitlines()[2] == (
         "store 'vault' (vault): FAILED: the vault answered 503: writes are suspended")
     assert failed.stdout.splitlines()[0].startswith("store 'file' (filesystem): ok")
+
+
+def test_cleanup_removes_spool_files_a_crash_left_behind(tmp_path: Path) -> None:
+    data_dir = tmp_path / "node"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+    manage = [sys.executable, "-m", "glimpse.cli.manage", "--data-dir", str(data_dir)]
+    assert subprocess.run([*manage, "db", "upgrade"], capture_output=True, env=env, timeout=60).returncode == 0
+    (data_dir / "spool").mkdir(parents=True)
+    left = data_dir / "spool" / "image-1-123-456"
+    left.write_bytes(b"half an image")
+    os.utime(left, (1_000_000, 1_000_000))
+    done = subprocess.run([*manage, "cleanup", "--stale-minutes", "10"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "removed 1 incomplete temporary file(s)" in done.stdout
+    assert list((data_dir / "spool").iterdir()) == []

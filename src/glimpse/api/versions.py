@@ -10,9 +10,12 @@ from starlette.types import Receive, Scope
 
 from glimpse.api.urls import base_url
 
-#: Highest minor version implemented; every v2.0 .. v2.N is advertised.
-CURRENT_MINOR = 12
-VERSION_IDS = [f"v2.{n}" for n in range(CURRENT_MINOR, -1, -1)]
+#: Highest minor version implemented (2.17: the locations API); v2.0 .. v2.N are advertised but for
+#: the versions of the image cache API (2.14, 2.16), which Glance too leaves out when it has no cache,
+#: so that clients that look for them (glanceclient's cache commands) know not to call it.
+CURRENT_MINOR = 17
+CACHE_API_MINORS = frozenset({14, 16})
+VERSION_IDS = [f"v2.{n}" for n in range(CURRENT_MINOR, -1, -1) if n not in CACHE_API_MINORS]
 _MINOR_PREFIX = re.compile(r"^/v2\.(\d+)(?=/|$)")
 _KNOWN_ROOTS = ("/v2", "/versions", "/healthcheck")
 _VND = re.compile(r"application/vnd\.openstack\.images-v2(\.\d+)?")

@@ -24,6 +24,8 @@ class HeaderAuthenticator:
         project = (headers.get("x-project-id") or headers.get("x-tenant-id") or "").strip() or None
         user = (headers.get("x-user-id") or "").strip() or None
         raw_roles = headers.get("x-roles")
+        if raw_roles is not None:  # python-glanceclient percent-encodes its identity headers: "a%2Cb"
+            raw_roles = raw_roles.replace("%2C", ",").replace("%2c", ",")
         roles = {r.strip() for r in raw_roles.split(",") if r.strip()} if raw_roles is not None else None
         if project is None:
             roles = (roles or set()) | ADMIN_ROLES if roles is not None else set(ADMIN_ROLES)

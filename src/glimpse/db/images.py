@@ -321,6 +321,14 @@ class ImageRepository:
         with self._db.write() as conn:
             conn.execute(image_locations.delete().where(condition))
 
+    def location_holder(self, store: str, key: str) -> str | None:
+        """The id of an image whose data is (or is being written) at ``key`` in ``store``, if any."""
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(image_locations.c.image_id).where(
+                image_locations.c.store == store, image_locations.c.key == key,
+                image_locations.c.status.in_(["active", "pending", "staged"])).limit(1)).first()
+        return None if row is None else str(row.image_id)
+
     def release_location(self, location_id: int) -> None:
         """Forget a location whose data is gone (or was never written)."""
         with self._db.write() as conn:

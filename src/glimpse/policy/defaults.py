@@ -36,6 +36,9 @@ DEFAULT_RULES: dict[str, str] = {
     "reactivate": ADMIN_OR_PROJECT_MEMBER,
     "get_image_location": ADMIN_OR_PROJECT_READER,
     "delete_image_location": ADMIN,
+    # the locations API (2.17): services (Nova, Cinder) register data already in a store
+    "add_image_location": "role:service",
+    "fetch_image_location": "role:service",
     # sharing
     "add_member": ADMIN_OR_PROJECT_MEMBER,
     "delete_member": ADMIN_OR_PROJECT_MEMBER,

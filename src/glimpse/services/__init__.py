@@ -36,6 +36,7 @@ from glimpse.services.image_data import CHUNK_SIZE, ImageDataService
 from glimpse.services.ingest import FormatGate, IngestPipeline
 from glimpse.services.images import ImageService
 from glimpse.services.imports import ImportService
+from glimpse.services.locations import LocationService
 from glimpse.services.tasks import TaskService
 from glimpse.services.maintenance import MaintenanceService
 from glimpse.services.members import MemberService
@@ -75,6 +76,7 @@ class Services:
     extensions: Extensions
     outbox: OutboxRepository
     imports: ImportService
+    locations: LocationService
     tasks: TaskService
     catalog: PropertyCatalog
     properties: PropertyService
@@ -157,13 +159,14 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         images=images,
         image_data=image_data,
         imports=imports,
+        locations=LocationService(access, stores, ingest, quotas, limits),
         tasks=TaskService(task_repository, images, imports, policy, default_limit=settings.limit_param_default,
                           max_limit=settings.api_limit_max),
         members=MemberService(access, limits),
         quotas=quotas,
         policy=policy,
         tokens=TokenService(TokenRepository(database)),
-        maintenance=MaintenanceService(access, stores, imports, task_repository),
+        maintenance=MaintenanceService(access, stores, imports, task_repository, ingest),
         image_repository=image_repository,
         extensions=extensions,
         outbox=outbox,

@@ -24,9 +24,16 @@ from pathlib import Path
 
 from glimpse.domain import formats
 from glimpse.domain.images import Image
-from glimpse.errors import ImageDataCorrupt, StoreFull, StoreUnavailable
+from glimpse.errors import ImageDataCorrupt, StoreFull, StoreObjectMissing, StoreUnavailable
 from glimpse.services.inbound import BodyReader, Inbound
-from glimpse.stores.base import PendingObject, Store, StoredObject, StoreError, StoreFullError
+from glimpse.stores.base import (
+    PendingObject,
+    Store,
+    StoredObject,
+    StoreError,
+    StoreFullError,
+    StoreObjectNotFound,
+)
 
 
 class FormatGate:
@@ -90,6 +97,19 @@ class IngestPipeline:
         self._spool_dir = spool_dir
         self._block_size = block_size
 
+    def purge_spool(self, *, older_than: float) -> int:
+        """Remove spool files left by writes that stopped more than ``older_than`` seconds ago (a crash)."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for entry in self._spool_dir.glob("*") if self._spool_dir.is_dir() else ():
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
     def ingest(self, store_id: str, store: Store, key: str, data: Iterable[bytes] | BodyReader, *,
                declared: int | None = None, quota_left: int | None = None,
                quota_name: str = "image_size_total", inspect: Image | None = None,
@@ -137,6 +157,40 @@ class IngestPipeline:
                         os_hash_value=os_hash, virtual_size=virtual_size)
 
 
+    def inspect_stored(self, store_id: str, store: Store, key: str, image: Image, *,
+                       quota_left: int | None = None, heartbeat: Callable[[], None] = lambda: None) -> Ingested:
+        """Read data already in ``store`` under ``key`` once, as if it came in: limits, digests, format gate.
+
+        For data added by its location: nothing is written to the store; the
+        bytes are teed into a spool file for the format gate. Raises
+        :class:`~glimpse.errors.StoreObjectMissing` if there is no such object,
+        and the errors of :meth:`ingest`.
+        """
+        try:
+            chunks = store.open(key)
+        except StoreObjectNotFound:
+            raise StoreObjectMissing(f"Store '{store_id}' has no object {key!r}.") from None
+        except StoreError as exc:
+            raise _store_failure(store_id, exc) from exc
+        spool = None
+        try:
+            inbound = Inbound(chunks, self.hash_algorithm, self._size_cap, None, quota_left, heartbeat=heartbeat,
+                              block_size=self._block_size)
+            spool = _Spool(self._spool_dir, key)
+            for chunk in inbound:
+                spool.write(chunk)
+            virtual_size = self.gate.verify(image, spool.path, inbound.received)
+        except StoreError as exc:
+            raise _store_failure(store_id, exc) from exc
+        finally:
+            getattr(chunks, "close", lambda: None)()
+            if spool is not None:
+                spool.remove()
+        return Ingested(stored=StoredObject(key=key, url=store.url_for(key), size=inbound.received),
+                        size=inbound.received, checksum=inbound.md5.hexdigest(), os_hash_algo=self.hash_algorithm,
+                        os_hash_value=inbound.hash.hexdigest(), virtual_size=virtual_size)
+
+
 def _write(pending: PendingObject, inbound: Inbound, spool: _Spool | None) -> None:
     if spool is None:
         for chunk in inbound:
@@ -156,7 +210,7 @@ def _check_digests(key: str, expect: Expected, checksum: str, os_hash: str) -> N
 def _store_failure(store_id: str, exc: StoreError) -> StoreFull | StoreUnavailable:
     if isinstance(exc, StoreFullError):
         return StoreFull(f"Store '{store_id}' has no room for this image: {exc}")
-    return StoreUnavailable(f"Store '{store_id}' failed while writing: {exc}")
+    return StoreUnavailable(f"Store '{store_id}' failed: {exc}")
 
 
 def _spool_failure(exc: OSError) -> StoreUnavailable:

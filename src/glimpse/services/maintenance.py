@@ -13,6 +13,7 @@ from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
 from glimpse.services.image_data import back_to_queued
 from glimpse.services.imports import ImportService
+from glimpse.services.ingest import IngestPipeline
 from glimpse.services.stores import StoreSet
 
 log = logging.getLogger(__name__)
@@ -20,8 +21,9 @@ log = logging.getLogger(__name__)
 
 class MaintenanceService:
     def __init__(self, access: ImageAccess, stores: StoreSet, imports: ImportService,
-                 tasks: TaskRepository) -> None:
+                 tasks: TaskRepository, ingest: IngestPipeline) -> None:
         self._access = access
+        self._ingest = ingest
         self._images: ImageRepository = access.images
         self._stores = stores
         self._imports = imports
@@ -51,8 +53,10 @@ class MaintenanceService:
                     reset += 1
             except ImageNotFound:
                 continue
-        temporary = 0
-        for store in self._stores.stores.values():
+        temporary = self._ingest.purge_spool(older_than=stale_after.total_seconds())
+        for store_id, store in self._stores.stores.items():
+            if store_id in self._stores.read_only:
+                continue
             purge = getattr(store, "purge_incomplete", None)
             if purge is not None:
                 temporary += len(purge(older_than=stale_after.total_seconds()))

@@ -18,6 +18,7 @@ from glimpse.stores.loader import StoreSetupError, load_store, load_stores
 log = logging.getLogger(__name__)
 #: The size of the object ``glimpse-manage store check`` writes, in bytes.
 PROBE_BYTES = 4096
+_KEY_MARK = "glimpse-key-mark"
 #: The reserved id of the store staged data is kept in (as in Glance).
 STAGING_STORE = "os_glance_staging_store"
 
@@ -92,6 +93,23 @@ class StoreSet:
                     store.check()
             except (StoreError, GlimpseError) as exc:
                 raise StoreSetupError(store_id, None, f"cannot be reached: {exc}") from None
+
+    def locate(self, url: str) -> tuple[str, str]:
+        """``(store_id, key)`` of the offered store whose :meth:`Store.url_for` makes ``url``.
+
+        Raises :class:`UnknownStore` naming the stores (and what their URLs
+        look like) when none does.
+        """
+        shapes = []
+        for store_id in self.offered:
+            template = self.stores[store_id].url_for(_KEY_MARK)
+            prefix, _, suffix = template.partition(_KEY_MARK)
+            shapes.append(f"{store_id}: {prefix}<key>{suffix}")
+            if url.startswith(prefix) and url.endswith(suffix) and len(url) > len(prefix) + len(suffix):
+                key = url[len(prefix):len(url) - len(suffix)]
+                if "/" not in key and not key.startswith(".") and self.stores[store_id].url_for(key) == url:
+                    return store_id, key
+        raise UnknownStore(f"The URL {url} does not belong to a store of this site ({'; '.join(shapes)}).")
 
     def writable(self, store_id: str) -> Store:
         """The store ``store_id`` for writing; :class:`StoreReadOnly` if it is configured read-only."""
