@@ -31,7 +31,7 @@ def keystone(ceph: CephCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
                            ("internal", f"http://127.0.0.1:{ceph.rgw_port}/swift/v1")):
         identity._call("POST", "/endpoints", {"endpoint": {"service_id": service["id"], "interface": interface,
                                                            "url": url, "region_id": "RegionOne"}})
-    ceph.stop_rgw()
+    ceph.stop_rgw(crash=False)
     ceph.start_rgw(f"--rgw_keystone_url={identity.url.removesuffix('/v3')}", "--rgw_keystone_api_version=3",
                    "--rgw_keystone_admin_user=admin", f"--rgw_keystone_admin_password={ADMIN_PASSWORD}",
                    "--rgw_keystone_admin_project=admin", "--rgw_keystone_admin_domain=Default",
@@ -39,7 +39,7 @@ def keystone(ceph: CephCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
     try:
         yield identity
     finally:
-        ceph.stop_rgw()
+        ceph.stop_rgw(crash=False)
         ceph.start_rgw()
         identity.stop()
 
