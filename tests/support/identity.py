@@ -108,14 +108,14 @@ class Keystone:
         assert response.status_code == 204, response.text
 
 
-def start_keystone(workdir: Path, port: int) -> Keystone:
+def start_keystone(workdir: Path, port: int, *, token_seconds: int = TOKEN_SECONDS) -> Keystone:
     python = keystone_python()
     manage = [str(python.parent / "keystone-manage")]
     config = workdir / "keystone.conf"
     config.write_text(
         f"[DEFAULT]\nlog_file = {workdir / 'keystone.log'}\n"
         f"[database]\nconnection = sqlite:///{workdir / 'keystone.db'}\n"
-        f"[token]\nprovider = fernet\nexpiration = {TOKEN_SECONDS}\n"
+        f"[token]\nprovider = fernet\nexpiration = {token_seconds}\n"
         "[identity]\npassword_hash_rounds = 4\n"
         f"[fernet_tokens]\nkey_repository = {workdir / 'fernet-keys'}\n"
         f"[fernet_receipts]\nkey_repository = {workdir / 'fernet-receipts'}\n"

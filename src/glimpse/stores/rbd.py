@@ -1,0 +1,355 @@
+"""A store in a Ceph RBD pool, through librados/librbd (Debian's python3-rados and python3-rbd).
+
+One RBD image per key, written in ``chunk_size`` pieces, each by a background
+thread while the next one fills (the image grown as it goes when
+the size is not known in advance, trimmed to the exact size at commit). Commit
+takes a protected snapshot ``snap``, as Glance does, so Nova and Cinder can
+clone from it; readers only ever read that snapshot, so an image still being
+written (which has none) reads as missing. Abort removes the RBD image.
+Locations are ``rbd://<fsid>/<pool>/<image>/snap``, as Glance writes them.
+
+Options follow glance_store's ``rbd_store_*`` names without the prefix
+(``chunk_size`` in MiB, a power of two); ``keyring`` is ours (Glance reads it
+from ``ceph.conf``). The bindings are imported when a store is made, so the
+package works without them; the cluster is first contacted on first use, in
+the worker process.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import ModuleType
+from typing import Any
+
+from glimpse.stores import options
+from glimpse.stores.base import (
+    StoredObject,
+    StoreConfigError,
+    StoreError,
+    StoreFullError,
+    StoreObjectNotFound,
+    StoreUnavailableError,
+)
+
+log = logging.getLogger(__name__)
+SNAPSHOT = "snap"
+READ_CHUNK = 4 * options.MiB
+
+
+class RbdStore:
+    """Objects are RBD images named by key in ``pool``."""
+
+    def __init__(self, *, pool: str = "images", user: str | None = None, ceph_conf: str = "/etc/ceph/ceph.conf",
+                 chunk_size: object = 8, keyring: str | None = None, connect_timeout: object = 10,
+                 op_timeout: object = 60) -> None:
+        self._rados, self._rbd = _bindings()
+        self._pool = options.required("pool", pool)
+        self._user = user or None
+        if not os.path.isfile(ceph_conf):
+            raise StoreConfigError("ceph_conf", "names no readable file")
+        if keyring and not os.path.isfile(keyring):
+            raise StoreConfigError("keyring", "names no readable file")
+        self._conffile = ceph_conf
+        self._keyring = keyring or None
+        self.chunk_size = options.mebibytes("chunk_size", chunk_size)
+        if self.chunk_size & (self.chunk_size - 1):
+            raise StoreConfigError("chunk_size", "must be a power of two (MiB)")
+        self._order = self.chunk_size.bit_length() - 1
+        self._connect_timeout = options.positive_seconds("connect_timeout", connect_timeout)
+        self._op_timeout = options.positive_seconds("op_timeout", op_timeout)
+        self._cluster: Any = None
+        self._writers: ThreadPoolExecutor | None = None
+        # From ceph.conf when it names it, so that a location can be given while the cluster is down.
+        self._fsid = _conf_fsid(ceph_conf)
+        self._lock = threading.Lock()
+
+    def url_for(self, key: str) -> str:
+        if not self._fsid:
+            self._connected()
+        return f"rbd://{self._fsid}/{self._pool}/{_checked(key)}/{SNAPSHOT}"
+
+    def begin(self, key: str, *, size: int | None = None) -> RbdUpload:
+        ioctx = self.ioctx()
+        try:
+            self._rbd.RBD().create(ioctx, _checked(key), size or 0, order=self._order, old_format=False)
+            image = self._rbd.Image(ioctx, key)
+        except BaseException as exc:
+            ioctx.close()
+            raise self.translate(exc) from None
+        return RbdUpload(self, ioctx, image, key, size or 0)
+
+    def open(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        ioctx = self.ioctx()
+        try:
+            image = self._rbd.Image(ioctx, _checked(key), snapshot=SNAPSHOT, read_only=True)
+            size = image.size()
+        except BaseException as exc:
+            ioctx.close()
+            raise self.translate(exc) from None
+        end = size if length is None else min(size, offset + length)
+        return _ImageChunks(self, ioctx, image, offset, end)
+
+    def delete(self, key: str) -> None:
+        ioctx = self.ioctx()
+        try:
+            try:
+                image = self._rbd.Image(ioctx, _checked(key))
+            except self._rbd.ImageNotFound:
+                return
+            try:
+                for snap in list(image.list_snaps()):
+                    if image.is_protected_snap(snap["name"]):
+                        image.unprotect_snap(snap["name"])
+                    image.remove_snap(snap["name"])
+            finally:
+                image.close()
+            self._rbd.RBD().remove(ioctx, key)
+        except self._rbd.ImageNotFound:
+            return
+        except (self._rbd.ImageBusy, self._rbd.ImageHasSnapshots):
+            raise StoreError("rbd store: the image is in use (it has clones or open watchers)") from None
+        except BaseException as exc:
+            raise self.translate(exc) from None
+        finally:
+            ioctx.close()
+
+    def stat(self, key: str) -> int:
+        ioctx = self.ioctx()
+        try:
+            with self._rbd.Image(ioctx, _checked(key), snapshot=SNAPSHOT, read_only=True) as image:
+                return int(image.size())
+        except BaseException as exc:
+            raise self.translate(exc) from None
+        finally:
+            ioctx.close()
+
+    def check(self) -> None:
+        self.ioctx().close()
+
+    def writers(self) -> ThreadPoolExecutor:
+        """The threads that write pieces of uploads in the background (made on first use, after fork)."""
+        with self._lock:
+            if self._writers is None:
+                self._writers = ThreadPoolExecutor(max_workers=32, thread_name_prefix="rbd-writes")
+            return self._writers
+
+    def ioctx(self) -> Any:
+        """A new I/O context on the pool (the caller closes it)."""
+        cluster = self._connected()
+        try:
+            return cluster.open_ioctx(self._pool)
+        except self._rados.ObjectNotFound:
+            raise StoreUnavailableError(f"rbd store: pool {self._pool!r} does not exist") from None
+        except BaseException as exc:
+            raise self.translate(exc) from None
+
+    def _connected(self) -> Any:
+        with self._lock:
+            if self._cluster is None:
+                timeout = str(max(1, int(self._op_timeout)))
+                # connect()'s own timeout argument is ignored by librados; client_mount_timeout is what bounds it
+                conf = {"rados_osd_op_timeout": timeout, "rados_mon_op_timeout": timeout,
+                        "client_mount_timeout": str(max(1, int(self._connect_timeout)))}
+                if self._keyring:
+                    conf["keyring"] = self._keyring
+                cluster = self._rados.Rados(conffile=self._conffile, rados_id=self._user, conf=conf)
+                try:
+                    cluster.connect()
+                    self._fsid = str(cluster.get_fsid())
+                except BaseException as exc:
+                    cluster.shutdown()
+                    raise StoreUnavailableError(
+                        f"rbd store: cannot connect to the Ceph cluster ({type(exc).__name__})") from None
+                self._cluster = cluster
+            return self._cluster
+
+    def translate(self, exc: BaseException) -> StoreError:
+        """Our error for a rados/rbd one; messages name the condition only."""
+        rados, rbd = self._rados, self._rbd
+        if isinstance(exc, StoreError):
+            return exc
+        if isinstance(exc, (rbd.ImageNotFound, rados.ObjectNotFound)):
+            return StoreObjectNotFound("rbd store: no such image (or it is not committed)")
+        if isinstance(exc, (rbd.NoSpace, rados.NoSpace)):
+            return StoreFullError("rbd store: the cluster has no room for the image")
+        if isinstance(exc, rbd.ImageExists):
+            return StoreError("rbd store: an image with this key exists already")
+        if isinstance(exc, (rados.TimedOut, rados.PermissionDeniedError, rbd.PermissionError, rados.IOError,
+                            rbd.IOError, rados.ConnectionShutdown)):
+            return StoreUnavailableError(f"rbd store: the cluster is not answering ({type(exc).__name__})")
+        if isinstance(exc, (rbd.Error, rados.Error)):
+            return StoreError(f"rbd store: {type(exc).__name__}")
+        if isinstance(exc, Exception):
+            return StoreError(f"rbd store: unexpected error ({type(exc).__name__})")
+        raise exc
+
+
+class RbdUpload:
+    """A pending RBD image: one ``chunk_size`` piece filling while the previous one is written by the store's threads.
+
+    Snapshot on commit, removal on abort. No thread holds the upload between
+    pieces, so one dropped without abort (a writer that died) releases its
+    RBD image handle when collected.
+    """
+
+    def __init__(self, store: RbdStore, ioctx: Any, image: Any, key: str, capacity: int) -> None:
+        self.key = key
+        self._store = store
+        self._ioctx = ioctx
+        self._image: Any = image
+        self._capacity = capacity
+        self._buffer = bytearray()
+        self._in_flight: Future[None] | None = None
+        self._offset = 0
+        self._finished = False
+
+    def local_path(self) -> str | None:
+        return None
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        if self._finished:
+            raise StoreError("rbd store: write after commit or abort")
+        view = memoryview(chunk).cast("B")
+        limit = self._store.chunk_size
+        while view:
+            take = min(limit - len(self._buffer), len(view))
+            self._buffer += view[:take]
+            view = view[take:]
+            if len(self._buffer) == limit:
+                self._hand_over()
+
+    def commit(self) -> StoredObject:
+        if self._finished:
+            raise StoreError("rbd store: commit after commit or abort")
+        try:
+            self._hand_over()
+            self._settle()
+            if self._capacity != self._offset:
+                self._image.resize(self._offset)
+            self._image.flush()
+            self._image.create_snap(SNAPSHOT)
+            self._image.protect_snap(SNAPSHOT)
+        except BaseException as exc:
+            self.abort()
+            raise self._store.translate(exc) from None
+        self._close()
+        self._finished = True
+        return StoredObject(key=self.key, url=self._store.url_for(self.key), size=self._offset)
+
+    def abort(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._buffer = bytearray()
+        try:
+            self._settle()
+        except BaseException:  # the write that failed is why we abort
+            pass
+        self._close()
+        try:
+            self._store._rbd.RBD().remove(self._ioctx, self.key)
+        except self._store._rbd.ImageNotFound:
+            pass
+        except Exception as exc:
+            log.warning("rbd store: could not remove the RBD image of an aborted upload of %s (%s)",
+                        self.key, type(exc).__name__)
+        finally:
+            self._ioctx.close()
+
+    def _hand_over(self) -> None:
+        """Send the filled buffer to a writer thread, once the previous piece is written (its error raised here)."""
+        if not self._buffer:
+            return
+        self._settle()
+        piece = bytes(self._buffer)
+        self._buffer = bytearray()
+        end = self._offset + len(piece)
+        self._in_flight = self._store.writers().submit(self._write_piece, piece, self._offset, end)
+
+    def _settle(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
+
+    def _write_piece(self, piece: bytes, offset: int, end: int) -> None:
+        try:
+            if end > self._capacity:  # size unknown: grow ahead, in doubling steps; commit trims
+                self._capacity = max(end, 2 * self._capacity)
+                self._image.resize(self._capacity)
+            self._image.write(piece, offset)
+        except BaseException as exc:
+            raise self._store.translate(exc) from None
+        self._offset = end
+
+    def _close(self) -> None:
+        if self._image is not None:
+            try:
+                self._image.close()
+            except Exception:  # closing a handle on a cluster that went away
+                pass
+            self._image = None
+
+
+class _ImageChunks:
+    """Reads the snapshot of one RBD image from ``offset`` to ``end``; ``close()`` releases it."""
+
+    def __init__(self, store: RbdStore, ioctx: Any, image: Any, offset: int, end: int) -> None:
+        self._store = store
+        self._ioctx = ioctx
+        self._image = image
+        self._position = offset
+        self._end = end
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._closed or self._position >= self._end:
+            self.close()
+            raise StopIteration
+        try:
+            data: bytes = self._image.read(self._position, min(READ_CHUNK, self._end - self._position))
+        except BaseException as exc:
+            self.close()
+            raise self._store.translate(exc) from None
+        self._position += len(data)
+        return data
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._image.close()
+            self._ioctx.close()
+
+
+def _bindings() -> tuple[ModuleType, ModuleType]:
+    try:
+        return importlib.import_module("rados"), importlib.import_module("rbd")
+    except ImportError:
+        raise StoreConfigError("driver", "the rbd driver needs Ceph's Python bindings (python3-rados, python3-rbd; "
+                                         "scripts/ceph/venv-bindings.sh links them into a venv)") from None
+
+
+def _conf_fsid(path: str) -> str:
+    """The ``fsid`` of ``[global]`` in a ceph.conf, or ``""``."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False, allow_no_value=True)
+    try:
+        with open(path, encoding="utf-8") as conf:  # ceph.conf indents its keys, which configparser would not take
+            parser.read_string("\n".join(line.strip() for line in conf))
+        value = parser.get("global", "fsid", fallback="")
+    except (OSError, UnicodeError, configparser.Error):
+        return ""
+    return (value or "").strip()
+
+
+def _checked(key: str) -> str:
+    if not key or "/" in key or "@" in key:
+        raise StoreError(f"invalid object key {key!r}")
+    return key

@@ -1,0 +1,219 @@
+"""The remote drivers behind a real server: glanceclient, openstacksdk and plain HTTP against rbd, s3 and swift.
+
+One server per default store (rbd, s3, swift), each configured with all four
+stores (``file`` too). What the server says is checked against what the backend
+holds, read with the backend's own client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openstack
+import pytest
+from glanceclient import Client
+from keystoneauth1 import noauth
+from keystoneauth1 import session as ks_session
+
+from tests.conftest import Api, Server, start_server
+from tests.support.ceph import CephCluster
+
+MiB = 1024 * 1024
+REMOTE = ["rbd", "s3", "swift"]
+
+
+@dataclass
+class Backends:
+    """Reads what each store holds with the backend's own client (None: not there)."""
+
+    ceph: CephCluster
+    file_root: Path
+    bucket: str
+    container: str
+
+    def read(self, store: str, image_id: str) -> bytes | None:
+        return getattr(self, f"_read_{store}")(image_id)  # type: ignore[no-any-return]
+
+    def _read_file(self, image_id: str) -> bytes | None:
+        path = self.file_root / image_id
+        return path.read_bytes() if path.exists() else None
+
+    def _read_s3(self, image_id: str) -> bytes | None:
+        client = self.s3()
+        try:
+            return client.get_object(Bucket=self.bucket, Key=image_id)["Body"].read()  # type: ignore[no-any-return]
+        except (client.exceptions.NoSuchKey, client.exceptions.NoSuchBucket):
+            return None
+
+    def s3(self) -> Any:
+        import boto3
+
+        env = self.ceph.env
+        return boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], aws_access_key_id=env["S3_ACCESS_KEY"],
+                            aws_secret_access_key=env["S3_SECRET_KEY"], region_name="us-east-1")
+
+    def _read_swift(self, image_id: str) -> bytes | None:
+        env = self.ceph.env
+        signed = httpx.get(env["SWIFT_AUTH_URL"], headers={"X-Auth-User": env["SWIFT_USER"],
+                                                          "X-Auth-Key": env["SWIFT_KEY"]})
+        got = httpx.get(f"{signed.headers['X-Storage-Url']}/{self.container}/{image_id}",
+                        headers={"X-Auth-Token": signed.headers["X-Auth-Token"]}, timeout=60)
+        if got.status_code == 404:
+            return None
+        assert got.status_code == 200, got.status_code
+        return got.content
+
+    def _read_rbd(self, image_id: str) -> bytes | None:
+        import rados
+        import rbd
+
+        env = self.ceph.env
+        with rados.Rados(conffile=env["CEPH_CONF"], rados_id=env["CEPH_USER"],
+                         conf={"keyring": env["CEPH_KEYRING"]}) as cluster, \
+                cluster.open_ioctx(env["CEPH_POOL"]) as ioctx:
+            if image_id not in rbd.RBD().list(ioctx):
+                return None
+            with rbd.Image(ioctx, image_id, snapshot="snap", read_only=True) as image:
+                return image.read(0, image.size())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def backends(ceph: CephCluster, rados_bindings: None, tmp_path_factory: pytest.TempPathFactory) -> Backends:
+    return Backends(ceph, tmp_path_factory.mktemp("file-store"), f"api-{uuid.uuid4().hex[:12]}",
+                    f"api-{uuid.uuid4().hex[:12]}")
+
+
+def stores_config(backends: Backends) -> dict[str, dict[str, Any]]:
+    env = backends.ceph.env
+    return {
+        "file": {"driver": "filesystem", "path": str(backends.file_root)},
+        "rbd": {"driver": "rbd", "pool": env["CEPH_POOL"], "user": env["CEPH_USER"], "ceph_conf": env["CEPH_CONF"],
+                "keyring": env["CEPH_KEYRING"], "chunk_size": 4},
+        "s3": {"driver": "s3", "endpoint": env["S3_ENDPOINT"], "access_key": env["S3_ACCESS_KEY"],
+               "secret_key": env["S3_SECRET_KEY"], "bucket": backends.bucket, "create_bucket_on_put": True,
+               "addressing_style": "path", "large_object_size": 5, "large_object_chunk_size": 5},
+        "swift": {"driver": "swift", "auth_address": env["SWIFT_AUTH_URL"], "auth_version": 1,
+                  "user": env["SWIFT_USER"], "key": env["SWIFT_KEY"], "container": backends.container,
+                  "create_container_on_put": True, "large_object_size": 2, "large_object_chunk_size": 1},
+    }
+
+
+@pytest.fixture(scope="module", params=REMOTE)
+def remote(request: pytest.FixtureRequest, backends: Backends,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Server]]:
+    """A server whose default store is rbd, s3 or swift; two workers, forked after the stores were checked."""
+    server = start_server(tmp_path_factory.mktemp(f"remote-{request.param}"), workers=2, env={
+        "GLIMPSE_STORES": json.dumps(stores_config(backends)), "GLIMPSE_DEFAULT_STORE": request.param})
+    yield request.param, server
+    server.stop()
+
+
+def test_glanceclient_round_trips_through_the_default_store(remote: tuple[str, Server], backends: Backends) -> None:
+    store, server = remote
+    glance = Client("2", endpoint=server.url, token="unused", identity_headers={"X-Project-Id": uuid.uuid4().hex})
+    data = os.urandom(6 * MiB + 5)
+    image = glance.images.create(name="remote", disk_format="raw", container_format="bare")
+    glance.images.upload(image["id"], io.BytesIO(data), image_size=len(data))
+    shown = glance.images.get(image["id"])
+    assert (shown["status"], shown["size"], shown["stores"]) == ("active", len(data), store)
+    assert shown["os_hash_value"] == hashlib.sha512(data).hexdigest()
+    assert b"".join(glance.images.data(image["id"])) == data  # glanceclient checks the hash as it reads
+    assert backends.read(store, image["id"]) == data
+    glance.images.delete(image["id"])
+    assert backends.read(store, image["id"]) is None
+
+
+def test_openstacksdk_round_trips_through_the_default_store(remote: tuple[str, Server], backends: Backends,
+                                                           tmp_path: Path) -> None:
+    store, server = remote
+    session = ks_session.Session(auth=noauth.NoAuth(), additional_headers={"X-Project-Id": uuid.uuid4().hex})
+    sdk = openstack.connection.Connection(session=session, image_endpoint_override=server.url)
+    data = os.urandom(3 * MiB + 7)
+    (tmp_path / "disk.raw").write_bytes(data)
+    image = sdk.image.create_image(name="sdk-remote", filename=str(tmp_path / "disk.raw"), disk_format="raw",
+                                   container_format="bare", validate_checksum=True, wait=True)
+    assert image.status == "active" and image.size == len(data)
+    assert sdk.image.download_image(sdk.image.get_image(image.id)).content == data
+    assert backends.read(store, image.id) == data
+    sdk.image.delete_image(image)
+    assert backends.read(store, image.id) is None
+
+
+@pytest.fixture(scope="module")
+def four(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server with the four stores, file by default."""
+    server = start_server(tmp_path_factory.mktemp("four"), workers=1, env={
+        "GLIMPSE_STORES": json.dumps(stores_config(backends)), "GLIMPSE_DEFAULT_STORE": "file"})
+    yield server
+    server.stop()
+
+
+def test_one_server_puts_images_in_each_of_four_stores(four: Server, backends: Backends) -> None:
+    api = Api(four.url, uuid.uuid4().hex)
+    assert [s["id"] for s in api.http.get("/v2/info/stores").json()["stores"]] == ["file", "rbd", "s3", "swift"]
+    images = {}
+    for store in ("file", "rbd", "s3", "swift"):
+        data = os.urandom(2 * MiB + len(store))
+        image = api.create(name=f"in-{store}")
+        assert api.upload(image["id"], data, **{"X-Image-Meta-Store": store}).status_code == 204
+        images[store] = (image["id"], data)
+    for store, (image_id, data) in images.items():
+        shown = api.show(image_id)
+        assert shown["stores"] == store and shown["status"] == "active"
+        assert api.http.get(f"/v2/images/{image_id}/file").content == data
+        ranged = api.http.get(f"/v2/images/{image_id}/file", headers={"Range": "bytes=1048570-1048585"})
+        assert ranged.status_code == 206 and ranged.content == data[1048570:1048586]
+        assert backends.read(store, image_id) == data
+    for store, (image_id, _) in images.items():
+        assert api.http.delete(f"/v2/images/{image_id}").status_code == 204
+        assert backends.read(store, image_id) is None
+    api.close()
+
+
+def test_radosgw_killed_mid_upload_gives_503_and_nothing_partial(four: Server, backends: Backends) -> None:
+    api = Api(four.url, uuid.uuid4().hex)
+    image = api.create(name="interrupted")
+    sent = threading.Event()
+
+    def body() -> Iterator[bytes]:
+        block = os.urandom(MiB)
+        for n in range(64):
+            if n == 12:
+                sent.set()
+                time.sleep(1.0)  # radosgw goes away meanwhile
+            yield block
+
+    def kill_when_sent() -> None:
+        sent.wait(30)
+        backends.ceph.stop_rgw()
+
+    killer = threading.Thread(target=kill_when_sent)
+    killer.start()
+    try:
+        response = api.http.put(f"/v2/images/{image['id']}/file", content=body(),
+                                headers={"Content-Type": "application/octet-stream", "X-Image-Meta-Store": "s3"})
+    finally:
+        killer.join()
+        backends.ceph.start_rgw()
+    assert response.status_code == 503, response.text
+    assert "127.0.0.1" not in response.text and backends.ceph.env["S3_SECRET_KEY"] not in response.text
+    assert api.show(image["id"])["status"] == "queued"
+    listed = backends.s3().list_objects_v2(Bucket=backends.bucket, Prefix=image["id"]).get("Contents", [])
+    assert listed == []
+
+    data = os.urandom(7 * MiB)
+    assert api.upload(image["id"], data, **{"X-Image-Meta-Store": "s3"}).status_code == 204
+    assert backends.read("s3", image["id"]) == data
+    assert api.http.get(f"/v2/images/{image['id']}/file").content == data
+    api.close()
