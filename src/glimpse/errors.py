@@ -39,7 +39,12 @@
     ├── ImageFormatMismatch         data does not look like the declared disk_format
     ├── PreconditionFailed          If-Match names a version that is no longer current
     ├── RangeNotSatisfiable
-    └── StoreUnavailable            the backing store cannot be reached
+    ├── StoreUnavailable            the backing store cannot be reached
+    ├── ClientTooSlow               a request body stalled or trickled below the minimum rate
+    ├── TooManyRequests             a caller has too much in progress at once (retry later)
+    └── Unavailable                 this node cannot serve now (retry later)
+        ├── ServerBusy              every upload slot of this node is taken
+        └── DatabaseUnavailable     the database cannot be reached
 """
 
 from __future__ import annotations
@@ -222,4 +227,32 @@ class RangeNotSatisfiable(GlimpseError):
 
 
 class StoreUnavailable(GlimpseError):
+    pass
+
+
+class ClientTooSlow(GlimpseError):
+    """The request body stopped arriving, or arrived too slowly; the connection is closed after the answer."""
+
+
+class TooManyRequests(GlimpseError):
+    """The caller has as much in progress as it may; ``retry_after`` is a hint in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(GlimpseError):
+    """This node cannot serve the request now; ``retry_after`` is a hint in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServerBusy(Unavailable):
+    pass
+
+
+class DatabaseUnavailable(Unavailable):
     pass

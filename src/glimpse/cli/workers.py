@@ -39,6 +39,8 @@ from glimpse.cli.balance import LoadBoard, Share
 from glimpse.cli.idle_gc import IdleCollector
 from glimpse.cli.sibling_writes import SiblingWrites, WriteFollower, WritePublisher
 from glimpse.cli.worker_server import CacheFollower, WorkerServer
+from glimpse.server.body_pace import BodyPace
+from glimpse.server.limits import HeadLimits, with_limits
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
@@ -64,7 +66,7 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
         settings: Settings = self.app.settings
         config = uvicorn.Config(
             app=self.wsgi,
-            http=HttpProtocol,
+            http=with_limits(HttpProtocol, HeadLimits.from_settings(settings), BodyPace.from_settings(settings)),
             loop="uvloop",
             lifespan="on",
             log_config=None,
