@@ -95,6 +95,18 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._stop_head_clock()
         super().connection_lost(exc)
 
+    def eof_received(self) -> bool | None:
+        """The client will send no more: answer a request received whole (then close), drop anything else.
+
+        uvicorn lets the transport close at once, so a request followed by a
+        half-close (``shutdown(SHUT_WR)``) was never answered.
+        """
+        cycle = self.cycle
+        if cycle is not None and not cycle.more_body and not cycle.response_complete and not self._head_seen:
+            cycle.keep_alive = False  # closed once the response is out
+            return True
+        return None
+
     def data_received(self, data: bytes) -> None:
         if not self._in_head:
             super().data_received(data)
