@@ -95,7 +95,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._stop_head_clock()
         super().connection_lost(exc)
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol allows a bool
         """The client will send no more: answer a request received whole (then close), drop anything else.
 
         uvicorn lets the transport close at once, so a request followed by a
