@@ -21,7 +21,7 @@ UPLOADS = 300
 PROJECTS = 30
 PER_WORKER = 32
 PER_PROJECT = 4
-IDLE = 8
+IDLE = 6
 
 
 @pytest.fixture(scope="module")
