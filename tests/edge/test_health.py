@@ -157,3 +157,12 @@ def test_the_public_health_answer_names_no_part(connected_node: Server) -> None:
     assert response.status_code == 200 and response.text == "OK"
     assert httpx.get(f"{connected_node.url}/healthcheck", headers={"Accept": "application/json"},
                      timeout=10).json() == {"status": "ok"}
+
+
+def test_the_detail_view_is_refused_to_callers_relayed_by_a_proxy(connected_node: Server) -> None:
+    for header in ({"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}):
+        response = httpx.get(f"{connected_node.url}/healthcheck?detail", timeout=10,
+                             headers={"Accept": "application/json", **header})
+        assert response.status_code == 403
+        assert "only to callers on this node" in response.json()["message"]
+        assert "checks" not in response.json()

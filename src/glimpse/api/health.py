@@ -5,7 +5,9 @@ set), JSON ``{"status": ...}`` for JSON clients, and names no part: anyone can
 call it. ``GET /healthcheck?detail`` adds each part's state
 (:mod:`glimpse.services.health`: database, stores and their free space,
 broker, identity service) and is served only to callers on the node itself
-(a loopback address), where operators and probes run; others get 403.
+(a loopback address, with no ``Forwarded``/``X-Forwarded-For`` header: a
+proxy on the node relays strangers from there too), where operators and
+probes run; others get 403.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ async def healthcheck(request: Request) -> Response:
 
 
 def _local(request: Request) -> bool:
-    if request.client is None:
+    """A caller on this node itself, not a client relayed by a proxy running here."""
+    if request.client is None or "forwarded" in request.headers or "x-forwarded-for" in request.headers:
         return False
     try:
         return ipaddress.ip_address(request.client.host).is_loopback
