@@ -111,8 +111,6 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if not self._in_head:
             super().data_received(data)
             return
-        if self._head_timer is None:
-            self._start_head_clock()
         start, end = 0, len(data)
         while start < end:
             if not self._in_head:  # the head ended in the previous piece: the rest goes in one feed
@@ -131,6 +129,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                                                   f"{limits.max_request_line + limits.max_header_bytes} bytes "
                                                   "this server reads."))
                     return
+        if self._in_head and self._head_seen and self._head_timer is None:
+            # Only a head that spans reads needs a clock: most arrive whole, and cost no timer.
+            self._start_head_clock()
 
     def on_message_begin(self) -> None:
         self._in_head = self._head_seen = True
