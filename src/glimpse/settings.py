@@ -72,7 +72,7 @@ class Settings(BaseSettings):
                          description="worker processes sharing the listening socket; default one per CPU")
     # -- limits at the edge (docs/reliability-edge.md)
     max_request_line: int = Field(default=8 * 1024, ge=256, description="longest request target in bytes (414)")
-    max_header_bytes: int = Field(default=64 * 1024, ge=1024, description="header fields in bytes in total (431)")
+    max_header_bytes: int = Field(default=64 * 1024, ge=4096, description="header fields in bytes in total (431)")
     max_header_count: int = Field(default=100, ge=8, description="header fields per request (431)")
     request_head_timeout: float = Field(default=30.0, gt=0, description="seconds a request head may take (408)")
     body_idle_timeout: float = Field(default=60.0, gt=0, description="seconds a request body may pause (408)")

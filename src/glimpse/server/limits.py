@@ -6,10 +6,11 @@ one client sending a header of hundreds of MB held a worker until it was
 killed. :class:`LimitedHttpToolsProtocol` is uvicorn's httptools protocol that
 
 - answers 414 once the request target passes ``max_request_line`` bytes,
-- answers 431 once one header field, all of them together, or their number
-  passes ``max_header_bytes`` / ``max_header_count``, counting the head in
-  pieces of at most :data:`PIECE` bytes as they are fed to the parser, so a
-  head is never held past its limit plus a piece;
+- answers 431 once the head passes ``max_request_line + max_header_bytes``,
+  counting it in pieces of at most :data:`PIECE` bytes as they are fed to the
+  parser, so a head is never held past its limit plus a piece; and, once its
+  fields are in, when they are more than ``max_header_count`` or larger than
+  ``max_header_bytes`` together;
 - answers 408 to a head that has not fully arrived ``request_head_timeout``
   seconds after its first byte (or after the connection opened): a client
   trickling its headers (slowloris) cannot keep a connection forever.
@@ -21,7 +22,7 @@ fast path: once the head is complete, bytes go straight to the parser.
 The worker's own protocol (:class:`glimpse.api.protocol.HttpProtocol`)
 derives from this class; a server without Glimpse's fast paths uses this class
 itself (:func:`with_limits`), so the limits hold on every path. Touches
-uvicorn's private ``HttpToolsProtocol`` callbacks (``on_url``, ``on_header``,
+uvicorn's private ``HttpToolsProtocol`` callbacks (``on_url``, ``on_headers_complete``,
 ``send_400_response``, ``data_received``), pinned by its tests in
 ``tests/edge``.
 """
@@ -82,8 +83,6 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     _head_seen = False
     _head_bytes = 0
     _url_bytes = 0
-    _field_bytes = 0
-    _field_count = 0
     _refusal: HeadRefused | None = None
     _head_timer: asyncio.TimerHandle | None = None
 
@@ -135,7 +134,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         self._in_head = self._head_seen = True
-        self._head_bytes = self._url_bytes = self._field_bytes = self._field_count = 0
+        self._head_bytes = self._url_bytes = 0
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -146,20 +145,19 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             raise self._refusal
         super().on_url(url)
 
-    def on_header(self, name: bytes, value: bytes) -> None:
+    def on_headers_complete(self) -> None:
+        # Counted once the fields are in (a head that passes its size in total is refused in
+        # data_received before it completes); summed only for heads that spanned pieces: a head that
+        # arrived in one piece is smaller than any max_header_bytes allowed.
         limits = self.head_limits
-        self._field_count += 1
-        self._field_bytes += len(name) + len(value) + 4  # ": " and CRLF
-        if self._field_count > limits.max_header_count:
+        headers = self.headers
+        if len(headers) > limits.max_header_count:
             self._refusal = HeadRefused(431, f"The request has more than {limits.max_header_count} header fields.")
             raise self._refusal
-        if self._field_bytes > limits.max_header_bytes:
+        if self._head_bytes and sum(len(name) + len(value) + 4 for name, value in headers) > limits.max_header_bytes:
             self._refusal = HeadRefused(431, f"The request's header fields are larger than "
                                              f"{limits.max_header_bytes} bytes in total.")
             raise self._refusal
-        super().on_header(name, value)
-
-    def on_headers_complete(self) -> None:
         self._in_head = False
         self._stop_head_clock()
         super().on_headers_complete()
