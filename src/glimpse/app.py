@@ -14,11 +14,14 @@ from starlette.types import ASGIApp
 from glimpse.api import health, versions
 from glimpse.api.errors import EXCEPTION_HANDLERS
 from glimpse.api.middleware import EdgeMiddleware
+from glimpse.api.upload_slots import UploadSlots
 from glimpse.api.routing import resource
 from glimpse.api.v2.image_bodies import ImageBodies
 from glimpse.api.v2.routes import routes_for
 from glimpse.auth import Authenticator
 from glimpse.auth.loader import load_authenticator
+from glimpse.server.body_pace import BodyPace
+from glimpse.server.guard import EdgeGuard
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
@@ -64,8 +67,10 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
     app.state.image_bodies = ImageBodies(services.schema, multi_store=services.stores.multiple)
-    return EdgeMiddleware(app, authenticator, settings.public_endpoint,
+    app.state.upload_slots = UploadSlots(settings.max_uploads_per_worker, settings.max_uploads_per_project)
+    edge = EdgeMiddleware(app, authenticator, settings.public_endpoint,
                           registry=settings.registry_endpoint, streaming=settings.streaming_endpoint)
+    return EdgeGuard(edge, BodyPace.from_settings(settings))
 
 
 def build_authenticator(settings: Settings, services: Services) -> Authenticator:

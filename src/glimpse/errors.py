@@ -43,8 +43,13 @@
     ├── ImageFormatMismatch         data does not look like the declared disk_format
     ├── PreconditionFailed          If-Match names a version that is no longer current
     ├── RangeNotSatisfiable
-    └── StoreUnavailable            the backing store cannot be reached
-        └── ImageDataCorrupt        data read back does not match its recorded checksum
+    ├── StoreUnavailable            the backing store cannot be reached
+    │   └── ImageDataCorrupt        data read back does not match its recorded checksum
+    ├── ClientTooSlow               a request body stalled or trickled below the minimum rate
+    ├── TooManyRequests             a caller has too much in progress at once (retry later)
+    └── Unavailable                 this node cannot serve now (retry later)
+        ├── ServerBusy              every upload slot of this node is taken
+        └── DatabaseUnavailable     the database cannot be reached
 """
 
 from __future__ import annotations
@@ -252,4 +257,32 @@ class StoreReadOnly(Forbidden):
 
 
 class StoreObjectMissing(InvalidRequest):
+    pass
+
+
+class ClientTooSlow(GlimpseError):
+    """The request body stopped arriving, or arrived too slowly; the connection is closed after the answer."""
+
+
+class TooManyRequests(GlimpseError):
+    """The caller has as much in progress as it may; ``retry_after`` is a hint in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(GlimpseError):
+    """This node cannot serve the request now; ``retry_after`` is a hint in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServerBusy(Unavailable):
+    pass
+
+
+class DatabaseUnavailable(Unavailable):
     pass

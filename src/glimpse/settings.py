@@ -77,6 +77,19 @@ class Settings(BaseSettings):
     )
     workers: int = Field(default_factory=lambda: _usable_cpus(), ge=1,
                          description="worker processes sharing the listening socket; default one per CPU")
+    # -- limits at the edge (docs/reliability-edge.md)
+    max_request_line: int = Field(default=8 * 1024, ge=256, description="longest request target in bytes (414)")
+    max_header_bytes: int = Field(default=64 * 1024, ge=4096, description="header fields in bytes in total (431)")
+    max_header_count: int = Field(default=100, ge=8, description="header fields per request (431)")
+    request_head_timeout: float = Field(default=30.0, gt=0, description="seconds a request head may take (408)")
+    body_idle_timeout: float = Field(default=60.0, gt=0, description="seconds a request body may pause (408)")
+    body_min_rate: int = Field(default=1024, ge=0, description="bytes per second a request body must average")
+    body_rate_window: float = Field(default=30.0, gt=0, description="seconds over which body_min_rate is measured")
+    max_uploads_per_worker: int = Field(default=64, ge=1, description="uploads one worker process runs at once (503)")
+    max_uploads_per_project: int = Field(default=16, ge=1, description="uploads one project runs at once on a "
+                                                                       "worker process (429)")
+    health_min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0,
+                                       description="free bytes a filesystem store needs to count as healthy")
     tls_cert_file: Path | None = Field(default=None, description="PEM certificate (chain): serve HTTPS")
     tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file (if not in it)")
     tls_client_ca_file: Path | None = Field(

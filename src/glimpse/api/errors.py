@@ -39,11 +39,14 @@ STATUS_CODES: dict[type[Exception], int] = {
     errors.PreconditionFailed: 412,
     errors.RangeNotSatisfiable: 416,
     errors.StoreUnavailable: 503,
+    errors.ClientTooSlow: 408,
+    errors.TooManyRequests: 429,
+    errors.Unavailable: 503,
 }
 
 _OFFERS = ("text/html", "application/json", "text/plain")
-#: Seconds a client is asked to wait (``Retry-After``) before retrying when a store is unavailable.
-RETRY_STORE_AFTER = 30
+#: Seconds a client is told to wait (``Retry-After``) before retrying a 503 that names no other figure.
+RETRY_AFTER = 5
 
 
 def status_for(exc: Exception) -> int:
@@ -128,8 +131,12 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         headers = {"Content-Range": f"bytes */{exc.size}"}
     elif isinstance(exc, errors.Unauthenticated):
         headers = {"WWW-Authenticate": exc.challenge}
-    elif isinstance(exc, errors.StoreUnavailable):
-        headers = {"Retry-After": str(RETRY_STORE_AFTER)}
+    elif isinstance(exc, (errors.Unavailable, errors.TooManyRequests)):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, (errors.StoreUnavailable, errors.IdentityUnavailable)):
+        headers = {"Retry-After": str(RETRY_AFTER)}
+    elif isinstance(exc, errors.ClientTooSlow):
+        headers = {"Connection": "close"}  # the rest of the body may still be on its way
     details = None
     if isinstance(exc, errors.PropertyValueInvalid):
         # A client can act on these without parsing the message.
@@ -155,7 +162,8 @@ async def unexpected(request: Request, exc: Exception) -> Response:
     request_id = getattr(request.state, "request_id", None)
     log.error("unexpected error in %s %s (request %s)", request.method, request.url.path, request_id, exc_info=exc)
     return error_response(
-        request, 500, f"The server failed to handle this request; report request id {request_id} to the operator."
+        request, 500, f"The server failed to handle this request; report request id {request_id} to the operator.",
+        headers={"Connection": "close"},  # the failure may have left the request half-read
     )
 
 

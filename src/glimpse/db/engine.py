@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
+from glimpse.db.outages import report_outages
 from glimpse.db.sqlite_reads import HotRead, SqliteReads
 
 _WRITE = "glimpse_write"
@@ -162,7 +163,9 @@ def create_engine(url: str, *, echo: bool = False) -> Engine:
     kwargs["pool_pre_ping"] = True
     kwargs["pool_size"] = 10
     kwargs["max_overflow"] = 40
-    return sa.create_engine(parsed, **kwargs)
+    engine = sa.create_engine(parsed, **kwargs)
+    report_outages(engine)
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

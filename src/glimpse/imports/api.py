@@ -8,12 +8,14 @@ from starlette.responses import Response
 
 from glimpse.api.extension_routes import RequestChunks, context, data_request, redirected
 from glimpse.api.extension_routes import services as services_of
+from glimpse.api.upload_slots import upload_slots
 
 
 async def stage(request: Request) -> Response:
     services = services_of(request)
     size = data_request(request)
-    async with RequestChunks(request) as chunks:
-        await run_in_threadpool(services.imports.stage, context(request), request.path_params["image_id"],
-                                redirected(request, chunks), size=size)
+    with upload_slots(request).admit(context(request).project_id):
+        async with RequestChunks(request) as chunks:
+            await run_in_threadpool(services.imports.stage, context(request), request.path_params["image_id"],
+                                    redirected(request, chunks), size=size)
     return Response(status_code=204)

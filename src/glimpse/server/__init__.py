@@ -1,5 +1,5 @@
-"""Everything that runs processes and sockets: the gunicorn arbiter and its uvicorn workers, and the
-fast paths that reach into uvicorn's internals.
+"""Everything that runs processes and sockets: the gunicorn arbiter and its uvicorn workers, the
+fast paths that reach into uvicorn's internals, and the limits that guard the edge on every path.
 
 Each module's docstring says what it buys (measured; see ``docs/performance.md``) and which private
 internals it depends on; ``tests/server/test_contract.py`` fails, naming the attribute, when an

@@ -22,17 +22,19 @@ from collections.abc import Callable, Iterable
 
 import httptools
 from uvicorn._types import ASGIReceiveEvent
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from glimpse.api.server_offers import SOCKET_BODY, ZEROCOPY_SEND
 from glimpse.server.socket_body import SocketBody
 from glimpse.server.zerocopy import ZeroCopyCycle
+from glimpse.server.limits import LimitedHttpToolsProtocol
 
 log = logging.getLogger(__name__)
 
 
-class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol whose plain-TCP request cycles are :class:`Cycle` s."""
+class HttpProtocol(LimitedHttpToolsProtocol):
+    """uvicorn's httptools protocol, with the head limits of :mod:`glimpse.server.limits`, whose
+    plain-TCP request cycles are :class:`Cycle` s."""
 
     #: bytes of a body taken and given back unfinished, to drop when they arrive
     _unread = 0
@@ -131,7 +133,7 @@ class Cycle(ZeroCopyCycle):
         if self.disconnected or self.transport.is_closing():
             return None
         body = SocketBody(self.transport.get_extra_info("socket").fileno(), bytes(self.body), remaining,
-                          self._given_back)
+                          self._given_back, protocol.body_pace)
         log.debug("body of %s %s read from the socket (%d bytes to come)", self.scope["method"],
                   self.scope["path"], remaining)
         self.body = bytearray()
@@ -144,6 +146,10 @@ class Cycle(ZeroCopyCycle):
         if body.broken:  # as uvicorn does when the client goes away: no response, no connection
             self.disconnected = True
             self.transport.close()
+            return
+        if body.too_slow:  # answered (408), then closed: the rest of the body is not waited for
+            self.keep_alive = False
+            self.more_body = False
             return
         self.more_body = False
         self.protocol.body_given_back(body.remaining)

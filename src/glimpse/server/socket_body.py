@@ -33,8 +33,8 @@ from collections.abc import Callable
 from starlette.requests import ClientDisconnect
 
 
-#: A body that brings no byte for this long (seconds) counts as a client that went away.
-STALL_TIMEOUT = 120.0
+from glimpse.errors import ClientTooSlow
+from glimpse.server.body_pace import BodyPace, PaceMeter
 
 
 class SocketBody:
@@ -47,24 +47,29 @@ class SocketBody:
     """
 
     def __init__(self, fd: int, buffered: bytes, remaining: int,
-                 give_back: Callable[[SocketBody], None]) -> None:
+                 give_back: Callable[[SocketBody], None], pace: BodyPace | None = None) -> None:
         self._sock = socket.socket(fileno=os.dup(fd))
+        self._pace = pace or BodyPace()
+        self._meter = PaceMeter(self._pace)
         # A timeout keeps the shared file description non-blocking (as the event loop needs it);
         # the socket object waits with poll between reads.
-        self._sock.settimeout(STALL_TIMEOUT)
+        self._sock.settimeout(self._pace.idle_timeout)
         self._buffered = memoryview(buffered)
         #: bytes of the body not yet read from the socket
         self.remaining = remaining
-        #: the client went away (or stalled) before the body was complete
+        #: the client went away before the body was complete
         self.broken = False
+        #: the body stalled or fell below the minimum rate (answered 408, then the connection closes)
+        self.too_slow = False
         self._give_back = give_back
         self._released = False
 
     def readinto(self, buffer: memoryview) -> int:
         """Fill ``buffer`` with the next bytes of the body; fewer only at its end, 0 once it is over.
 
-        Raises :class:`ClientDisconnect` if the client closes the connection,
-        resets it, or sends nothing for :data:`STALL_TIMEOUT` seconds.
+        Raises :class:`ClientDisconnect` if the client closes the connection or
+        resets it, :class:`~glimpse.errors.ClientTooSlow` if it sends nothing
+        for the pace's idle timeout or falls below its minimum rate.
         """
         filled = 0
         if self._buffered:
@@ -73,6 +78,7 @@ class SocketBody:
             self._buffered = self._buffered[filled:]
         wanted = min(len(buffer), filled + self.remaining)
         recv_into = self._sock.recv_into
+        arrived = self._meter.arrived
         try:
             while filled < wanted:
                 received = recv_into(buffer[filled:wanted])
@@ -80,9 +86,16 @@ class SocketBody:
                     raise ConnectionResetError("the client closed the connection")
                 filled += received
                 self.remaining -= received
-        except OSError:  # reset, closed, or stalled (TimeoutError)
+                arrived(received)
+        except TimeoutError:
+            self.too_slow = True
+            raise self._pace.stalled() from None
+        except OSError:  # reset or closed
             self.broken = True
             raise ClientDisconnect() from None
+        except ClientTooSlow:
+            self.too_slow = True
+            raise
         return filled
 
     def release(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 
@@ -69,9 +69,11 @@ class WorkerServer(uvicorn.Server):
         config = self.config
         loop = asyncio.get_running_loop()
 
+        protocol_class = cast(type[HttpProtocol], config.http_protocol_class)  # with the node's limits
+
         def new_protocol() -> HttpProtocol:
-            return HttpProtocol(config=config, server_state=self.server_state, app_state=self.lifespan.state,
-                                _loop=loop)
+            return protocol_class(config=config, server_state=self.server_state, app_state=self.lifespan.state,
+                                  _loop=loop)
 
         acceptors: list[Any] = [Acceptor(sock, new_protocol, self._share, config.ssl) for sock in sockets or []]
         self.servers = acceptors  # uvicorn only closes its servers and waits for them

@@ -48,6 +48,8 @@ from glimpse.server.idle_gc import IdleCollector
 from glimpse.server.protocol import HttpProtocol
 from glimpse.server.sibling_writes import SiblingWrites, WriteFollower, WritePublisher
 from glimpse.server.worker_server import CacheFollower, WorkerServer
+from glimpse.server.body_pace import BodyPace
+from glimpse.server.limits import HeadLimits, LimitedHttpToolsProtocol, with_limits
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
@@ -74,8 +76,9 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
         fast = settings.server_fast_paths
         config = uvicorn.Config(
             app=self.wsgi,
-            # Plain: uvicorn's own httptools protocol, no private internals of uvicorn touched.
-            http=HttpProtocol if fast else "httptools",
+            # Plain: uvicorn's own httptools protocol with the head limits and body pace only.
+            http=with_limits(HttpProtocol if fast else LimitedHttpToolsProtocol, HeadLimits.from_settings(settings),
+                             BodyPace.from_settings(settings)),
             loop="uvloop",
             lifespan="on",
             log_config=None,

@@ -18,12 +18,15 @@ from glimpse.api.roles import REDIRECT_MARKER
 from glimpse.api.routing import bodiless
 from glimpse.api.server_offers import take_socket_body
 from glimpse.api.streaming import DownloadResponse, RequestChunks
+from glimpse.api.upload_slots import upload_slots
 from glimpse.errors import RangeNotSatisfiable
 from glimpse.services.image_data import ByteRange, Download
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)\s*-\s*(\d+)\s*/\s*(\d+|\*)\s*$", re.IGNORECASE)
 OCTET_STREAM = "application/octet-stream"
+#: Digits of the largest byte position read from a range (2**63 has 19): longer ones are answered 416.
+_MAX_POSITION_DIGITS = 19
 
 
 async def upload(request: Request) -> Response:
@@ -31,15 +34,16 @@ async def upload(request: Request) -> Response:
     size = data_request(request)
     upload = partial(services.image_data.upload, context(request), request.path_params["image_id"], size=size,
                      store=request.headers.get("x-image-meta-store") or None)
-    body = await take_socket_body(request)
-    if body is not None:  # plain TCP, Content-Length > 0: read by the upload thread (and never empty)
-        try:
-            await run_in_threadpool(upload, body)
-        finally:
-            body.release()
-    else:
-        async with RequestChunks(request) as chunks:
-            await run_in_threadpool(upload, redirected(request, chunks))
+    with upload_slots(request).admit(context(request).project_id):
+        body = await take_socket_body(request)
+        if body is not None:  # plain TCP, Content-Length > 0: read by the upload thread (and never empty)
+            try:
+                await run_in_threadpool(upload, body)
+            finally:
+                body.release()
+        else:
+            async with RequestChunks(request) as chunks:
+                await run_in_threadpool(upload, redirected(request, chunks))
     return Response(status_code=204)
 
 
@@ -148,17 +152,33 @@ def parse_range(request: Request) -> ByteRange | None:
             raise HTTPException(400, "Multiple byte ranges are not supported; ask for one range.")
         match = _RANGE.match(raw)
         if not match or not (match.group(1) or match.group(2)):
-            raise HTTPException(416, f"Cannot parse the Range header {raw!r}; use bytes=first-last.")
-        first, last = match.group(1), match.group(2)
-        if not first:
-            return ByteRange(suffix=int(last))
-        if last and int(last) < int(first):
-            raise HTTPException(416, f"The Range {raw!r} ends before it starts.")
-        return ByteRange(first=int(first), last=int(last) if last else None)
+            raise HTTPException(416, f"Cannot parse the Range header {_shown(raw)}; use bytes=first-last.")
+        first, last = _position(match.group(1), raw), _position(match.group(2), raw)
+        if first is None:
+            assert last is not None
+            return ByteRange(suffix=last)
+        if last is not None and last < first:
+            raise HTTPException(416, f"The Range {_shown(raw)} ends before it starts.")
+        return ByteRange(first=first, last=last)
     raw = request.headers.get("content-range")
     if raw is not None:
         match = _CONTENT_RANGE.match(raw)
-        if not match or int(match.group(2)) < int(match.group(1)):
-            raise HTTPException(416, f"Cannot parse the Content-Range header {raw!r}.")
-        return ByteRange(first=int(match.group(1)), last=int(match.group(2)))
+        first, last = (_position(match.group(1), raw), _position(match.group(2), raw)) if match else (None, None)
+        if first is None or last is None or last < first:
+            raise HTTPException(416, f"Cannot parse the Content-Range header {_shown(raw)}.")
+        return ByteRange(first=first, last=last)
     return None
+
+
+def _position(digits: str, raw: str) -> int | None:
+    """A byte position of a range header (``None`` if absent); 416 past any image's possible size."""
+    if not digits:
+        return None
+    if len(digits) > _MAX_POSITION_DIGITS:
+        raise HTTPException(416, f"The range {_shown(raw)} names a byte position beyond the end of any image.")
+    return int(digits)
+
+
+def _shown(raw: str) -> str:
+    """A header value as quoted in a message: at most 80 characters of it."""
+    return repr(raw if len(raw) <= 80 else raw[:80] + "…")
