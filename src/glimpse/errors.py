@@ -39,7 +39,8 @@
     ├── ImageFormatMismatch         data does not look like the declared disk_format
     ├── PreconditionFailed          If-Match names a version that is no longer current
     ├── RangeNotSatisfiable
-    └── StoreUnavailable            the backing store cannot be reached
+    ├── StoreUnavailable            the backing store cannot be reached
+    └── QueryTimeout                the database cancelled a query that ran past its bound
 """
 
 from __future__ import annotations
@@ -222,4 +223,8 @@ class RangeNotSatisfiable(GlimpseError):
 
 
 class StoreUnavailable(GlimpseError):
+    pass
+
+
+class QueryTimeout(GlimpseError):
     pass

@@ -39,6 +39,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     errors.PreconditionFailed: 412,
     errors.RangeNotSatisfiable: 416,
     errors.StoreUnavailable: 503,
+    errors.QueryTimeout: 503,
 }
 
 _OFFERS = ("text/html", "application/json", "text/plain")

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from glimpse.domain.storable import INT32_MAX, INT64_MAX, unstorable_text
 from glimpse.errors import InvalidQuery
 
 SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at")
@@ -24,6 +25,16 @@ LIST_COLUMNS = ("name", "id", "status", "container_format", "disk_format")
 #: Other columns matched exactly.
 EXACT_COLUMNS = ("owner", "checksum", "os_hash_value", "os_hash_algo")
 INTEGER_COLUMNS = ("min_ram", "min_disk", "virtual_size")
+#: Operators of the filters that are not times, refused on the columns above (which take in/eq only).
+RANGE_OPERATORS = ("gt", "gte", "lt", "lte", "neq")
+#: Values ``status=`` may take (an image is never listed ``deleted`` or ``killed``, but asking is no error).
+STATUS_VALUES = ("queued", "saving", "active", "killed", "deleted", "uploading", "importing",
+                 "pending_delete", "deactivated")
+_INTEGER_MAXIMA = {"min_ram": INT32_MAX, "min_disk": INT32_MAX, "virtual_size": INT64_MAX}
+#: Default caps on the cost of one listing (the settings ``max_filter_tags`` and ``max_filter_values``).
+DEFAULT_MAX_TAGS = 20
+DEFAULT_MAX_VALUES = 100
+DEFAULT_MAX_PROPERTIES = 20
 _PAGING_KEYS = {"limit", "marker", "sort_key", "sort_dir", "sort"}
 
 
@@ -55,9 +66,18 @@ class ImageQuery:
     properties: dict[str, str] = field(default_factory=dict)
 
 
-def parse_image_query(params: Iterable[tuple[str, str]], *, default_limit: int, max_limit: int) -> ImageQuery:
-    """Build an :class:`ImageQuery` from query parameters (repeated keys allowed)."""
+def parse_image_query(params: Iterable[tuple[str, str]], *, default_limit: int, max_limit: int,
+                      max_tags: int = DEFAULT_MAX_TAGS, max_values: int = DEFAULT_MAX_VALUES,
+                      max_properties: int = DEFAULT_MAX_PROPERTIES) -> ImageQuery:
+    """Build an :class:`ImageQuery` from query parameters (repeated keys allowed).
+
+    A listing's cost is bounded: at most ``max_tags`` distinct ``tag`` filters,
+    ``max_values`` values in one ``in:`` list and ``max_properties`` property
+    filters, else :class:`InvalidQuery` naming the limit.
+    """
     pairs = list(params)
+    for key, value in pairs:
+        _check_text(key, value)
     single: dict[str, str] = {}
     for key, value in pairs:
         if key not in ("tag", "sort_key", "sort_dir"):
@@ -76,15 +96,21 @@ def parse_image_query(params: Iterable[tuple[str, str]], *, default_limit: int, 
         if key == "changes-since":
             raise InvalidQuery("The 'changes-since' filter is not available in v2; use 'updated_at=gte:<time>'.")
         if key in LIST_COLUMNS:
-            columns[key] = _parse_value_list(key, value)
+            columns[key] = _parse_value_list(key, value, max_values)
+            if key == "status":
+                for status in columns[key]:
+                    _parse_choice("status", status, STATUS_VALUES)
         elif key in EXACT_COLUMNS:
             columns[key] = (value,)
         elif key in INTEGER_COLUMNS:
-            integers[key] = _parse_int(key, value, minimum=0)
+            integers[key] = _parse_int(key, value, minimum=0, maximum=_INTEGER_MAXIMA[key])
         elif key in ("created_at", "updated_at"):
             times.append(_parse_time_filter(key, value))
         else:
             properties[key] = value
+    if len(properties) > max_properties:
+        raise InvalidQuery(f"At most {max_properties} property filters may be given in one request, "
+                           f"got {len(properties)}.")
 
     return ImageQuery(
         limit=_parse_limit(single.get("limit"), default_limit, max_limit),
@@ -95,7 +121,7 @@ def parse_image_query(params: Iterable[tuple[str, str]], *, default_limit: int, 
         os_hidden=_parse_bool("os_hidden", single.get("os_hidden")) or False,
         columns=columns,
         integers=integers,
-        tags=tuple(value for key, value in pairs if key == "tag"),
+        tags=_parse_tags(pairs, max_tags),
         size_min=_parse_optional_int("size_min", single.get("size_min")),
         size_max=_parse_optional_int("size_max", single.get("size_max")),
         protected=_parse_bool("protected", single.get("protected")),
@@ -110,18 +136,34 @@ def _parse_limit(raw: str | None, default: int, maximum: int) -> int:
     return min(_parse_int("limit", raw, minimum=0), maximum)
 
 
-def _parse_int(name: str, raw: str, *, minimum: int | None = None) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise InvalidQuery(f"Query parameter '{name}' must be an integer, got {raw!r}.") from None
+def _parse_int(name: str, raw: str, *, minimum: int | None = None, maximum: int = INT64_MAX) -> int:
+    text = raw.strip()
+    if len(text) > 25 or not text.lstrip("+-").isdigit():  # int() also takes "1_000" and 4,300 digits
+        raise InvalidQuery(f"Query parameter '{name}' must be an integer, got {raw[:40]!r}.")
+    value = int(text)
     if minimum is not None and value < minimum:
         raise InvalidQuery(f"Query parameter '{name}' must be at least {minimum}, got {value}.")
+    if value > maximum:
+        raise InvalidQuery(f"Query parameter '{name}' must be at most {maximum}, got {value}.")
     return value
 
 
 def _parse_optional_int(name: str, raw: str | None) -> int | None:
     return None if raw is None else _parse_int(name, raw, minimum=0)
+
+
+def _parse_tags(pairs: list[tuple[str, str]], max_tags: int) -> tuple[str, ...]:
+    tags = tuple(dict.fromkeys(value for key, value in pairs if key == "tag"))
+    if len(tags) > max_tags:
+        raise InvalidQuery(f"At most {max_tags} 'tag' filters may be given in one request, got {len(tags)}.")
+    return tags
+
+
+def _check_text(name: str, value: str) -> None:
+    """Refuse text no database can compare with (NUL, lone surrogates) in a parameter's name or value."""
+    reason = unstorable_text(name + value)
+    if reason is not None:
+        raise InvalidQuery(f"Query parameter {name.encode('utf-8', 'replace').decode()!r} {reason}.")
 
 
 def _parse_bool(name: str, raw: str | None) -> bool | None:
@@ -141,9 +183,12 @@ def _parse_choice(name: str, raw: str | None, choices: tuple[str, ...]) -> str |
     return raw
 
 
-def _parse_value_list(name: str, raw: str) -> tuple[str, ...]:
-    """``in:a,"b,c"`` -> several values, ``eq:a`` -> one; anything else is taken literally."""
+def _parse_value_list(name: str, raw: str, max_values: int) -> tuple[str, ...]:
+    """``in:a,"b,c"`` -> several values, ``eq:a`` -> one; a range operator is refused; anything else
+    (``ubuntu:22.04``) is taken literally."""
     operator, sep, rest = raw.partition(":")
+    if sep and operator in RANGE_OPERATORS:
+        raise InvalidQuery(f"Operator '{operator}' is not supported for '{name}'; use 'in' or 'eq'.")
     if not sep or operator not in ("in", "eq"):
         return (raw,)
     if operator == "eq":
@@ -152,9 +197,11 @@ def _parse_value_list(name: str, raw: str) -> tuple[str, ...]:
         rows = list(csv.reader([rest], skipinitialspace=True, strict=True))
     except csv.Error as exc:
         raise InvalidQuery(f"Cannot parse the 'in:' list of '{name}': {exc}.") from None
-    values = tuple(v for v in rows[0] if v) if rows else ()
+    values = tuple(dict.fromkeys(v for v in rows[0] if v)) if rows else ()
     if not values:
         raise InvalidQuery(f"The 'in:' list of '{name}' is empty.")
+    if len(values) > max_values:
+        raise InvalidQuery(f"The 'in:' list of '{name}' may hold at most {max_values} values, got {len(values)}.")
     return values
 
 

@@ -107,7 +107,7 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     settings enable an extension that is not installed.
     """
     extensions = load_extensions(settings)
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, statement_timeout=settings.database_statement_timeout)
     if migrate:
         upgrade(database)
     custom, required = load_custom_properties(settings.image_schema_file)
@@ -125,7 +125,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
                          extensions=extensions)
     outbox = OutboxRepository(database)
     limits = ImageLimits(properties=settings.image_property_quota, tags=settings.image_tag_quota,
-                         members=settings.image_member_quota, locations=settings.image_location_quota)
+                         members=settings.image_member_quota, locations=settings.image_location_quota,
+                         property_bytes=settings.image_properties_max_bytes)
     quotas = ProjectQuotas(QuotaRepository(database), {
         "image_count_total": settings.quota_image_count_total,
         "image_size_total": settings.quota_image_size_total,

@@ -143,6 +143,7 @@ class ImageService:
         for name in properties:
             self._check_protection(ctx, name, "create")
         self._limits.check_properties(properties)
+        self._limits.check_property_size(properties)
         self._limits.check_tags(tags)
         now = utcnow()
         image = Image(
@@ -201,6 +202,7 @@ class ImageService:
             self._check_property_changes(ctx, current.properties, changed.properties)
             if len(changed.properties) > len(current.properties):
                 self._limits.check_properties(changed.properties)
+            self._limits.check_property_size(changed.properties, current.properties)
             if len(changed.tags) > len(current.tags):
                 self._limits.check_tags(changed.tags)
             return changed
