@@ -12,10 +12,9 @@ from pathlib import Path
 
 from glimpse import __version__
 from glimpse.cli import workers
-from glimpse.cli.options import add_common, settings_from
+from glimpse.cli.options import add_common, check_files, settings_from
 from glimpse.db.engine import Database
 from glimpse.db.migrate import upgrade
-from glimpse.extensions.manager import ExtensionNotFound, load_extensions
 
 log = logging.getLogger("glimpse")
 
@@ -61,10 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f"error: refusing to serve without authentication on {settings.host}: with auth_strategy "
                  "'noauth' anyone can claim any identity. Set auth_strategy to keystone or tokens, listen on "
                  "127.0.0.1, or pass --insecure-noauth if you really mean it.")
-    try:  # every worker builds the app; refuse a bad configuration before forking any
-        load_extensions(settings)
-    except ExtensionNotFound as exc:
-        sys.exit(f"error: {exc}")
+    check_files(settings)  # every worker builds the app; refuse a bad configuration before forking any
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 TransactionGuard = Callable[[Connection], None]
 
 _COLUMNS = ("name", "status", "visibility", "owner", "protected", "os_hidden", "disk_format", "container_format",
-            "min_disk", "min_ram", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value")
+            "min_disk", "min_ram", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value", "activated_at")
 #: Images each process keeps (see the module docstring): ~1.5 KiB each, with a few properties.
 #: A working set larger than this is read from the database on every pass over it.
 IMAGE_CACHE_SIZE = 8192
@@ -227,6 +227,8 @@ class ImageRepository:
         same transaction (so none exist for a change that did not happen).
         """
         now = utcnow()
+        if after.status is ImageStatus.ACTIVE and before.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
+            after = dataclasses.replace(after, activated_at=now)  # the data became active: it is fixed from now
         values: dict[str, Any] = {**_column_values(after), "updated_at": now, "revision": before.revision + 1}
         if after.status is ImageStatus.DELETED:
             values.update(deleted=True, deleted_at=now)

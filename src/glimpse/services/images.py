@@ -88,6 +88,10 @@ class ImageService:
             marker = self._images.get(canonical) if canonical else None
             if marker is None or not self._access.is_visible(ctx, marker):
                 raise InvalidQuery(f"The marker {query.marker} is not an image you can see.")
+        if any(not self._protections.allowed(ctx, name, "read") for name in query.properties):
+            # As if the property did not exist: matching on it would reveal its value to a caller
+            # who may not read it, one guess at a time.
+            return ImagePage(images=[], next_marker=None)
         if query.properties:
             query = dataclasses.replace(query, properties=self._catalog.canonical_filter(ctx, query.properties))
         page = self._images.list_page(query, ListScope(ctx.project_id, ctx.is_admin), marker)
