@@ -23,7 +23,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -41,6 +41,9 @@ from glimpse.domain.images import Image, ImageLocation, ImageStatus, PropertyInf
 from glimpse.domain.queries import ImageQuery
 from glimpse.errors import DuplicateImage
 from glimpse.lru import LruCache
+
+if TYPE_CHECKING:
+    from glimpse.db.leases import LocationLeases
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +87,10 @@ class PendingDeletion:
 
 
 class ImageRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, leases: LocationLeases | None = None) -> None:
         self._db = db
+        #: renews the lease of each location this process reserves while it writes (see :mod:`glimpse.db.leases`)
+        self.leases = leases
         #: properties, tags and locations by version, for SQLAlchemy's loading path (SQLite loads them with the row)
         self._details: LruCache[tuple[str, int], ImageDetails] = LruCache(
             IMAGE_CACHE_SIZE if db.sqlite_reads is None else 0)
@@ -303,7 +308,9 @@ class ImageRepository:
                 created_at=now, updated_at=now))
             primary_key = result.inserted_primary_key
             assert primary_key is not None
-            return int(primary_key[0])
+        if self.leases is not None:
+            self.leases.hold(int(primary_key[0]))
+        return int(primary_key[0])
 
     def touch_location(self, location_id: int) -> None:
         """Show that the upload writing this location is still making progress."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from glimpse.db.engine import Database
 from glimpse.db.images import ImageRepository
+from glimpse.db.leases import LocationLeases
 from glimpse.db.members import MemberRepository
 from glimpse.db.metadefs import MetadefRepository
 from glimpse.db.migrate import upgrade
@@ -117,7 +118,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         default=settings.default_store,
         descriptions={k: str(v.get("description", "")) for k, v in settings.stores.items()},
     )
-    image_repository = ImageRepository(database)
+    image_repository = ImageRepository(
+        database, leases=LocationLeases(database, renew_every=settings.upload_lease_seconds / 3))
     policy = Policy.from_file(settings.policy_file)
     protections = PropertyProtections.from_file(settings.property_protection_file,
                                                 rule_format=settings.property_protection_rule_format, policy=policy)
