@@ -20,6 +20,7 @@ from glimpse.api.middleware import EdgeMiddleware
 from glimpse.api.shortcuts import ImageShowShortcut
 from glimpse.api.routing import resource
 from glimpse.api.v2.image_bodies import ImageBodies
+from glimpse.api.v2 import openapi
 from glimpse.api.v2.routes import routes_for
 from glimpse.auth import Authenticator
 from glimpse.services import Services, open_services
@@ -61,6 +62,7 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
         *routes_for(settings),
         resource("/", GET=versions.multiple_choices),
         resource("/versions", GET=versions.versions),
+        resource("/openapi.json", GET=openapi.document),
         resource("/healthcheck", GET=health.healthcheck),
         *services.extensions.routes(settings),
     ]

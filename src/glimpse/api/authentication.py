@@ -10,7 +10,7 @@ from glimpse.api.errors import error_response, status_for
 from glimpse.auth import Authenticator
 from glimpse.errors import IdentityUnavailable, Unauthenticated
 
-PUBLIC_PATHS = frozenset({"/", "/versions", "/healthcheck"})
+PUBLIC_PATHS = frozenset({"/", "/versions", "/healthcheck", "/openapi.json"})
 
 
 async def authenticate(authenticator: Authenticator, scope: Scope, headers: Headers) -> Response | None:
