@@ -222,3 +222,18 @@ def test_tag_filters_match_images_carrying_every_tag(api: Api) -> None:
     assert tagged("a", "a", "b") == sorted([every["id"], two["id"]])  # a repeated tag counts once
     assert tagged("a", "d") == []
     assert len(tagged()) == 3
+
+
+@pytest.mark.parametrize("header", ["X-Project-Id", "X-User-Id"])
+def test_an_identity_longer_than_its_column_is_refused(api: Api, header: str) -> None:
+    response = api.http.post("/v2/images", json={}, headers={header: "p" * 256})
+    assert response.status_code == 400, response.text
+    assert "at most 255" in message(response)
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00-05:00", "0999-01-01T00:00:00"])
+def test_a_time_filter_beyond_what_databases_hold_is_refused(api: Api, moment: str) -> None:
+    for operator in ("gt", "eq", "lte"):
+        response = api.http.get("/v2/images", params={"created_at": f"{operator}:{moment}"})
+        assert response.status_code == 400, response.text
+        assert "must be a time between" in message(response)

@@ -35,6 +35,9 @@ _INTEGER_MAXIMA = {"min_ram": INT32_MAX, "min_disk": INT32_MAX, "virtual_size": 
 DEFAULT_MAX_TAGS = 20
 DEFAULT_MAX_VALUES = 100
 DEFAULT_MAX_PROPERTIES = 20
+#: Times a filter may name: what every database's timestamp column holds (MariaDB starts at year 1000).
+_EARLIEST = dt.datetime(1000, 1, 1)
+_LATEST = dt.datetime(9999, 12, 31, 23, 59, 58)
 _PAGING_KEYS = {"limit", "marker", "sort_key", "sort_dir", "sort"}
 
 
@@ -223,10 +226,13 @@ def parse_timestamp(name: str, text: str) -> tuple[dt.datetime, bool]:
     """Parse an ISO 8601 time into naive UTC; also tell whether it has no fraction of a second."""
     try:
         moment = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidQuery(f"Query parameter '{name}' has an invalid ISO 8601 time: {text!r}.") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise InvalidQuery(f"Query parameter '{name}' has an invalid ISO 8601 time: {text[:40]!r}.") from None
+    if not _EARLIEST <= moment <= _LATEST:  # a whole-second filter adds a second; databases stop at year 9999
+        raise InvalidQuery(f"Query parameter '{name}' must be a time between {_EARLIEST.isoformat()}Z and "
+                           f"{_LATEST.isoformat()}Z, got {text[:40]!r}.")
     return moment, moment.microsecond == 0
 
 
