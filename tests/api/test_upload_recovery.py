@@ -98,6 +98,7 @@ def test_a_killed_worker_releases_its_upload_within_seconds(leased: Server) -> N
     finally:
         stop.set()
         uploader.join()
+    print(f"released {released_after:.1f} s after the kill")
     assert released_after < 20
     response = httpx.put(f"{leased.url}/v2/images/{image_id}/file", content=b"complete data", timeout=60,
                          headers={**headers, "Content-Type": "application/octet-stream"})
