@@ -108,7 +108,7 @@ def test_patching_min_ram_beyond_its_column_is_refused(api: Api) -> None:
 
 
 @pytest.mark.parametrize("params", [{"min_ram": str(2**31)}, {"min_disk": str(2**40)}, {"size_min": str(2**63)},
-                                    {"size_max": "9" * 5000}, {"virtual_size": str(2**64)}])
+                                    {"size_max": "9" * 5000}, {"virtual_size": str(2**64)}, {"size_min": "+-5"}])
 def test_an_integer_filter_beyond_its_column_is_refused(api: Api, params: dict[str, str]) -> None:
     response = api.http.get("/v2/images", params=params)
     assert response.status_code == 400, response.text

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from glimpse.domain.schemas import STATUSES
 from glimpse.domain.storable import INT32_MAX, INT64_MAX, unstorable_text
 from glimpse.errors import InvalidQuery
 
@@ -28,16 +30,17 @@ INTEGER_COLUMNS = ("min_ram", "min_disk", "virtual_size")
 #: Operators of the filters that are not times, refused on the columns above (which take in/eq only).
 RANGE_OPERATORS = ("gt", "gte", "lt", "lte", "neq")
 #: Values ``status=`` may take (an image is never listed ``deleted`` or ``killed``, but asking is no error).
-STATUS_VALUES = ("queued", "saving", "active", "killed", "deleted", "uploading", "importing",
-                 "pending_delete", "deactivated")
+STATUS_VALUES = tuple(STATUSES)
 _INTEGER_MAXIMA = {"min_ram": INT32_MAX, "min_disk": INT32_MAX, "virtual_size": INT64_MAX}
-#: Default caps on the cost of one listing (the settings ``max_filter_tags`` and ``max_filter_values``).
+#: Default caps on the cost of one listing (the settings ``max_list_tags``, ``max_list_in_values`` and
+#: ``max_list_property_filters``).
 DEFAULT_MAX_TAGS = 20
 DEFAULT_MAX_VALUES = 100
 DEFAULT_MAX_PROPERTIES = 20
 #: Times a filter may name: what every database's timestamp column holds (MariaDB starts at year 1000).
 _EARLIEST = dt.datetime(1000, 1, 1)
 _LATEST = dt.datetime(9999, 12, 31, 23, 59, 58)
+_INTEGER = re.compile(r"[+-]?[0-9]{1,25}")
 _PAGING_KEYS = {"limit", "marker", "sort_key", "sort_dir", "sort"}
 
 
@@ -141,7 +144,7 @@ def _parse_limit(raw: str | None, default: int, maximum: int) -> int:
 
 def _parse_int(name: str, raw: str, *, minimum: int | None = None, maximum: int = INT64_MAX) -> int:
     text = raw.strip()
-    if len(text) > 25 or not text.lstrip("+-").isdigit():  # int() also takes "1_000" and 4,300 digits
+    if not _INTEGER.fullmatch(text):  # int() also takes "1_000", and thousands of digits slowly
         raise InvalidQuery(f"Query parameter '{name}' must be an integer, got {raw[:40]!r}.")
     value = int(text)
     if minimum is not None and value < minimum:
