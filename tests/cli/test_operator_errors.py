@@ -39,11 +39,18 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     ("GLIMPSE_POLICY_FILE", "/no/such/policy.yaml", "cannot read policy file /no/such/policy.yaml"),
     ("GLIMPSE_DATABASE_STATEMENT_TIMEOUT", "-1", "database_statement_timeout"),
 ])
-@pytest.mark.parametrize("command", [["token", "list"], ["--port", "0"]], ids=["manage", "serve"])
-def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, variable: str, value: str, expected: str,
-                                             command: list[str]) -> None:
-    program = MANAGE if command[0] == "token" else SERVE
-    result = run([*program, "--data-dir", str(tmp_path), *command], **{variable: value})
+def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, variable: str, value: str, expected: str) -> None:
+    result = run([*MANAGE, "--data-dir", str(tmp_path), "token", "list"], **{variable: value})
+    assert expected in one_line_error(result)
+
+
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("GLIMPSE_EXTENSIONS", "image-import", "GLIMPSE_EXTENSIONS='image-import' is not valid JSON"),
+    ("GLIMPSE_POLICY_FILE", "/no/such/policy.yaml", "cannot read policy file /no/such/policy.yaml"),
+])
+def test_the_server_refuses_a_bad_setting_in_one_line_before_starting(tmp_path: Path, variable: str, value: str,
+                                                                      expected: str) -> None:
+    result = run([*SERVE, "--data-dir", str(tmp_path), "--port", "0"], **{variable: value})
     assert expected in one_line_error(result)
 
 
