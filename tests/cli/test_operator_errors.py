@@ -96,3 +96,10 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
     for command in (["db", "check"], ["token", "list"]):
         line = one_line_error(run([*MANAGE, "--database-url", url, *command]))
         assert "cannot use the database" in line
+
+
+def test_a_quota_limit_beyond_64_bits_is_one_line(tmp_path: Path) -> None:
+    assert run([*MANAGE, "--data-dir", str(tmp_path), "db", "upgrade"]).returncode == 0
+    line = one_line_error(run([*MANAGE, "--data-dir", str(tmp_path), "quota", "set", "--project", "p",
+                               "--resource", "image_size_total", "--limit", str(2**64)]))
+    assert "at most 8796093022207" in line

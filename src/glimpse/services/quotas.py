@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from glimpse.db.images import TransactionGuard
 from glimpse.db.quotas import MiB, RESOURCES, QuotaCheck, QuotaRepository
 from glimpse.domain.images import RESERVED_PREFIX
+from glimpse.domain.storable import INT64_MAX
 from glimpse.errors import InvalidRequest, QuotaExceeded
 
 _SIZED = ("image_size_total", "image_stage_total")
+#: Largest quota limit: a number of MiB whose bytes still fit a signed 64-bit integer.
+MAX_LIMIT = INT64_MAX // MiB
 #: Largest property value in bytes: what a MySQL/MariaDB TEXT column holds.
 MAX_VALUE_BYTES = 65535
 
@@ -88,6 +91,8 @@ class ProjectQuotas:
         _check_resource(resource)
         if limit < -1:
             raise InvalidRequest("A quota limit is -1 (unlimited) or a number of at least 0.")
+        if limit > MAX_LIMIT:  # sizes are MiB: the bytes they stand for must fit a 64-bit column
+            raise InvalidRequest(f"A quota limit is at most {MAX_LIMIT}, got {limit}.")
         self._repository.set_limit(project_id, resource, limit)
 
     def reset_limit(self, project_id: str, resource: str) -> bool:
