@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
@@ -17,6 +20,7 @@ from glimpse.api.middleware import EdgeMiddleware
 from glimpse.api.upload_slots import UploadSlots
 from glimpse.api.routing import resource
 from glimpse.api.v2.image_bodies import ImageBodies
+from glimpse.api.v2 import openapi
 from glimpse.api.v2.routes import routes_for
 from glimpse.auth import Authenticator
 from glimpse.auth.loader import load_authenticator
@@ -38,7 +42,7 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     extensions, and runs their background tasks while it is up.
     """
     services = services or open_services(settings, migrate=migrate)
-    background = services.extensions.background_tasks(services)
+    background = [*services.extensions.background_tasks(services), upload_sweeper(services)]
     authenticator = build_authenticator(settings, services)
 
     @contextlib.asynccontextmanager
@@ -61,6 +65,7 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
         *routes_for(settings),
         resource("/", GET=versions.multiple_choices),
         resource("/versions", GET=versions.versions),
+        resource("/openapi.json", GET=openapi.document),
         resource("/healthcheck", GET=health.healthcheck),
         *services.extensions.routes(settings),
     ]
@@ -76,6 +81,19 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
 def build_authenticator(settings: Settings, services: Services) -> Authenticator:
     """The authentication strategy ``settings.auth_strategy`` names (a ``glimpse.auth`` entry point)."""
     return load_authenticator(settings, services)
+
+
+def upload_sweeper(services: Services) -> Callable[[], Awaitable[None]]:
+    """The background task returning to ``queued`` images whose uploading process died (every lease/3 s)."""
+    lease = dt.timedelta(seconds=services.settings.upload_lease_seconds)
+
+    async def sweep_abandoned_uploads() -> None:
+        while True:
+            await anyio.sleep(lease.total_seconds() / 3 * random.uniform(0.8, 1.2))
+            await anyio.to_thread.run_sync(functools.partial(services.maintenance.release_abandoned_uploads,
+                                                             lease=lease))
+
+    return sweep_abandoned_uploads
 
 
 async def _supervised(task: Callable[[], Awaitable[None]]) -> None:

@@ -49,7 +49,8 @@
     ├── TooManyRequests             a caller has too much in progress at once (retry later)
     └── Unavailable                 this node cannot serve now (retry later)
         ├── ServerBusy              every upload slot of this node is taken
-        └── DatabaseUnavailable     the database cannot be reached
+        ├── DatabaseUnavailable     the database cannot be reached
+        └── QueryTimeout            the database cancelled a query that ran past its bound
 """
 
 from __future__ import annotations
@@ -285,4 +286,8 @@ class ServerBusy(Unavailable):
 
 
 class DatabaseUnavailable(Unavailable):
+    pass
+
+
+class QueryTimeout(Unavailable):
     pass

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
         description="which API this node serves: registry (metadata), streaming (image data) or all",
     )
     max_json_body_size: int = Field(default=1024 * 1024, gt=0, description="largest JSON request body in bytes")
+    max_json_depth: int = Field(default=32, ge=2, le=1000,
+                                description="deepest nesting of arrays and objects in a JSON request body")
     worker_threads: int = Field(default=128, ge=4, description="threads for blocking database and store calls")
     server_fast_paths: bool = Field(
         default=True, description="the server's fast paths on uvicorn's internals (glimpse.server); "
@@ -131,6 +133,10 @@ class Settings(BaseSettings):
     # -- persistence
     data_dir: Path = Field(default_factory=default_data_dir, description="where the embedded default keeps its files")
     database_url: str = Field(default="", description="SQLAlchemy URL; default sqlite:///<data_dir>/glimpse.db")
+    database_statement_timeout: float = Field(
+        default=30.0, ge=0, description="seconds one SQL statement of the API may run on PostgreSQL/MariaDB before "
+                                        "the database cancels it (503); 0 = no bound"
+    )
     default_store: str = Field(default="file", description="store id new image data goes to")
     stores: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -237,6 +243,18 @@ class Settings(BaseSettings):
     image_tag_quota: int = Field(default=128, description="tags per image; negative = unlimited")
     image_member_quota: int = Field(default=128, description="members per image; negative = unlimited")
     image_location_quota: int = Field(default=10, description="locations per image; negative = unlimited")
+    image_properties_max_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="total UTF-8 bytes of one image's property names and values"
+    )
+    max_list_tags: int = Field(default=20, ge=1, description="tag filters one image list request may give")
+    max_list_in_values: int = Field(default=100, ge=1, description="values one 'in:' list filter may hold")
+    max_list_property_filters: int = Field(
+        default=20, ge=1, description="property filters one image list request may give"
+    )
+    upload_lease_seconds: float = Field(
+        default=15.0, ge=1, description="an upload whose worker has not renewed its lease for this long is "
+                                        "abandoned: its image returns to queued (checked on every node)"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -352,3 +370,10 @@ class Settings(BaseSettings):
         if self.limit_param_default > self.api_limit_max:
             raise ValueError("limit_param_default cannot exceed api_limit_max")
         return self
+
+
+def query_limits(settings: Settings) -> dict[str, int]:
+    """The keyword arguments of :func:`glimpse.domain.queries.parse_image_query` these settings set."""
+    return {"default_limit": settings.limit_param_default, "max_limit": settings.api_limit_max,
+            "max_tags": settings.max_list_tags, "max_values": settings.max_list_in_values,
+            "max_properties": settings.max_list_property_filters}

@@ -8,9 +8,9 @@ from starlette.types import Scope
 
 from glimpse.api.errors import error_response, status_for
 from glimpse.auth import Authenticator
-from glimpse.errors import IdentityUnavailable, Unauthenticated
+from glimpse.errors import IdentityUnavailable, InvalidRequest, Unauthenticated
 
-PUBLIC_PATHS = frozenset({"/", "/versions", "/healthcheck"})
+PUBLIC_PATHS = frozenset({"/", "/versions", "/healthcheck", "/openapi.json"})
 
 
 async def authenticate(authenticator: Authenticator, scope: Scope, headers: Headers) -> Response | None:
@@ -23,7 +23,7 @@ async def authenticate(authenticator: Authenticator, scope: Scope, headers: Head
     state = scope.setdefault("state", {})
     try:
         state["context"] = await authenticator.authenticate(headers, state["request_id"])
-    except (Unauthenticated, IdentityUnavailable) as exc:
+    except (Unauthenticated, IdentityUnavailable, InvalidRequest) as exc:
         extra = {"WWW-Authenticate": exc.challenge} if isinstance(exc, Unauthenticated) else None
         return error_response(headers.get("accept"), status_for(exc), exc.message, headers=extra,
                               request_id=state.get("request_id"))

@@ -120,7 +120,7 @@ def data_headers(image: Image) -> dict[str, str]:
     """Validators and cache policy of an image's data (it never changes once stored)."""
     headers = {
         "Accept-Ranges": "bytes",
-        "Last-Modified": email.utils.format_datetime(image.updated_at.replace(tzinfo=dt.UTC), usegmt=True),
+        "Last-Modified": email.utils.format_datetime(data_modified(image).replace(tzinfo=dt.UTC), usegmt=True),
     }
     etag = data_etag(image)
     if etag:
@@ -130,12 +130,17 @@ def data_headers(image: Image) -> dict[str, str]:
     return headers
 
 
+def data_modified(image: Image) -> dt.datetime:
+    """When the image's data last changed: when it became active (metadata changes do not count)."""
+    return image.activated_at or image.updated_at
+
+
 def data_not_modified(headers: Headers, image: Image) -> bool:
     """True if the client's copy is current (``If-None-Match``, else ``If-Modified-Since``)."""
     if headers.get("if-none-match") is not None:
         return none_match(headers, data_etag(image))
     since = _http_date(headers.get("if-modified-since"))
-    return since is not None and image.updated_at.replace(microsecond=0) <= since
+    return since is not None and data_modified(image).replace(microsecond=0) <= since
 
 
 def range_applies(headers: Headers, image: Image) -> bool:
@@ -148,7 +153,7 @@ def range_applies(headers: Headers, image: Image) -> bool:
         etag = data_etag(image)
         return etag is not None and not raw.startswith("W/") and raw == etag  # strong comparison
     moment = _http_date(raw)
-    return moment is not None and moment == image.updated_at.replace(microsecond=0)
+    return moment is not None and moment == data_modified(image).replace(microsecond=0)
 
 
 def check_if_match_data(headers: Headers, image: Image) -> None:

@@ -42,6 +42,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     errors.ClientTooSlow: 408,
     errors.TooManyRequests: 429,
     errors.Unavailable: 503,
+    errors.QueryTimeout: 503,
 }
 
 _OFFERS = ("text/html", "application/json", "text/plain")

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from glimpse.context import RequestContext
+from glimpse.domain.storable import check_document
 
 if TYPE_CHECKING:
     from glimpse.services import Services
@@ -31,7 +32,8 @@ def media_type(request: Request) -> str:
 
 
 async def json_body(request: Request, *, max_size: int, accepted: tuple[str, ...] = ("application/json",)) -> Any:
-    """The decoded JSON body; 415 for another content type, 413 when too large, 400 when malformed."""
+    """The decoded JSON body; 415 for another content type, 413 when too large, 400 when malformed, nested
+    too deeply, or holding text or integers no database stores (:func:`~glimpse.domain.storable.check_document`)."""
     kind = media_type(request)
     if kind not in accepted:
         raise HTTPException(
@@ -50,11 +52,23 @@ async def json_body(request: Request, *, max_size: int, accepted: tuple[str, ...
     if not raw.strip():
         raise HTTPException(400, "A JSON body was expected with this request.")
     try:
-        return json.loads(raw.decode("utf-8"))
+        document = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError:
         raise HTTPException(400, "The request body is not valid UTF-8.") from None
+    except RecursionError:
+        raise HTTPException(400, f"The JSON body is nested more than {_max_depth(request)} levels deep.") from None
     except ValueError as exc:
         raise HTTPException(400, f"The request body is not valid JSON: {exc}.") from None
+    check_document(document, max_depth=_max_depth(request))
+    return document
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _max_depth(request: Request) -> int:
+    return services(request).settings.max_json_depth
 
 
 async def json_object(request: Request, *, max_size: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from glimpse.api.requests import expect_no_body
+from glimpse.domain.storable import check_text
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -34,6 +35,8 @@ def resource(path: str, **methods: Handler) -> Route:
         handler = table.get(request.method)
         if handler is None:
             raise HTTPException(405, headers={"Allow": allow})
+        for name, value in request.path_params.items():
+            check_text(f"The path parameter '{name}'", value)
         if getattr(handler, "bodiless", False):
             await expect_no_body(request)
         return await handler(request)

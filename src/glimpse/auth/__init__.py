@@ -13,6 +13,7 @@ from typing import Protocol
 from starlette.datastructures import Headers
 
 from glimpse.context import RequestContext
+from glimpse.errors import InvalidRequest
 from glimpse.policy import Policy
 
 
@@ -25,9 +26,20 @@ class Authenticator(Protocol):
         ...
 
 
+#: Longest project or user id: the width of every column that records one.
+MAX_ID_LENGTH = 255
+
+
 def context_for(policy: Policy, *, project_id: str | None, user_id: str | None, roles: set[str] | frozenset[str],
                 request_id: str) -> RequestContext:
-    """A context whose ``is_admin`` follows the ``context_is_admin`` policy rule."""
+    """A context whose ``is_admin`` follows the ``context_is_admin`` policy rule.
+
+    Raises :class:`InvalidRequest` for a project or user id no database column holds (over 255
+    characters), whatever the identity source claimed.
+    """
+    for what, value in (("project id", project_id), ("user id", user_id)):
+        if value is not None and len(value) > MAX_ID_LENGTH:
+            raise InvalidRequest(f"The {what} has {len(value)} characters; at most {MAX_ID_LENGTH} are allowed.")
     lowered = frozenset(role.lower() for role in roles)
     is_admin = policy.check_roles("context_is_admin", lowered, project_id=project_id, user_id=user_id)
     return RequestContext(project_id=project_id, user_id=user_id, roles=lowered, is_admin=is_admin,

@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from glimpse.cli.options import add_common, settings_from
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from glimpse.cli.options import add_common, check_files, settings_from
 from glimpse.db import migrate
 from glimpse.db.engine import Database
 from glimpse.db.quotas import RESOURCES
@@ -94,13 +97,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = settings_from(args)
     if args.command == "store":
         sys.exit(_store_check(settings))
+    missing = _missing_sqlite_file(settings.database_url)
     if args.command == "db":
+        if missing is not None and args.action != "upgrade":  # looking must not create an empty database
+            print(f"database {missing} does not exist: run 'glimpse-manage db upgrade' to create it")
+            sys.exit(1 if args.action == "check" else 0)
         database = Database(settings.database_url)
         try:
             sys.exit(_db(args.action, database))
+        except OperationalError as exc:
+            sys.exit(f"error: cannot use the database {database.url.render_as_string()}: {_one_line(exc)}")
         finally:
             database.dispose()
-    services = open_services(settings, migrate=False)
+    check_files(settings)
+    if missing is not None:
+        sys.exit(f"error: database {missing} does not exist: run 'glimpse-manage db upgrade' first")
+    _require_current_schema(settings.database_url)
+    try:
+        services = open_services(settings, migrate=False)
+    except (StoreError, ValueError) as exc:
+        sys.exit(f"error: {exc}")
     try:
         handlers = {"token": _token, "quota": _quota, "cleanup": _cleanup, "purge": _purge, "metadefs": _metadefs}
         handlers[args.command](args, services)
@@ -199,6 +215,32 @@ def _store_check(settings: Settings) -> int:
             outcome = f"FAILED: {getattr(exc, 'message', exc)}"
         print(f"store '{store_id}' ({driver}): {outcome}")
     return 1 if failed else 0
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite database file that does not exist yet (``None`` otherwise)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return None if Path(parsed.database).exists() else parsed.database
+
+
+def _one_line(exc: OperationalError) -> str:
+    return " ".join(str(exc.orig or exc).split())
+
+
+def _require_current_schema(url: str) -> None:
+    """Exit with one line unless the database is reachable and migrated to what this code needs."""
+    database = Database(url)
+    try:
+        current, head = migrate.current_revision(database), migrate.head_revision()
+    except OperationalError as exc:
+        sys.exit(f"error: cannot use the database {database.url.render_as_string()}: {_one_line(exc)}")
+    finally:
+        database.dispose()
+    if current != head:
+        sys.exit(f"error: the database schema is at {current or 'nothing (empty database)'} but this code needs "
+                 f"{head}: run 'glimpse-manage db upgrade' first")
 
 
 def _db(action: str, database: Database) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from glimpse import __version__
-from glimpse.cli.options import add_common, settings_from
+from glimpse.cli.options import add_common, check_files, settings_from
 from glimpse.db.engine import Database
 from glimpse.extensions.manager import ExtensionNotFound, load_extensions
 from glimpse.server import workers
@@ -62,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f"error: refusing to serve without authentication on {settings.host}: with auth_strategy "
                  "'noauth' anyone can claim any identity. Set auth_strategy to keystone or tokens, listen on "
                  "127.0.0.1, or pass --insecure-noauth if you really mean it.")
+    check_files(settings)  # every worker builds the app; refuse a bad configuration before forking any
     try:  # every worker builds the app; refuse a bad configuration before forking any
         load_extensions(settings)
         open_node_stores(settings).require_reachable()

@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from glimpse.db.outages import report_outages
 from glimpse.db.sqlite_reads import HotRead, SqliteReads
+from glimpse.errors import QueryTimeout
 
 _WRITE = "glimpse_write"
 #: MySQL/MariaDB deadlock and lock-wait timeout; PostgreSQL serialization failure and deadlock.
@@ -69,12 +70,31 @@ _SINGLE = "glimpse_single_statement"
 ANALYZE_EVERY_WRITES = 500
 
 
-class Database:
-    """An engine plus ``read()``/``write()`` transaction scopes."""
+#: PostgreSQL query_canceled (statement_timeout); MariaDB ER_STATEMENT_TIMEOUT (max_statement_time).
+_TIMEOUT_STATES = {"57014"}
+_TIMEOUT_CODES = {1969}
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+
+def is_statement_timeout(exc: DBAPIError) -> bool:
+    """Did the database cancel the statement because it ran past the statement timeout?"""
+    original = exc.orig
+    code = getattr(original, "args", [None])[0] if original is not None else None
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return code in _TIMEOUT_CODES or state in _TIMEOUT_STATES
+
+
+class Database:
+    """An engine plus ``read()``/``write()`` transaction scopes.
+
+    With ``statement_timeout`` (seconds; PostgreSQL and MariaDB) the database
+    cancels any statement that runs longer, and the scopes raise
+    :class:`~glimpse.errors.QueryTimeout`: no request holds the database longer.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, statement_timeout: float = 0.0) -> None:
         self.url = make_url(url)
-        self.engine = create_engine(url, echo=echo)
+        self.statement_timeout = statement_timeout
+        self.engine = create_engine(url, echo=echo, statement_timeout=statement_timeout)
         #: Plain DB-API reads for the hottest statements (SQLite files only; ``None`` elsewhere).
         self.sqlite_reads = SqliteReads.for_url(self.url)
         #: how :meth:`rows` reads, chosen once for this database
@@ -90,8 +110,21 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A transaction for reads only."""
-        with self.engine.connect() as conn, conn.begin():
+        with self._bounded(), self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextlib.contextmanager
+    def _bounded(self) -> Iterator[None]:
+        """Turn a statement the database cancelled for running too long into :class:`QueryTimeout`."""
+        try:
+            yield
+        except DBAPIError as exc:
+            if not is_statement_timeout(exc):
+                raise
+            raise QueryTimeout(
+                f"The database cancelled this request's query after the bound of {self.statement_timeout:g} s "
+                "(setting database_statement_timeout); narrow the request (fewer filters or values) or retry later."
+            ) from exc
 
     @contextlib.contextmanager
     def statement(self) -> Iterator[Connection]:
@@ -100,13 +133,13 @@ class Database:
         On SQLite no transaction is opened around it (the statement is its own);
         elsewhere this is :meth:`read`. Use :meth:`read` for several statements.
         """
-        with self.engine.connect().execution_options(**{_SINGLE: True}) as conn:
+        with self._bounded(), self.engine.connect().execution_options(**{_SINGLE: True}) as conn:
             yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits on success and rolls back on any exception."""
-        with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
+        with self._bounded(), self.engine.connect().execution_options(**{_WRITE: True}) as conn:
             with conn.begin():
                 yield conn
             if self.dialect == "sqlite" and self._count_write() % ANALYZE_EVERY_WRITES == 1:
@@ -143,8 +176,9 @@ class Database:
         self.engine.dispose()
 
 
-def create_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine configured for the backend ``url`` names."""
+def create_engine(url: str, *, echo: bool = False, statement_timeout: float = 0.0) -> Engine:
+    """An engine configured for the backend ``url`` names; ``statement_timeout`` in seconds (0: none,
+    ignored on SQLite, where a statement holds no server)."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     backend = parsed.get_backend_name()
@@ -160,12 +194,28 @@ def create_engine(url: str, *, echo: bool = False) -> Engine:
     if backend in ("mysql", "mariadb"):
         kwargs["isolation_level"] = "READ COMMITTED"
         kwargs["pool_recycle"] = 3600
+    if backend == "postgresql" and statement_timeout > 0:
+        options = parsed.query.get("options", "")
+        kwargs["connect_args"] = {"options": f"{options} -c statement_timeout={max(1, round(statement_timeout * 1000))}"
+                                  .strip()}
     kwargs["pool_pre_ping"] = True
     kwargs["pool_size"] = 10
     kwargs["max_overflow"] = 40
     engine = sa.create_engine(parsed, **kwargs)
     report_outages(engine)
+    if backend in ("mysql", "mariadb") and statement_timeout > 0:
+        _bound_mariadb_statements(engine, statement_timeout)
     return engine
+
+
+def _bound_mariadb_statements(engine: Engine, seconds: float) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if "mariadb" not in str(dbapi_connection.get_server_info()).lower():
+            return  # MySQL has only max_execution_time, for SELECT alone
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET SESSION max_statement_time = %s", (seconds,))
+        cursor.close()
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -151,9 +151,8 @@ def _filter_clauses(query: ImageQuery, scope: ListScope) -> Iterable[sa.ColumnEl
         yield images.c.size <= _bind("size_max", images.c.size)
     if query.protected is not None:
         yield images.c.protected.is_(query.protected)
-    for i in range(len(query.tags)):
-        yield sa.exists().where(image_tags.c.image_id == images.c.id,
-                                image_tags.c.value == _bind(f"tag_{i}", image_tags.c.value))
+    if query.tags:
+        yield _tagged(len(query.tags))
     # A private property matches only for those who may see it (the image owner, admins).
     readable = (sa.true() if scope.is_admin else
                 sa.or_(image_properties.c.visibility == PropertyVisibility.PUBLIC.value,
@@ -166,6 +165,22 @@ def _filter_clauses(query: ImageQuery, scope: ListScope) -> Iterable[sa.ColumnEl
                                 readable)
     for i, time_filter in enumerate(query.times):
         yield _time_clause(i, time_filter)
+
+
+def _tagged(count: int) -> sa.ColumnElement[bool]:
+    """Images carrying all ``count`` tags: one lookup of the tags, however many there are.
+
+    One ``EXISTS`` per tag made the planner nest ``count`` semi-joins: on
+    PostgreSQL 200 tags took 13 s and 2,000 half an hour. Tags are unique per
+    image (the primary key) and the parser removes duplicates, so an image
+    matches when it has ``count`` rows among the wanted values.
+    """
+    binds = [_bind(f"tag_{i}", image_tags.c.value) for i in range(count)]
+    if count == 1:
+        return sa.exists().where(image_tags.c.image_id == images.c.id, image_tags.c.value == binds[0])
+    carrying = (sa.select(image_tags.c.image_id).where(image_tags.c.value.in_(binds))
+                .group_by(image_tags.c.image_id).having(sa.func.count() == count))
+    return images.c.id.in_(carrying)
 
 
 def _time_clause(i: int, f: TimeFilter) -> sa.ColumnElement[bool]:

@@ -45,7 +45,7 @@ def image_from_row(row: Any, details: ImageDetails) -> Image:
         min_disk=row.min_disk, min_ram=row.min_ram, size=row.size, virtual_size=row.virtual_size,
         checksum=row.checksum, os_hash_algo=row.os_hash_algo, os_hash_value=row.os_hash_value,
         tags=details.tags, properties=dict(details.properties), locations=details.locations, revision=row.revision,
-        property_info=dict(details.infos),
+        property_info=dict(details.infos), activated_at=row.activated_at,
     )
 
 

@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -42,10 +42,13 @@ from glimpse.domain.images import Image, ImageStatus
 from glimpse.domain.queries import ImageQuery
 from glimpse.errors import DuplicateImage
 
+if TYPE_CHECKING:
+    from glimpse.db.leases import LocationLeases
+
 log = logging.getLogger(__name__)
 
 _COLUMNS = ("name", "status", "visibility", "owner", "protected", "os_hidden", "disk_format", "container_format",
-            "min_disk", "min_ram", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value")
+            "min_disk", "min_ram", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value", "activated_at")
 #: Images each process keeps (see the module docstring): ~1.5 KiB each, with a few properties.
 #: A working set larger than this is read from the database on every pass over it.
 IMAGE_CACHE_SIZE = 8192
@@ -72,10 +75,12 @@ class PendingDeletion:
 
 
 class ImageRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, leases: LocationLeases | None = None) -> None:
         self._db = db
         #: how this process reads images (chosen once, for the database ``db`` names)
         self.reader = image_reader(db)
+        #: renews the lease of each location this process reserves while it writes (see :mod:`glimpse.db.leases`)
+        self.leases = leases
         self._images = ImageCache(IMAGE_CACHE_SIZE)
         self._write_listeners: list[Callable[[str], None]] = []
 
@@ -188,6 +193,8 @@ class ImageRepository:
         same transaction (so none exist for a change that did not happen).
         """
         now = utcnow()
+        if after.status is ImageStatus.ACTIVE and before.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
+            after = dataclasses.replace(after, activated_at=now)  # the data became active: it is fixed from now
         values: dict[str, Any] = {**_column_values(after), "updated_at": now, "revision": before.revision + 1}
         if after.status is ImageStatus.DELETED:
             values.update(deleted=True, deleted_at=now)
@@ -262,7 +269,9 @@ class ImageRepository:
                 created_at=now, updated_at=now))
             primary_key = result.inserted_primary_key
             assert primary_key is not None
-            return int(primary_key[0])
+        if self.leases is not None:
+            self.leases.hold(int(primary_key[0]))
+        return int(primary_key[0])
 
     def touch_location(self, location_id: int) -> None:
         """Show that the upload writing this location is still making progress."""

@@ -45,6 +45,8 @@ images = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("deleted_at", Timestamp),
     sa.Column("revision", sa.Integer, nullable=False),
+    #: when the image's data became active (it never changes after): the data's Last-Modified
+    sa.Column("activated_at", Timestamp),
     sa.Index(None, "owner"),
     sa.Index(None, "status"),
     sa.Index(None, "name"),

@@ -170,6 +170,8 @@ class Image:
     revision: int = 1
     #: who set each custom property and its visibility; a name missing here is public, setter unknown
     property_info: dict[str, PropertyInfo] = field(default_factory=dict)
+    #: when the data became active (set by the repository; a later reactivation keeps it)
+    activated_at: dt.datetime | None = None
 
     def info(self, name: str) -> PropertyInfo:
         return self.property_info.get(name, PUBLIC_PROPERTY)

@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from glimpse.domain.storable import INT32_MAX
 from glimpse.errors import SchemaViolation
 
 UUID_PATTERN = (
@@ -80,9 +81,9 @@ def _base_image_properties(disk_formats: list[str], container_formats: list[str]
                  "description": "List of strings related to the image"},
         "direct_url": {"type": "string", "readOnly": True,
                        "description": "URL to access the image file kept in external store"},
-        "min_ram": {"type": "integer", "minimum": 0,
+        "min_ram": {"type": "integer", "minimum": 0, "maximum": INT32_MAX,
                     "description": "Amount of ram (in MB) required to boot image."},
-        "min_disk": {"type": "integer", "minimum": 0,
+        "min_disk": {"type": "integer", "minimum": 0, "maximum": INT32_MAX,
                      "description": "Amount of disk space (in GB) required to boot image."},
         "self": {"type": "string", "readOnly": True, "description": "An image self url"},
         "file": {"type": "string", "readOnly": True, "description": "An image file url"},

@@ -47,7 +47,10 @@ class Policy:
         """The defaults overridden by a YAML or JSON file of ``rule: check string``."""
         if path is None:
             return cls()
-        text = Path(path).read_text(encoding="utf-8")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicySyntaxError(f"cannot read policy file {path}: {exc}") from exc
         try:
             if str(path).endswith(".json"):
                 document: Any = json.loads(text)

@@ -10,6 +10,7 @@ from glimpse.domain.patch import Dialect, parse_patch
 from glimpse.domain.queries import parse_image_query
 from glimpse.errors import InvalidRequest
 from glimpse.services import Services
+from glimpse.settings import query_limits
 
 Method = Callable[[Services, RequestContext, dict[str, Any]], Any]
 
@@ -26,8 +27,7 @@ def _list_images(services: Services, ctx: RequestContext, args: dict[str, Any]) 
         raise InvalidRequest("The RPC argument 'filters' must be an object of query parameters.")
     pairs = [(str(k), str(v)) for k, values in filters.items()
              for v in (values if isinstance(values, list) else [values])]
-    settings = services.settings
-    query = parse_image_query(pairs, default_limit=settings.limit_param_default, max_limit=settings.api_limit_max)
+    query = parse_image_query(pairs, **query_limits(services.settings))
     return services.images.list(ctx, query)
 
 

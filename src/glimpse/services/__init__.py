@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from glimpse.db.engine import Database
 from glimpse.db.images import ImageRepository
+from glimpse.db.leases import LocationLeases
 from glimpse.db.members import MemberRepository
 from glimpse.db.metadefs import MetadefRepository
 from glimpse.db.migrate import upgrade
@@ -121,13 +122,14 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     settings enable an extension that is not installed.
     """
     extensions = load_extensions(settings)
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, statement_timeout=settings.database_statement_timeout)
     if migrate:
         upgrade(database)
     custom, required = load_custom_properties(settings.image_schema_file)
     schema = ImageSchema(settings.disk_formats, settings.container_formats, custom, required)
     stores = open_store_set(settings)
-    image_repository = ImageRepository(database)
+    image_repository = ImageRepository(
+        database, leases=LocationLeases(database, renew_every=settings.upload_lease_seconds / 3))
     policy = Policy.from_file(settings.policy_file)
     protections = PropertyProtections.from_file(settings.property_protection_file,
                                                 rule_format=settings.property_protection_rule_format, policy=policy)
@@ -135,7 +137,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
                          extensions=extensions)
     outbox = OutboxRepository(database)
     limits = ImageLimits(properties=settings.image_property_quota, tags=settings.image_tag_quota,
-                         members=settings.image_member_quota, locations=settings.image_location_quota)
+                         members=settings.image_member_quota, locations=settings.image_location_quota,
+                         property_bytes=settings.image_properties_max_bytes)
     quotas = ProjectQuotas(QuotaRepository(database), {
         "image_count_total": settings.quota_image_count_total,
         "image_size_total": settings.quota_image_size_total,

@@ -89,6 +89,10 @@ class ImageService:
             marker = self._images.get(canonical) if canonical else None
             if marker is None or not self._access.is_visible(ctx, marker):
                 raise InvalidQuery(f"The marker {query.marker} is not an image you can see.")
+        if any(not self._protections.allowed(ctx, name, "read") for name in query.properties):
+            # As if the property did not exist: matching on it would reveal its value to a caller
+            # who may not read it, one guess at a time.
+            return ImagePage(images=[], next_marker=None)
         if query.properties:
             query = dataclasses.replace(query, properties=self._catalog.canonical_filter(ctx, query.properties))
         page = self._images.list_page(query, ListScope(ctx.project_id, ctx.is_admin), marker)
@@ -144,6 +148,7 @@ class ImageService:
         for name in properties:
             self._check_protection(ctx, name, "create")
         self._limits.check_properties(properties)
+        self._limits.check_property_size(properties)
         self._limits.check_tags(tags)
         now = utcnow()
         image = Image(
@@ -202,6 +207,7 @@ class ImageService:
             self._check_property_changes(ctx, current.properties, changed.properties)
             if len(changed.properties) > len(current.properties):
                 self._limits.check_properties(changed.properties)
+            self._limits.check_property_size(changed.properties, current.properties)
             if len(changed.tags) > len(current.tags):
                 self._limits.check_tags(changed.tags)
             return changed

@@ -68,6 +68,40 @@ class MaintenanceService:
             f"failed {failed_imports} import task(s) whose node went away",
         ]
 
+    def release_abandoned_uploads(self, *, lease: dt.timedelta) -> int:
+        """Return to ``queued`` every image whose uploading process stopped renewing its lease.
+
+        Cheap enough to run every few seconds on every node: one indexed read
+        when nothing expired. Each expired location is claimed with a
+        compare-and-swap first, so of several nodes sweeping at once exactly one
+        removes the partial data and resets the image. Returns how many it reset.
+        """
+        leases = self._images.leases
+        if leases is None:
+            return 0
+        reset = 0
+        for expired in leases.expired(lease=lease):
+            if not leases.claim(expired.location_id, lease=lease):
+                continue  # another node took it
+            try:
+                self._stores.get(expired.store).delete(expired.key)
+            except Exception:  # leave it to glimpse-manage cleanup, which deletes before it resets
+                log.warning("could not remove the partial data of image %s; cleanup will", expired.image_id,
+                            exc_info=True)
+                self._images.set_location_status(expired.location_id, "pending")
+                continue
+            self._images.release_location(expired.location_id)
+            try:
+                queued = self._access.change(expired.image_id, back_to_queued, events=lambda before, after: [
+                    image_event("image.upload", None, after, error="upload abandoned: its worker stopped"),
+                    image_event("image.update", None, after)])
+            except ImageNotFound:
+                continue
+            if queued.status is ImageStatus.QUEUED:
+                log.warning("image %s returned to queued: the process uploading it stopped", expired.image_id)
+                reset += 1
+        return reset
+
     def purge(self, *, older_than: dt.timedelta) -> list[str]:
         """Forget images deleted more than ``older_than`` ago, and expired tasks, for good."""
         images = self._images.purge_deleted(utcnow() - older_than)

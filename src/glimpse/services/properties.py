@@ -88,6 +88,7 @@ class PropertyService:
             self._schema.validate({name: properties[name]})
             if created:
                 self._limits.check_properties(properties)
+            self._limits.check_property_size(properties, current.properties)
             unchanged = not created and current.properties[name] == properties[name]
             info = PropertyInfo(previous.project_id if unchanged else ctx.project_id, new_visibility)
             if unchanged and info == previous:

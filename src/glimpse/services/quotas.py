@@ -8,9 +8,19 @@ from dataclasses import dataclass
 from glimpse.db.transactions import TransactionGuard
 from glimpse.db.quotas import MiB, RESOURCES, QuotaCheck, QuotaRepository
 from glimpse.domain.images import RESERVED_PREFIX
+from glimpse.domain.storable import INT64_MAX
 from glimpse.errors import InvalidRequest, QuotaExceeded
 
 _SIZED = ("image_size_total", "image_stage_total")
+#: Largest quota limit: a number of MiB whose bytes still fit a signed 64-bit integer.
+MAX_LIMIT = INT64_MAX // MiB
+#: Largest property value in bytes: what a MySQL/MariaDB TEXT column holds.
+MAX_VALUE_BYTES = 65535
+
+
+def _size(properties: Mapping[str, object]) -> int:
+    return sum(len(name.encode("utf-8", "surrogatepass")) + len(str(value).encode("utf-8", "surrogatepass"))
+               for name, value in properties.items())
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,24 @@ class ImageLimits:
     tags: int = 128
     members: int = 128
     locations: int = 10
+    #: Total UTF-8 bytes of one image's property names and values.
+    property_bytes: int = 256 * 1024
+
+    def check_property_size(self, properties: Mapping[str, object],
+                            previous: Mapping[str, object] | None = None) -> None:
+        """Refuse properties that make an image record too large: one value beyond what every database's
+        text column holds, or all of them beyond :attr:`property_bytes`. Only a change that adds bytes is
+        refused, so an image over a lowered cap can still shrink."""
+        previous = previous or {}
+        for name, value in properties.items():
+            size = len(str(value).encode("utf-8", "surrogatepass"))
+            if size > MAX_VALUE_BYTES and previous.get(name) != value:
+                raise QuotaExceeded(f"The value of property '{name[:80]}' has {size} bytes; "
+                                    f"a property value may hold at most {MAX_VALUE_BYTES} bytes.")
+        total = _size(properties)
+        if total > self.property_bytes and total > _size(previous):
+            raise QuotaExceeded(f"The image's properties would take {total} bytes; the limit is "
+                                f"{self.property_bytes} bytes (setting image_properties_max_bytes).")
 
     def check_properties(self, properties: Mapping[str, object]) -> None:
         count = sum(1 for name in properties if not name.startswith(RESERVED_PREFIX))
@@ -63,6 +91,8 @@ class ProjectQuotas:
         _check_resource(resource)
         if limit < -1:
             raise InvalidRequest("A quota limit is -1 (unlimited) or a number of at least 0.")
+        if limit > MAX_LIMIT:  # sizes are MiB: the bytes they stand for must fit a 64-bit column
+            raise InvalidRequest(f"A quota limit is at most {MAX_LIMIT}, got {limit}.")
         self._repository.set_limit(project_id, resource, limit)
 
     def reset_limit(self, project_id: str, resource: str) -> bool:

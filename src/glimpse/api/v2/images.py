@@ -26,6 +26,7 @@ from glimpse.domain.patch import (
     parse_patch,
 )
 from glimpse.domain.queries import parse_image_query
+from glimpse.settings import query_limits
 from glimpse.services import Services
 
 
@@ -50,9 +51,7 @@ def _view(services: Services, image: Image) -> dict[str, object]:
 async def index(request: Request) -> Response:
     services = services_of(request)
     pairs = list(request.query_params.multi_items())
-    query = parse_image_query(
-        pairs, default_limit=services.settings.limit_param_default, max_limit=services.settings.api_limit_max
-    )
+    query = parse_image_query(pairs, **query_limits(services.settings))
     page = await blocking.read(services, services.images.list, context(request), query)
     unmarked = [(k, v) for k, v in pairs if k != "marker"]
     # {"images": [...], "first": ..., "schema": ..., "next": ...}, with each image's encoded view reused
