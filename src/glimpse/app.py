@@ -11,7 +11,7 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from glimpse.api import health, versions
+from glimpse.api import health, metrics, versions
 from glimpse.api.errors import EXCEPTION_HANDLERS
 from glimpse.api.middleware import EdgeMiddleware
 from glimpse.api.shortcuts import ImageShowShortcut
@@ -19,6 +19,10 @@ from glimpse.api.routing import resource
 from glimpse.api.v2.image_bodies import ImageBodies
 from glimpse.api.v2.routes import routes_for
 from glimpse.auth import Authenticator
+from glimpse.db.statistics import StatisticsRepository
+from glimpse.observability import metrics as node_metrics
+from glimpse.observability.access import ObservedApp
+from glimpse.observability.state import DatabaseFigures
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
@@ -59,13 +63,23 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
         resource("/", GET=versions.multiple_choices),
         resource("/versions", GET=versions.versions),
         resource("/healthcheck", GET=health.healthcheck),
+        *([resource("/metrics", GET=metrics.metrics)] if settings.metrics_access != "off" else []),
         *services.extensions.routes(settings),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
     app.state.image_bodies = ImageBodies(services.schema, multi_store=services.stores.multiple)
-    return EdgeMiddleware(ImageShowShortcut(app), authenticator, settings.public_endpoint,
+    figures = DatabaseFigures(StatisticsRepository(services.database), max_age=settings.metrics_cache_seconds)
+    app.state.scrape = lambda: node_metrics.render(figures)
+    edge = EdgeMiddleware(ImageShowShortcut(app), authenticator, settings.public_endpoint,
                           registry=settings.registry_endpoint, streaming=settings.streaming_endpoint)
+    observed: ASGIApp = ObservedApp(edge, metrics_access=settings.metrics_access, scrape=app.state.scrape,
+                                    access_log_enabled=settings.access_log)
+    if settings.otel_enabled:
+        from glimpse.observability.tracing import instrument
+
+        observed = instrument(observed, services.database.engine)
+    return observed
 
 
 def build_authenticator(settings: Settings, services: Services) -> Authenticator:

@@ -53,6 +53,26 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=9292, ge=0, le=65535, description="TCP port to listen on")
     log_level: str = Field(default="info", description="one of critical, error, warning, info, debug, trace")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text lines, or one JSON object per line (for log shippers)"
+    )
+    access_log: bool = Field(default=True, description="log one line per request (at info level)")
+    metrics_access: Literal["loopback", "admin", "off"] = Field(
+        default="loopback",
+        description="who may read /metrics: loopback (clients on this host without credentials, and admins), "
+                    "admin (administrators only) or off",
+    )
+    metrics_dir: Path | None = Field(
+        default=None, description="directory the workers share their metrics through; default "
+                                  "<data_dir>/metrics-<port>, emptied at start"
+    )
+    metrics_cache_seconds: float = Field(
+        default=15.0, ge=0, description="how long a worker reuses its count of images by status and outbox backlog"
+    )
+    otel_enabled: bool = Field(
+        default=False, description="send OpenTelemetry traces (needs the glimpse[otel] extra; configure the "
+                                   "exporter with the standard OTEL_* environment variables)"
+    )
     public_endpoint: str | None = Field(
         default=None, description="base URL clients reach this node at (version document, Location headers)"
     )

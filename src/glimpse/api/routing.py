@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from glimpse.api.requests import expect_no_body
+from glimpse.observability.access import mark_route
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -31,6 +32,7 @@ def resource(path: str, **methods: Handler) -> Route:
     allow = ", ".join(m for m in table if m != "HEAD")
 
     async def dispatch(request: Request) -> Response:
+        mark_route(request.scope, path)
         handler = table.get(request.method)
         if handler is None:
             raise HTTPException(405, headers={"Allow": allow})

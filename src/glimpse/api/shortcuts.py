@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from glimpse.api.v2.routes import IMAGE
+from glimpse.observability.access import mark_route
 
 _PREFIX = IMAGE.split("{", 1)[0]  # "/v2/images/"
 
@@ -48,6 +49,7 @@ class ImageShowShortcut:
         # What Starlette and its router put in the scope for a handler.
         scope["app"] = self.app
         scope["path_params"] = {"image_id": image_id}
+        mark_route(scope, IMAGE)
         request = Request(scope, receive, send)
         try:
             response: Response = await self._dispatch(request)  # type: ignore[misc]

@@ -16,6 +16,8 @@ from glimpse.cli.options import add_common, settings_from
 from glimpse.db.engine import Database
 from glimpse.db.migrate import upgrade
 from glimpse.extensions.manager import ExtensionNotFound, load_extensions
+from glimpse.observability.logging import configure as configure_logging
+from glimpse.observability.metrics import prepare_multiprocess
 
 log = logging.getLogger("glimpse")
 
@@ -65,9 +67,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         load_extensions(settings)
     except ExtensionNotFound as exc:
         sys.exit(f"error: {exc}")
-    logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG",
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_multiprocess(settings.metrics_dir or settings.data_dir / f"metrics-{settings.port}")
     _upgrade_in_child(settings.database_url)
     database = Database(settings.database_url)
     log.info("glimpse %s (%s role): database %s, stores %s (default %s), extensions %s, %d worker(s)",

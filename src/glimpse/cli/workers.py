@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import os
 import signal
 import ssl
@@ -35,6 +34,8 @@ from starlette.types import ASGIApp
 
 from glimpse.api.protocol import HttpProtocol
 from glimpse.app import build_app
+from glimpse.observability import metrics as node_metrics
+from glimpse.observability.logging import gunicorn_logger_class
 from glimpse.cli.balance import LoadBoard, Share
 from glimpse.cli.idle_gc import IdleCollector
 from glimpse.cli.sibling_writes import SiblingWrites, WriteFollower, WritePublisher
@@ -68,7 +69,7 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
             loop="uvloop",
             lifespan="on",
             log_config=None,
-            access_log=settings.log_level in ("info", "debug", "trace"),
+            access_log=False,  # glimpse.observability.access logs every request, with more in each line
             timeout_keep_alive=KEEP_ALIVE,
             timeout_notify=max(1, self.timeout // 2),
             callback_notify=self._notify,
@@ -131,6 +132,7 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
             "keepalive": KEEP_ALIVE,
             "loglevel": "debug" if s.log_level == "trace" else s.log_level,
             "accesslog": None,
+            "logger_class": gunicorn_logger_class(),
             "proc_name": "glimpse-api",
             "when_ready": _freeze_heap,
             "pre_fork": self._claim_slot,
@@ -156,6 +158,7 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
             self.sibling_writes.reset(worker.board_slot)
 
     def _release_slot(self, _arbiter: Arbiter, worker: Worker) -> None:
+        node_metrics.worker_exited(worker.pid)
         if getattr(worker, "board_slot", None) is not None:
             self.board.release(worker.board_slot)
 
@@ -169,5 +172,4 @@ def _freeze_heap(_arbiter: Arbiter | None) -> None:
 
 def serve(settings: Settings) -> None:
     """Serve ``settings.workers`` worker processes until stopped by a signal."""
-    logging.getLogger("gunicorn.error").propagate = False
     _Arbiter(settings).run()

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from glimpse.db.sqlite_reads import SqliteReads
+from glimpse.observability.metrics import watch_pool
 
 _WRITE = "glimpse_write"
 #: MySQL/MariaDB deadlock and lock-wait timeout; PostgreSQL serialization failure and deadlock.
@@ -74,6 +75,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = make_url(url)
         self.engine = create_engine(url, echo=echo)
+        watch_pool(self.engine)
         #: Plain DB-API reads for the hottest statements (SQLite files only; ``None`` elsewhere).
         self.sqlite_reads = SqliteReads.for_url(self.url)
         self._writes = 0

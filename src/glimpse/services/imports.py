@@ -12,6 +12,7 @@ Staging (``PUT …/stage``, ``queued -> uploading``) keeps data for the
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime as dt
 import logging
@@ -258,7 +259,7 @@ class ImportService:
             self._tasks.transition(task, TaskStatus.FAILURE, message=str(getattr(exc, "message", exc)),
                                    expires_at=utcnow() + self._task_lifetime)
             raise
-        self._pool().submit(self._run, ctx, task, method, request, stores)
+        self._pool().submit(contextvars.copy_context().run, self._run, ctx, task, method, request, stores)
         return task
 
     def tasks_for_image(self, ctx: RequestContext, image_id: str) -> list[Task]:

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from glimpse.observability.metrics import metrics as store_metrics
 from glimpse.db.images import ImageRepository, utcnow
 from glimpse.errors import StoreUnavailable, UnknownStore
 from glimpse.stores.base import Store, StoreError
@@ -61,7 +62,8 @@ class StoreSet:
         removed = 0
         for pending in images.pending_deletions(image_id=image_id, stale_before=stale_before):
             try:
-                self.get(pending.store).delete(pending.key)
+                with store_metrics().store_operation(pending.store, "delete"):
+                    self.get(pending.store).delete(pending.key)
             except (StoreError, StoreUnavailable) as exc:
                 log.warning("could not delete data of image %s from store %s: %s", pending.image_id, pending.store, exc)
                 continue

@@ -1,0 +1,159 @@
+"""The node's Prometheus metrics, shared by all worker processes of a node.
+
+``glimpse-api`` points ``PROMETHEUS_MULTIPROC_DIR`` at a directory of its own
+(:func:`prepare_multiprocess`, cleaned at start): every worker writes its
+counters to memory-mapped files there, a worker that exits is marked dead
+(:func:`worker_exited`, so its gauges stop counting) and a scrape served by any
+worker reads them all (:func:`render`). Without that directory (an application
+built in-process, as the fast test tier does) the metrics live in this process.
+
+Recording costs a dictionary lookup and a few memory-mapped writes per request;
+label children are cached here so that prometheus_client's locked lookup runs
+once per label combination, not per request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import multiprocess as _multiprocess
+from prometheus_client import values as _values
+from prometheus_client.registry import Collector
+
+#: The environment variable prometheus_client's multiprocess mode reads.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: Content type of the text exposition format.
+CONTENT_TYPE = prometheus_client.CONTENT_TYPE_LATEST
+#: Request latency buckets, in seconds: metadata calls take milliseconds, transfers minutes.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                   300.0, float("inf"))
+#: The route label of a request no route matched (keeps the label set small whatever paths clients try).
+UNMATCHED = "unmatched"
+
+
+def prepare_multiprocess(directory: Path) -> None:
+    """Empty ``directory`` and make every metric created from now on in this process (and its forks)
+    write there. Call once in the parent, before the workers are forked."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ[MULTIPROC_ENV] = str(directory)
+    # prometheus_client picks its value class when imported; the application imported it already.
+    _values.ValueClass = _values.get_value_class()
+    global _metrics
+    _metrics = None
+
+
+def worker_exited(pid: int) -> None:
+    """A worker process ended: its live gauges (transfers in flight, connections) no longer count."""
+    if os.environ.get(MULTIPROC_ENV):
+        _multiprocess.mark_process_dead(pid)
+
+
+class Metrics:
+    """Every metric a node records, with cached label children for the per-request ones."""
+
+    def __init__(self) -> None:
+        multi = bool(os.environ.get(MULTIPROC_ENV))
+        #: where single-process metrics are registered (unused for values in multiprocess mode)
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        live: Literal["livesum", "all"] = "livesum" if multi else "all"
+        self.requests = Counter("glimpse_http_requests", "HTTP requests answered, by route template, method "
+                                "and status", ["route", "method", "status"], registry=r)
+        self.latency = Histogram("glimpse_http_request_duration_seconds", "Time from request to the end of "
+                                 "the response, by route template and method", ["route", "method"],
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.received = Counter("glimpse_http_received_bytes", "Request body bytes received, by route template",
+                                ["route"], registry=r)
+        self.sent = Counter("glimpse_http_sent_bytes", "Response body bytes sent, by route template",
+                            ["route"], registry=r)
+        self.in_flight = Gauge("glimpse_transfers_in_flight", "Image data uploads and downloads in progress",
+                               ["direction"], registry=r, multiprocess_mode=live)
+        self.store_latency = Histogram("glimpse_store_operation_duration_seconds", "Store driver calls, by store "
+                                       "and operation (a put lasts as long as its upload)",
+                                       ["store", "operation"], buckets=LATENCY_BUCKETS, registry=r)
+        self.store_errors = Counter("glimpse_store_operation_errors", "Store driver calls that raised, by store "
+                                    "and operation", ["store", "operation"], registry=r)
+        self.db_in_use = Gauge("glimpse_db_connections_in_use", "Database connections checked out of the pools",
+                               registry=r, multiprocess_mode=live)
+        self.db_connects = Counter("glimpse_db_connections_opened", "Database connections the pools opened",
+                                   registry=r)
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any, Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def request(self, route: str, method: str, status: int, seconds: float, received: int, sent: int) -> None:
+        """Record one answered request."""
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(route, method, str(status)), self.latency.labels(route, method),
+                        self.received.labels(route), self.sent.labels(route))
+            self._request_children[key] = children
+        count, latency, received_bytes, sent_bytes = children
+        count.inc()
+        latency.observe(seconds)
+        if received:
+            received_bytes.inc(received)
+        if sent:
+            sent_bytes.inc(sent)
+
+    @contextlib.contextmanager
+    def store_operation(self, store: str, operation: str) -> Iterator[None]:
+        """Time one store driver call; count it as an error if it raises."""
+        started = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            self.store_errors.labels(store, operation).inc()
+            raise
+        finally:
+            self.store_latency.labels(store, operation).observe(time.perf_counter() - started)
+
+
+_metrics: Metrics | None = None
+_creating = threading.Lock()
+
+
+def metrics() -> Metrics:
+    """This process's metrics (created on first use, after :func:`prepare_multiprocess` if any)."""
+    global _metrics
+    if _metrics is None:
+        with _creating:
+            if _metrics is None:
+                _metrics = Metrics()
+    return _metrics
+
+
+def render(extra: Collector | None = None) -> bytes:
+    """The text exposition of every worker's metrics, plus ``extra`` (computed by this worker)."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory:
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    else:
+        registry = metrics().registry
+    text = prometheus_client.generate_latest(registry)
+    if extra is not None:
+        single = CollectorRegistry()
+        single.register(extra)
+        text += prometheus_client.generate_latest(single)
+    return text
+
+
+def watch_pool(engine: Any) -> None:
+    """Count the connections ``engine``'s pool hands out and keeps (SQLAlchemy pool events)."""
+    from sqlalchemy import event
+
+    m = metrics()
+    event.listen(engine, "connect", lambda *_: m.db_connects.inc())
+    event.listen(engine, "checkout", lambda *_: m.db_in_use.inc())
+    event.listen(engine, "checkin", lambda *_: m.db_in_use.dec())
