@@ -55,8 +55,29 @@ def fetch(uri: str, *, timeout: float = 60.0) -> Iterator[tuple[Iterator[bytes],
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client, client.stream("GET", uri) as response:
             if response.status_code != 200:
-                raise StoreUnavailable(f"Fetching {uri} answered HTTP {response.status_code}.")
+                raise StoreUnavailable(_refusal(uri, response))
             length = response.headers.get("content-length")
             yield response.iter_bytes(CHUNK), int(length) if length and length.isdigit() else None
+    except httpx.TimeoutException as exc:
+        raise StoreUnavailable(f"Fetching {uri} timed out after {timeout:.0f} s ({exc.__class__.__name__}); "
+                               "check that the server answers, or import from a faster one.") from exc
+    except httpx.ConnectError as exc:
+        raise StoreUnavailable(f"Could not connect to {urlsplit(uri).netloc} to fetch {uri}: {exc}. Check the "
+                               "host name and port, and that this site's nodes can reach it.") from exc
     except httpx.HTTPError as exc:
         raise StoreUnavailable(f"Fetching {uri} failed: {exc}.") from exc
+
+
+def _refusal(uri: str, response: httpx.Response) -> str:
+    """What the task says when the remote server did not answer 200."""
+    status = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+    if response.is_redirect:
+        target = response.headers.get("location", "elsewhere")
+        return (f"Fetching {uri} answered {status}, a redirect to {target}. web-download does not follow "
+                "redirects (the target could be a host this site does not allow): import from the final URL.")
+    if response.status_code in (401, 403):
+        return (f"Fetching {uri} answered {status}: the server wants credentials. web-download sends none; "
+                "use a URL anyone may read (for example a pre-signed one).")
+    if response.status_code == 404:
+        return f"Fetching {uri} answered {status}: there is nothing at that URL. Check it and import again."
+    return f"Fetching {uri} answered {status}; web-download needs an answer of 200 with the image data."

@@ -240,6 +240,7 @@ class ImportService:
         method.check_request(request)
         image = self._access.find_for(ctx, image_id, "modify_image", "import data into")
         stores = self._target_stores(request)
+        _check_importable(image, method)  # a refused import answers the request and leaves no failed task
         now = utcnow()
         task = Task(id=str(uuid.uuid4()), type=task_type, status=TaskStatus.PENDING, owner=image.owner,
                     created_at=now, updated_at=now, image_id=image.id, request_id=ctx.request_id,
