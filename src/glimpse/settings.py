@@ -167,7 +167,8 @@ class Settings(BaseSettings):
     )
     import_threads: int = Field(default=2, ge=1, description="imports one worker process runs at the same time")
     task_time_to_live: float = Field(default=48 * 3600.0, gt=0, description="seconds a finished task stays listed")
-    web_download_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
+    web_download_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"],
+                                                    description="URL schemes web-download may fetch")
     web_download_allowed_ports: list[int] = Field(
         default_factory=lambda: [80, 443], description="ports web-download may fetch from; empty = any"
     )
@@ -181,8 +182,10 @@ class Settings(BaseSettings):
     # -- images
     image_size_cap: int = Field(default=1 << 40, ge=1, description="largest image in bytes (413 beyond)")
     hashing_algorithm: str = Field(default="sha512", description="hashlib algorithm for os_hash_value")
-    disk_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DISK_FORMATS))
-    container_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_CONTAINER_FORMATS))
+    disk_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DISK_FORMATS),
+                                    description="disk_format values images may have")
+    container_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_CONTAINER_FORMATS),
+                                         description="container_format values images may have")
     image_schema_file: Path | None = Field(
         default=None, description="JSON file of extra image schema properties (Glance's schema-image.json format)"
     )

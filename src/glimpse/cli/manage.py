@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from glimpse.cli.config_sample import sample
 from glimpse.cli.options import add_common, settings_from
 from glimpse.db import migrate
 from glimpse.db.engine import Database
@@ -70,6 +71,10 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("path", type=Path, help="directory to write <namespace>.json files into")
     metadefs.add_parser("unload", help="remove the whole catalog")
 
+    config = commands.add_parser("config", help="configuration files").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    config.add_parser("sample", help="print every setting with its description and default, as a TOML file")
+
     purge = commands.add_parser("purge", help="forget deleted images and expired tasks for good")
     purge.add_argument("--age-days", type=float, default=30.0,
                        help="purge images deleted at least this many days ago (default 30)")
@@ -82,6 +87,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    if args.command == "config":  # needs no settings: it describes them
+        print(sample(), end="")
+        return
     settings = settings_from(args)
     if args.command == "db":
         database = Database(settings.database_url)

@@ -111,7 +111,7 @@ class ObservedApp:
             elapsed = time.perf_counter() - started
             route = state.get(_ROUTE_KEY, UNMATCHED)
             self.metrics.request(route, scope["method"], counts.status, elapsed, counts.received, counts.sent)
-            if self.log_enabled:
+            if self.log_enabled and access_log.isEnabledFor(logging.INFO):
                 self._log(scope, state, route, counts, elapsed)
             if token is not None:
                 request_id_var.reset(token)
