@@ -114,4 +114,5 @@ def test_text_logs_name_the_request_and_start_up_is_quiet_once_migrated(tmp_path
     assert "alembic" not in text
     request_id = response.headers["x-openstack-request-id"]
     [line] = [line for line in text.splitlines() if request_id in line]
-    assert "GET /v2/images /v2/images 200" in line and "project=p-text" in line
+    assert f'glimpse.access: [{request_id}] 127.0.0.1 "GET /v2/images HTTP/1.1" 200 route=/v2/images ' in line
+    assert "project=p-text" in line

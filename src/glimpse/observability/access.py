@@ -25,7 +25,6 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glimpse.observability import metrics as _metrics
-from glimpse.observability.logging import request_id as request_id_var
 from glimpse.observability.metrics import CONTENT_TYPE, UNMATCHED
 
 access_log = logging.getLogger("glimpse.access")
@@ -70,13 +69,23 @@ class ObservedApp:
         started = time.perf_counter()
         state: dict[str, Any] = scope.setdefault("state", {})
         counts = _Counts()
-        token = None
-        data = _DATA_PATH.match(scope["path"])
         direction = None
-        if data:
+        if _DATA_PATH.match(scope["path"]):
             direction = "download" if scope["method"] in ("GET", "HEAD") else "upload"
             self.metrics.in_flight.labels(direction).inc()
             _watch_socket_body(scope, counts)
+
+        def finish() -> None:
+            # Before the last bytes leave: whoever has the whole response can already read its log line.
+            counts.finished = True
+            if direction is not None:
+                self.metrics.in_flight.labels(direction).dec()
+            counts.received += counts.socket_bytes()
+            elapsed = time.perf_counter() - started
+            route = state.get(_ROUTE_KEY, UNMATCHED)
+            self.metrics.request(route, scope["method"], counts.status, elapsed, counts.received, counts.sent)
+            if self.log_enabled and access_log.isEnabledFor(logging.INFO):
+                self._log(scope, state, route, counts, elapsed)
 
         async def counting_receive() -> Message:
             message = await receive()
@@ -97,6 +106,8 @@ class ObservedApp:
             elif kind == "http.response.zerocopysend":
                 count = message.get("count")
                 counts.sent += int(count) if count is not None else max(0, counts.length - counts.sent)
+            if kind != "http.response.start" and not message.get("more_body", False) and not counts.finished:
+                finish()
             await send(message)
 
         try:
@@ -105,16 +116,8 @@ class ObservedApp:
             counts.status = counts.status or 500
             raise
         finally:
-            if direction is not None:
-                self.metrics.in_flight.labels(direction).dec()
-            counts.received += counts.socket_bytes()
-            elapsed = time.perf_counter() - started
-            route = state.get(_ROUTE_KEY, UNMATCHED)
-            self.metrics.request(route, scope["method"], counts.status, elapsed, counts.received, counts.sent)
-            if self.log_enabled and access_log.isEnabledFor(logging.INFO):
-                self._log(scope, state, route, counts, elapsed)
-            if token is not None:
-                request_id_var.reset(token)
+            if not counts.finished:  # no complete response: an error, or the client went away
+                finish()
 
     def _log(self, scope: Scope, state: dict[str, Any], route: str, counts: _Counts, elapsed: float) -> None:
         context = state.get("context")
@@ -127,9 +130,12 @@ class ObservedApp:
                   "status": counts.status, "duration_ms": round(elapsed * 1000, 3),
                   "bytes_in": counts.received, "bytes_out": counts.sent, "project": project, "user": user,
                   "client": address}
-        access_log.info("%s %s %s %s %d %.1fms in=%d out=%d project=%s user=%s", address, scope["method"],
-                        scope["path"], route, counts.status, elapsed * 1000, counts.received, counts.sent,
-                        project, user, extra={"request_id": request_id, "fields": fields})
+        query = scope.get("query_string", b"")
+        target = scope["path"] + ("?" + query.decode("latin-1") if query else "")
+        access_log.info('%s "%s %s HTTP/%s" %d route=%s %.1fms in=%d out=%d project=%s user=%s', address,
+                        scope["method"], target, scope.get("http_version", "1.1"), counts.status, route,
+                        elapsed * 1000, counts.received, counts.sent, project, user,
+                        extra={"request_id": request_id, "fields": fields})
 
     async def _serve_metrics(self, send: Send) -> None:
         body = await _in_thread(self.scrape)
@@ -140,7 +146,7 @@ class ObservedApp:
 
 
 class _Counts:
-    __slots__ = ("received", "sent", "status", "length", "socket_body", "socket_length")
+    __slots__ = ("received", "sent", "status", "length", "socket_body", "socket_length", "finished")
 
     def __init__(self) -> None:
         self.received = 0
@@ -149,6 +155,7 @@ class _Counts:
         self.length = 0
         self.socket_body: Any = None
         self.socket_length = 0
+        self.finished = False
 
     def socket_bytes(self) -> int:
         """Body bytes a handler read straight from the socket."""

@@ -77,13 +77,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+class TextFormatter(logging.Formatter):
+    """``<time> <LEVEL> <logger>: [<request id>] <message>``; without the brackets outside any request."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(request_prefix)s%(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        request = getattr(record, "request_id", "-")
+        record.request_prefix = f"[{request}] " if request != "-" else ""
+        return super().format(record)
 
 
 def configure(level: str, log_format: str) -> None:
     """Send every log record to stderr as ``log_format`` (``text`` or ``json``) lines from ``level`` up."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(RequestContextFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
