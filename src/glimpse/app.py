@@ -11,7 +11,7 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from glimpse.api import health, metrics, versions
+from glimpse.api import health, identity, metrics, versions
 from glimpse.api.errors import EXCEPTION_HANDLERS
 from glimpse.api.middleware import EdgeMiddleware
 from glimpse.api.shortcuts import ImageShowShortcut
@@ -64,6 +64,9 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
         resource("/versions", GET=versions.versions),
         resource("/healthcheck", GET=health.healthcheck),
         *([resource("/metrics", GET=metrics.metrics)] if settings.metrics_access != "off" else []),
+        # Without Keystone, the identity lookups the openstack CLI makes are answered here.
+        *([resource(path, **methods) for path, methods in identity.ROUTES]
+          if settings.auth_strategy != "keystone" else []),
         *services.extensions.routes(settings),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
