@@ -16,6 +16,10 @@ from glimpse.cli.options import add_common, settings_from
 from glimpse.db import migrate
 from glimpse.db.engine import Database
 from glimpse.db.quotas import RESOURCES
+
+#: What each quota resource counts (sizes in MiB, like the quota_* settings and Glance's usage report).
+RESOURCE_UNITS = {"image_count_total": "images", "image_count_uploading": "uploads",
+                  "image_size_total": "MiB", "image_stage_total": "MiB"}
 from glimpse.errors import GlimpseError
 from glimpse.services import Services, open_services
 
@@ -128,7 +132,11 @@ def _token(args: argparse.Namespace, services: Services) -> None:
 
 def _quota(args: argparse.Namespace, services: Services) -> None:
     if args.action == "show":
-        print(json.dumps(services.quotas.report(args.project), indent=2))
+        # say the unit: sizes are MiB, as in the settings and Glance's usage report
+        report: dict[str, dict[str, object]] = {
+            resource: {**figures, "unit": RESOURCE_UNITS.get(resource, "")}
+            for resource, figures in services.quotas.report(args.project).items()}
+        print(json.dumps(report, indent=2))
     elif args.action == "set":
         services.quotas.set_limit(args.project, args.resource, args.limit)
         print(f"{args.resource} of {args.project} limited to {args.limit}")
