@@ -37,10 +37,17 @@ def parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser("token", help="API tokens (auth_strategy tokens)").add_subparsers(
         dest="action", required=True, metavar="ACTION")
-    create = token.add_parser("create", help="issue a token; its secret is printed once")
-    create.add_argument("--project", help="project the token acts in (omit for an unscoped admin token)")
+    create = token.add_parser(
+        "create", help="issue a token; its secret is printed once",
+        description="Issue an API token for auth_strategy tokens and print it (its secret is shown only now). "
+                    "Tokens are made only here, by whoever can run glimpse-manage against the database: the API "
+                    "offers no way to create them. A token's roles, not the lack of a project, decide what it "
+                    "may do: only --roles admin makes an administrator.")
+    create.add_argument("--project", help="project the token acts in; omit it for a token in no project "
+                                          "(an administrator only with --roles admin)")
     create.add_argument("--user", help="user id recorded for the token")
-    create.add_argument("--roles", default="member,reader", help="comma-separated roles (default member,reader)")
+    create.add_argument("--roles", default="member,reader",
+                        help="comma-separated roles (default member,reader); admin makes the holder an administrator")
     create.add_argument("--description", help="free text to recognise the token by")
     create.add_argument("--expires-in-days", type=float, help="lifetime in days (default: no expiry)")
     listing = token.add_parser("list", help="list tokens (never their secrets)")
