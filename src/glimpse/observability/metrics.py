@@ -47,7 +47,7 @@ def prepare_multiprocess(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     os.environ[MULTIPROC_ENV] = str(directory)
     # prometheus_client picks its value class when imported; the application imported it already.
-    _values.ValueClass = _values.get_value_class()
+    _values.ValueClass = _values.get_value_class()  # type: ignore[no-untyped-call]
     global _metrics
     _metrics = None
 
@@ -55,7 +55,7 @@ def prepare_multiprocess(directory: Path) -> None:
 def worker_exited(pid: int) -> None:
     """A worker process ended: its live gauges (transfers in flight, connections) no longer count."""
     if os.environ.get(MULTIPROC_ENV):
-        _multiprocess.mark_process_dead(pid)
+        _multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 class Metrics:

@@ -30,12 +30,19 @@ def instrument(app: ASGIApp, engine: Any) -> ASGIApp:
         from opentelemetry import trace
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+        from opentelemetry.metrics import get_meter
     except ImportError as exc:
         raise TracingUnavailable(f"otel_enabled needs the OpenTelemetry packages: pip install 'glimpse[otel]' "
                                  f"({exc})") from None
     _install_provider(trace)
-    SQLAlchemyInstrumentor().instrument(engine=engine)
+    # The instrumentation's engine tracer on this node's engine only: its instrument() would also patch
+    # SQLAlchemy's asyncio module (needing greenlet), and it declares SQLAlchemy < 2.1 although the engine
+    # events it listens to are unchanged in 2.1.
+    name = "opentelemetry.instrumentation.sqlalchemy"
+    usage = get_meter(name).create_up_down_counter("db.client.connections.usage", unit="connections")
+    engine_tracer: Any = EngineTracer  # untyped where the extra is installed, missing where it is not
+    engine_tracer(trace.get_tracer(name), engine, usage)
     instrumentor = HTTPXClientInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument()
