@@ -23,10 +23,12 @@ _TRUSTED = "glimpse.access"
 #: ``password=...``, ``"token": "..."``, ``X-Auth-Token: ...``, ``secret_key = ...``: the value is replaced.
 _SECRET_FIELD = re.compile(
     r"""(?ix)
-    ( (?:x-auth-token|x-subject-token|authorization|password|passwd|secret(?:_access)?_key|secret|token|
+    ( (?:x-auth-token|x-subject-token|password|passwd|secret(?:_access)?_key|secret|token|
          access_key|private_key|api_key)
       ["']?\s*[:=]\s*["']? )
     ( [^\s"',;&}]+ )""")
+#: ``Authorization: <scheme> <credentials>``: everything after the colon.
+_AUTHORIZATION = re.compile(r"""(?i)(authorization["']?\s*[:=]\s*["']?)([^"'\n,}]+)""")
 #: Credentials in URLs: ``scheme://user:password@host``.
 _URL_CREDENTIALS = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@/\s]+)(@)")
 REDACTED = "***"
@@ -34,6 +36,7 @@ REDACTED = "***"
 
 def redact(text: str) -> str:
     """``text`` with values that look like credentials replaced by ``***``."""
+    text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
     text = _SECRET_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
     return _URL_CREDENTIALS.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
 
