@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from glimpse.observability.access import FLUSH_INTERVAL
 from tests.conftest import Api, Server, start_server
 from tests.observability.scrape import scrape, value
 
@@ -45,6 +46,8 @@ def test_a_workload_moves_the_counters_by_what_it_did(node: Server) -> None:
                          ).content == data
     assert api.http.get("/v2/images/" + str(uuid.uuid4())).status_code == 404
     assert api.http.get("/no/such/path/" + uuid.uuid4().hex).status_code in (300, 404)
+    # each worker adds its requests to the shared figures within FLUSH_INTERVAL (and before its own scrapes)
+    time.sleep(FLUSH_INTERVAL + 0.5)
     after = scrape(node.url)
 
     def moved(name: str, **labels: str) -> float:
@@ -165,3 +168,15 @@ def test_the_metrics_directory_is_emptied_at_start(tmp_path: Path) -> None:
         scrape(server.url)
     finally:
         server.stop()
+
+
+def test_the_private_histogram_parts_the_flush_adds_to_still_exist() -> None:
+    # glimpse.observability.metrics.Metrics.flush adds sums and bucket counts to a histogram child directly.
+    from prometheus_client import CollectorRegistry, Histogram
+
+    child = Histogram("contract", "contract", ["x"], buckets=(1.0, float("inf")),
+                      registry=CollectorRegistry()).labels("y")
+    child._sum.inc(2.5)
+    child._buckets[0].inc(3)
+    samples = {s.name: s.value for s in child._samples()}  # type: ignore[attr-defined]
+    assert samples["_sum"] == 2.5 and samples["_count"] == 3

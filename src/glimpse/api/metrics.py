@@ -14,11 +14,13 @@ from starlette.responses import Response
 from glimpse.api.requests import context
 from glimpse.errors import Forbidden
 from glimpse.observability.metrics import CONTENT_TYPE
+from glimpse.observability.metrics import metrics as node_metrics
 
 
 async def metrics(request: Request) -> Response:
     if not context(request).is_admin:
         raise Forbidden("Only administrators may read /metrics (or scrape it from the node's own host "
                         "with metrics_access = \"loopback\").")
+    node_metrics().flush()  # this worker's latest requests are in the answer
     body = await run_in_threadpool(request.app.state.scrape)
     return Response(body, media_type=CONTENT_TYPE)

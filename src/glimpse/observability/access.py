@@ -15,6 +15,7 @@ image-show shortcut); requests no route matched count as ``unmatched``.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
@@ -34,6 +35,8 @@ _ROUTE_KEY = "route"
 _DATA_PATH = re.compile(r"^/v2(?:\.\d+)?/images/[^/]+/(file|stage)$")
 _SOCKET_BODY = "glimpse.http.request.socket_body"
 METRICS_PATH = "/metrics"
+#: Seconds a worker keeps requests in memory before adding them to the shared metrics.
+FLUSH_INTERVAL = 1.0
 
 
 def mark_route(scope: Scope, template: str) -> None:
@@ -58,6 +61,7 @@ class ObservedApp:
         self.scrape = scrape
         self.log_enabled = access_log_enabled
         self.metrics = _metrics.metrics()
+        self._flush_due = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,6 +88,9 @@ class ObservedApp:
             elapsed = time.perf_counter() - started
             route = state.get(_ROUTE_KEY, UNMATCHED)
             self.metrics.request(route, scope["method"], counts.status, elapsed, counts.received, counts.sent)
+            if not self._flush_due:
+                self._flush_due = True
+                asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._flush)
             if self.log_enabled and access_log.isEnabledFor(logging.INFO):
                 self._log(scope, state, route, counts, elapsed)
 
@@ -137,7 +144,12 @@ class ObservedApp:
                         elapsed * 1000, counts.received, counts.sent, project, user,
                         extra={"request_id": request_id, "fields": fields})
 
+    def _flush(self) -> None:
+        self._flush_due = False
+        self.metrics.flush()
+
     async def _serve_metrics(self, send: Send) -> None:
+        self.metrics.flush()  # this worker's latest requests are in the answer
         body = await _in_thread(self.scrape)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", CONTENT_TYPE.encode()),

@@ -7,13 +7,20 @@ counters to memory-mapped files there, a worker that exits is marked dead
 worker reads them all (:func:`render`). Without that directory (an application
 built in-process, as the fast test tier does) the metrics live in this process.
 
-Recording costs a dictionary lookup and a few memory-mapped writes per request;
-label children are cached here so that prometheus_client's locked lookup runs
-once per label combination, not per request.
+A request is recorded in this process's memory (a dictionary entry per route,
+method and status) and flushed into the shared files at most a second later
+and before every scrape this worker answers (:meth:`Metrics.flush`): a
+scrape may miss up to a second of another worker's requests, and the per-request
+cost stays about 1 µs instead of about 6 µs of locked memory-mapped writes.
+The flush adds histogram sums and buckets directly (``Histogram``'s ``_sum``
+and ``_buckets``, private to prometheus_client; ``tests/observability`` has a
+contract test naming them).
 """
 
 from __future__ import annotations
 
+import atexit
+import bisect
 import contextlib
 import os
 import shutil
@@ -88,23 +95,51 @@ class Metrics:
         self.db_connects = Counter("glimpse_db_connections_opened", "Database connections the pools opened",
                                    registry=r)
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any, Any, Any]] = {}
-        self._lock = threading.Lock()
+        #: requests recorded since the last flush: key -> [count, seconds, received, sent, *bucket counts]
+        self._pending: dict[tuple[str, str, int], list[float]] = {}
+        atexit.register(self.flush)
 
     def request(self, route: str, method: str, status: int, seconds: float, received: int, sent: int) -> None:
-        """Record one answered request."""
+        """Record one answered request (in this process's memory until :meth:`flush`).
+
+        Call it, and :meth:`flush`, from one thread: the worker's event loop.
+        """
         key = (route, method, status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = (self.requests.labels(route, method, str(status)), self.latency.labels(route, method),
-                        self.received.labels(route), self.sent.labels(route))
-            self._request_children[key] = children
-        count, latency, received_bytes, sent_bytes = children
-        count.inc()
-        latency.observe(seconds)
-        if received:
-            received_bytes.inc(received)
-        if sent:
-            sent_bytes.inc(sent)
+        entry = self._pending.get(key)
+        if entry is None:
+            entry = self._pending[key] = [0.0] * (4 + len(LATENCY_BUCKETS))
+        entry[0] += 1
+        entry[1] += seconds
+        entry[2] += received
+        entry[3] += sent
+        entry[4 + bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+    @property
+    def pending(self) -> bool:
+        """Are there requests recorded but not yet flushed?"""
+        return bool(self._pending)
+
+    def flush(self) -> None:
+        """Add the requests recorded since the last flush to the shared metrics (a few memory-mapped writes
+        per route, method and status seen, instead of five per request)."""
+        pending, self._pending = self._pending, {}
+        for (route, method, status), entry in pending.items():
+            children = self._request_children.get((route, method, status))
+            if children is None:
+                children = (self.requests.labels(route, method, str(status)), self.latency.labels(route, method),
+                            self.received.labels(route), self.sent.labels(route))
+                self._request_children[(route, method, status)] = children
+            count, latency, received_bytes, sent_bytes = children
+            count.inc(entry[0])
+            # Histogram.observe() per request would cost a locked write each; add the sums at once instead.
+            latency._sum.inc(entry[1])
+            for index, observed in enumerate(entry[4:]):
+                if observed:
+                    latency._buckets[index].inc(observed)
+            if entry[2]:
+                received_bytes.inc(entry[2])
+            if entry[3]:
+                sent_bytes.inc(entry[3])
 
     @contextlib.contextmanager
     def store_operation(self, store: str, operation: str) -> Iterator[None]:
