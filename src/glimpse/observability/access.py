@@ -102,17 +102,14 @@ class ObservedApp:
 
         async def counting_send(message: Message) -> None:
             kind = message["type"]
-            if kind == "http.response.start":
-                counts.status = message["status"]
-                for name, value in message.get("headers", ()):
-                    if name.lower() == b"content-length":
-                        counts.length = int(value)
-                        break
-            elif kind == "http.response.body":
+            if kind == "http.response.body":
                 counts.sent += len(message.get("body", b""))
+            elif kind == "http.response.start":
+                counts.status = message["status"]
+                counts.headers = message.get("headers", ())
             elif kind == "http.response.zerocopysend":
                 count = message.get("count")
-                counts.sent += int(count) if count is not None else max(0, counts.length - counts.sent)
+                counts.sent += int(count) if count is not None else max(0, counts.length() - counts.sent)
             if kind != "http.response.start" and not message.get("more_body", False) and not counts.finished:
                 finish()
             await send(message)
@@ -158,16 +155,23 @@ class ObservedApp:
 
 
 class _Counts:
-    __slots__ = ("received", "sent", "status", "length", "socket_body", "socket_length", "finished")
+    __slots__ = ("received", "sent", "status", "headers", "socket_body", "socket_length", "finished")
 
     def __init__(self) -> None:
         self.received = 0
         self.sent = 0
         self.status = 0
-        self.length = 0
+        self.headers: Any = ()
         self.socket_body: Any = None
         self.socket_length = 0
         self.finished = False
+
+    def length(self) -> int:
+        """The response's Content-Length (0 without one)."""
+        for name, value in self.headers:
+            if name.lower() == b"content-length":
+                return int(value)
+        return 0
 
     def socket_bytes(self) -> int:
         """Body bytes a handler read straight from the socket."""
