@@ -23,10 +23,15 @@ MEMBER_COLUMNS = [("image_id", "Image ID"), ("member_id", "Member ID"), ("status
 TASK_COLUMNS = [("id", "ID"), ("type", "Type"), ("status", "Status"), ("owner", "Owner")]
 
 Command = Callable[[Client, argparse.Namespace], int]
+MiB = 1024 * 1024
+
+
+def _list(args: argparse.Namespace, rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
+    records(rows, columns, args.format, sys.stdout, select=args.column)
 
 
 def _out(args: argparse.Namespace, item: dict[str, Any]) -> int:
-    record(item, args.format, sys.stdout)
+    record(item, args.format, sys.stdout, select=args.column)
     return 0
 
 
@@ -68,9 +73,9 @@ def image_list(client: Client, args: argparse.Namespace) -> int:
         filters["os_hidden"] = True
     images = client.images.list(limit=args.limit, tags=args.tag or (), sort=args.sort, **filters)
     rows = [image.raw for image in images]
-    if args.format != "json":
+    if args.format not in ("json", "yaml") and not args.bytes:
         rows = [{**row, "size": human_size(row.get("size")) if row.get("size") is not None else ""} for row in rows]
-    records(rows, IMAGE_COLUMNS, args.format, sys.stdout)
+    _list(args, rows, IMAGE_COLUMNS)
     return 0
 
 
@@ -93,7 +98,7 @@ def image_create(client: Client, args: argparse.Namespace) -> int:
             with _progress(args, "upload") as progress:
                 client.images.upload(image.id, _source(args), size=args.size, progress=progress, store=args.store)
         except GlimpseClientError as exc:
-            exc.message = f"image {image.id} was created, but its upload failed: {exc}"
+            exc.message = f"image {image.id} was created, but its upload failed: {exc.message}"
             exc.args = (exc.message,)
             raise
         image = client.images.get(image.id)
@@ -172,14 +177,14 @@ def image_reactivate(client: Client, args: argparse.Namespace) -> int:
 
 
 def image_tasks(client: Client, args: argparse.Namespace) -> int:
-    records([t.raw for t in client.images.tasks(args.image)], TASK_COLUMNS, args.format, sys.stdout)
+    _list(args, [t.raw for t in client.images.tasks(args.image)], TASK_COLUMNS)
     return 0
 
 
 # -- members ------------------------------------------------------------------------------------
 
 def member_list(client: Client, args: argparse.Namespace) -> int:
-    records([m.raw for m in client.members.list(args.image)], MEMBER_COLUMNS, args.format, sys.stdout)
+    _list(args, [m.raw for m in client.members.list(args.image)], MEMBER_COLUMNS)
     return 0
 
 
@@ -204,12 +209,12 @@ def member_delete(client: Client, args: argparse.Namespace) -> int:
 
 def schema_show(client: Client, args: argparse.Namespace) -> int:
     document = client.schemas.get(args.name)
-    if args.format == "json":
+    if args.format in ("json", "yaml"):
         return _out(args, document)
     properties = document.get("properties", {})
     rows = [{"name": name, "type": spec.get("type"), "description": spec.get("description", "")}
             for name, spec in sorted(properties.items()) if isinstance(spec, dict)]
-    records(rows, [("name", "Property"), ("type", "Type"), ("description", "Description")], "table", sys.stdout)
+    _list(args, rows, [("name", "Property"), ("type", "Type"), ("description", "Description")])
     return 0
 
 
@@ -219,7 +224,7 @@ def info_versions(client: Client, args: argparse.Namespace) -> int:
 
     versions = sorted(client.versions(), key=lambda v: number(v.id), reverse=True)
     rows = [{"id": v.id, "status": v.status, "links": v.links} for v in versions]
-    records(rows, [("id", "Version"), ("status", "Status"), ("links", "Links")], args.format, sys.stdout)
+    _list(args, rows, [("id", "Version"), ("status", "Status"), ("links", "Links")])
     return 0
 
 
@@ -229,23 +234,43 @@ def info_endpoints(client: Client, args: argparse.Namespace) -> int:
 
 def info_import(client: Client, args: argparse.Namespace) -> int:
     rows = [{"method": m} for m in client.info.import_methods()]
-    records(rows, [("method", "Import method")], args.format, sys.stdout)
+    _list(args, rows, [("method", "Import method")])
     return 0
 
 
 def info_stores(client: Client, args: argparse.Namespace) -> int:
     rows = [s.raw for s in client.info.stores(detail=args.detail)]
-    records(rows, [("id", "ID"), ("description", "Description"), ("default", "Default")], args.format, sys.stdout)
+    _list(args, rows, [("id", "ID"), ("description", "Description"), ("default", "Default")])
     return 0
 
 
+#: Quota resources the Images API reports in MiB.
+_SIZED_RESOURCES = ("image_size_total", "image_stage_total")
+
+
 def info_usage(client: Client, args: argparse.Namespace) -> int:
-    return _out(args, client.info.usage())
+    """Quota usage: sizes in human units (``--bytes``: in bytes); JSON and YAML as the API gives them (MiB)."""
+    usage = client.info.usage()
+    if args.format in ("json", "yaml") and not args.column:
+        return _out(args, usage)
+    rows = []
+    for resource, figures in sorted(usage.items()):
+        row = {"resource": resource, "usage": figures.get("usage"), "limit": figures.get("limit")}
+        if resource in _SIZED_RESOURCES:
+            for key in ("usage", "limit"):
+                value = row[key]
+                if isinstance(value, int) and value >= 0:
+                    row[key] = value * MiB if args.bytes else human_size(value * MiB)
+        if row["limit"] == -1:
+            row["limit"] = "unlimited"
+        rows.append(row)
+    _list(args, rows, [("resource", "Resource"), ("usage", "Used"), ("limit", "Limit")])
+    return 0
 
 
 def task_list(client: Client, args: argparse.Namespace) -> int:
     filters = {k: v for k, v in (("status", args.status), ("type", args.type)) if v}
-    records([t.raw for t in client.tasks.list(limit=args.limit, **filters)], TASK_COLUMNS, args.format, sys.stdout)
+    _list(args, [t.raw for t in client.tasks.list(limit=args.limit, **filters)], TASK_COLUMNS)
     return 0
 
 
@@ -255,8 +280,7 @@ def task_show(client: Client, args: argparse.Namespace) -> int:
 
 def namespace_list(client: Client, args: argparse.Namespace) -> int:
     rows = [n.raw for n in client.metadefs.list_namespaces(limit=args.limit)]
-    records(rows, [("namespace", "Namespace"), ("display_name", "Display name"), ("visibility", "Visibility")],
-            args.format, sys.stdout)
+    _list(args, rows, [("namespace", "Namespace"), ("display_name", "Display name"), ("visibility", "Visibility")])
     return 0
 
 

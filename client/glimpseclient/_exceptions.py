@@ -124,7 +124,7 @@ class APIError(GlimpseClientError):
 
     def __str__(self) -> str:
         text = f"{self.status}: {self.message}"
-        if self.request_id:
+        if self.request_id and self.request_id not in self.message:  # the server's message may name it already
             text += f" (request {self.request_id})"
         return text
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from glimpseclient._exceptions import ConfigurationError, ConnectError, ConnectionLost, Timeout
+from glimpseclient._tls import explain_closed, explain_handshake, explain_setup, is_tls_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing and ssl at run time costs start-up time
@@ -63,7 +64,8 @@ class HTTPTransport:
                 if self._cert:
                     context.load_cert_chain(self._cert, self._key)
             except (OSError, ssl.SSLError) as exc:
-                raise ConfigurationError(f"cannot set up TLS: {exc}") from exc
+                raise ConfigurationError(explain_setup(exc, cafile=self._verify, cert=self._cert,
+                                                       key=self._key)) from exc
             self._tls = context
         return self._tls
 
@@ -79,6 +81,9 @@ class HTTPTransport:
         except TimeoutError as exc:
             raise Timeout(f"timed out connecting to {host}:{port}") from exc
         except OSError as exc:  # refused, unreachable, DNS, TLS handshake (ssl.SSLError is an OSError)
+            if is_tls_error(exc):
+                raise ConnectError(explain_handshake(exc, host=host, port=port, cafile=self._verify,
+                                                     cert=self._cert)) from exc
             raise ConnectError(f"cannot connect to {scheme}://{host}:{port}: {exc}") from exc
         return conn
 
@@ -107,6 +112,9 @@ class HTTPTransport:
         try:
             return self._exchange(conn, key, method, target, headers, body, timeout)
         except _StaleConnection as stale:
+            if key[0] == "https":  # a new TLS connection closed unanswered: TLS 1.3's client-certificate refusal
+                # (ConnectionLost as before: the request may have reached the server, so no blind retry)
+                raise ConnectionLost(explain_closed(stale.cause, host=key[1], port=key[2], cert=self._cert)) from None
             raise ConnectionLost(f"{method} {url}: connection closed by the server: {stale.cause}") from None
 
     def _exchange(self, conn: http.client.HTTPConnection, key: _Key, method: str, target: str,

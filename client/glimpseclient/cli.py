@@ -14,6 +14,13 @@ import os
 import sys
 from collections.abc import Sequence
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from glimpseclient._client import Client
+
+#: The output formats of :mod:`glimpseclient._output` (not imported here: --help stays instant).
+FORMATS = ("table", "json", "yaml", "value", "csv")
+
 #: Option destination -> the ``OS_*`` variable it overrides.
 _ENV_OPTIONS = {
     "os_image_url": "OS_IMAGE_URL", "registry_url": "OS_IMAGE_REGISTRY_URL",
@@ -47,7 +54,13 @@ def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str
 
 # -f after the subcommand works too; SUPPRESS keeps the global value unless given there.
 _COMMON = argparse.ArgumentParser(add_help=False)
-_COMMON.add_argument("-f", "--format", choices=["table", "json"], default=argparse.SUPPRESS, help="output format")
+_FORMAT_HELP = "output format: table (default), json, yaml, value (values only) or csv"
+_COLUMN_HELP = "print only this column or field (repeatable, in the order given; any field of the objects)"
+_BYTES_HELP = "sizes as plain numbers of bytes instead of human units (KiB, MiB, ...)"
+_COMMON.add_argument("-f", "--format", choices=FORMATS, default=argparse.SUPPRESS, help=_FORMAT_HELP)
+_COMMON.add_argument("-c", "--column", action="append", default=argparse.SUPPRESS, metavar="COLUMN",
+                     help=_COLUMN_HELP)
+_COMMON.add_argument("--bytes", action="store_true", default=argparse.SUPPRESS, help=_BYTES_HELP)
 
 
 def _image_commands(image: argparse.ArgumentParser) -> None:
@@ -61,65 +74,65 @@ def _image_commands(image: argparse.ArgumentParser) -> None:
     p.add_argument("--sort", help="sort keys and directions, e.g. name:asc,created_at:desc")
     p.add_argument("--limit", type=int, help="at most this many images")
     p = _command(images, "show", "image_show", "Show one image.")
-    p.add_argument("image", help="image ID")
+    p.add_argument("image", help="image ID or name")
     p = _command(images, "create", "image_create", "Create an image, and upload its data with --file.")
     _image_fields(p)
     p.add_argument("--id", help="the new image's UUID")
     p.add_argument("--tag", action="append", help="a tag (repeatable)")
     _data_source(p, required=False)
     p = _command(images, "upload", "image_upload", "Upload data into a queued image.")
-    p.add_argument("image", help="image ID")
+    p.add_argument("image", help="image ID or name")
     _data_source(p, required=True)
     p.set_defaults(stage=False)
     p = _command(images, "stage", "image_upload", "Stage data for the glance-direct import method.")
-    p.add_argument("image", help="image ID")
+    p.add_argument("image", help="image ID or name")
     _data_source(p, required=True)
     p.set_defaults(stage=True)
     p = _command(images, "import", "image_import", "Start an import (glance-direct, web-download, copy-image, ...).")
-    p.add_argument("image", help="image ID")
+    p.add_argument("image", help="image ID or name")
     p.add_argument("--method", default="glance-direct", help="import method (default glance-direct)")
     p.add_argument("--uri", help="source URI for web-download")
     p.add_argument("--store", action="append", help="target store (repeatable)")
     p.add_argument("--all-stores", action="store_true", help="import into every store")
     p = _command(images, "download", "image_download",
                  "Download image data, resuming after breaks and verifying it against os_hash_value.")
-    p.add_argument("image", help="image ID")
+    p.add_argument("image", help="image ID or name")
     p.add_argument("--file", help="where to write (default: stdout); written as FILE.part until verified")
     p.add_argument("--verify-checksum", action="store_true",
                    help="check the MD5 checksum as well as os_hash_value (a second hash over every byte)")
     p.add_argument("--no-verify", action="store_true",
                    help="skip checking size and hashes (for measuring raw transfer speed)")
     p = _command(images, "update", "image_update", "Change image properties.")
-    p.add_argument("image", help="image ID")
+    p.add_argument("image", help="image ID or name")
     _image_fields(p)
     _bool_flag(p, "hidden", "hide the image from default lists (os_hidden)")
     p.add_argument("--remove-property", action="append", metavar="KEY", help="remove a custom property")
     p = _command(images, "delete", "image_delete", "Delete images.")
-    p.add_argument("images", nargs="+", metavar="image", help="image ID")
+    p.add_argument("images", nargs="+", metavar="image", help="image ID or name")
     p = _command(images, "tag", "image_tag", "Add tags to an image.")
-    p.add_argument("image", help="image ID")
+    p.add_argument("image", help="image ID or name")
     p.add_argument("tags", nargs="+", metavar="tag")
     p = _command(images, "untag", "image_untag", "Remove tags from an image.")
-    p.add_argument("image", help="image ID")
+    p.add_argument("image", help="image ID or name")
     p.add_argument("tags", nargs="+", metavar="tag")
     for name, text in (("deactivate", "Deactivate an image (its data cannot be downloaded)."),
                        ("reactivate", "Reactivate a deactivated image."),
                        ("tasks", "List the tasks that worked on an image.")):
         p = _command(images, name, f"image_{name}", text)
-        p.add_argument("image", help="image ID")
+        p.add_argument("image", help="image ID or name")
 
 
 def _member_commands(member: argparse.ArgumentParser) -> None:
     members = member.add_subparsers(dest="command", metavar="COMMAND", required=True)
     p = _command(members, "list", "member_list", "List an image's members.")
-    p.add_argument("image", help="image ID")
+    p.add_argument("image", help="image ID or name")
     for name, text in (("show", "Show one member."), ("create", "Share an image with a project."),
                        ("delete", "Stop sharing an image with a project.")):
         p = _command(members, name, f"member_{name}", text)
-        p.add_argument("image", help="image ID")
+        p.add_argument("image", help="image ID or name")
         p.add_argument("member", help="project ID of the member")
     p = _command(members, "update", "member_update", "Accept, reject or reset sharing (as the member project).")
-    p.add_argument("image", help="image ID")
+    p.add_argument("image", help="image ID or name")
     p.add_argument("member", help="project ID of the member")
     p.add_argument("status", choices=["accepted", "rejected", "pending"])
 
@@ -184,7 +197,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     connection.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (env OS_INSECURE)")
     connection.add_argument("--timeout", type=float, default=60.0, help="seconds per network operation (default 60)")
     connection.add_argument("--retries", type=int, default=3, help="retries of failed idempotent calls (default 3)")
-    parser.add_argument("-f", "--format", choices=["table", "json"], default="table", help="output format")
+    parser.add_argument("-f", "--format", choices=FORMATS, default="table", help=_FORMAT_HELP)
+    parser.add_argument("-c", "--column", action="append", default=[], metavar="COLUMN", help=_COLUMN_HELP)
+    parser.add_argument("--bytes", action="store_true", help=_BYTES_HELP)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     parser.add_argument("--debug", action="store_true", help="print tracebacks")
     groups = parser.add_subparsers(dest="group", metavar="{" + ",".join(_GROUPS) + "}", required=True)
@@ -265,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = client_settings(_environment(args))
         with Client(timeout=args.timeout, retries=max(args.retries, 0), **settings) as client:
             handler: _commands.Command = getattr(_commands, args.handler)
+            _resolve_images(client, args)
             return handler(client, args)
     except GlimpseClientError as exc:
         if args.debug:
@@ -286,6 +302,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("glimpse: interrupted", file=sys.stderr)
         return 130
 
+
+
+def _resolve_images(client: Client, args: argparse.Namespace) -> None:
+    """Image names given where an ID is expected become IDs (a name must match exactly one image)."""
+    from glimpseclient._lookup import image_id
+
+    if getattr(args, "image", None):
+        args.image = image_id(client, args.image)
+    if getattr(args, "images", None):
+        args.images = [image_id(client, ref) for ref in args.images]
 
 
 def run() -> None:

@@ -14,7 +14,7 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from glimpse.api import health, versions
+from glimpse.api import health, identity, metrics, versions
 from glimpse.api.errors import EXCEPTION_HANDLERS
 from glimpse.api.middleware import EdgeMiddleware
 from glimpse.api.upload_slots import UploadSlots
@@ -26,6 +26,10 @@ from glimpse.auth import Authenticator
 from glimpse.auth.loader import load_authenticator
 from glimpse.server.body_pace import BodyPace
 from glimpse.server.guard import EdgeGuard
+from glimpse.db.statistics import StatisticsRepository
+from glimpse.observability import metrics as node_metrics
+from glimpse.observability.access import ObservedApp
+from glimpse.observability.state import DatabaseFigures
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
@@ -67,15 +71,28 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
         resource("/versions", GET=versions.versions),
         resource("/openapi.json", GET=openapi.document),
         resource("/healthcheck", GET=health.healthcheck),
+        *([resource("/metrics", GET=metrics.metrics)] if settings.metrics_access != "off" else []),
+        # Without Keystone, the identity lookups the openstack CLI makes are answered here.
+        *([resource(path, **methods) for path, methods in identity.ROUTES]
+          if settings.auth_strategy != "keystone" else []),
         *services.extensions.routes(settings),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.services = services
     app.state.image_bodies = ImageBodies(services.schema, multi_store=services.stores.multiple)
     app.state.upload_slots = UploadSlots(settings.max_uploads_per_worker, settings.max_uploads_per_project)
+    figures = DatabaseFigures(StatisticsRepository(services.database), max_age=settings.metrics_cache_seconds)
+    app.state.scrape = lambda: node_metrics.render(figures)
     edge = EdgeMiddleware(app, authenticator, settings.public_endpoint,
                           registry=settings.registry_endpoint, streaming=settings.streaming_endpoint)
-    return EdgeGuard(edge, BodyPace.from_settings(settings))
+    observed: ASGIApp = ObservedApp(EdgeGuard(edge, BodyPace.from_settings(settings)),
+                                    metrics_access=settings.metrics_access, scrape=app.state.scrape,
+                                    access_log_enabled=settings.access_log)
+    if settings.otel_enabled:
+        from glimpse.observability.tracing import instrument
+
+        observed = instrument(observed, services.database.engine)
+    return observed
 
 
 def build_authenticator(settings: Settings, services: Services) -> Authenticator:

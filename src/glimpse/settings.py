@@ -56,6 +56,26 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=9292, ge=0, le=65535, description="TCP port to listen on")
     log_level: str = Field(default="info", description="one of critical, error, warning, info, debug, trace")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text lines, or one JSON object per line (for log shippers)"
+    )
+    access_log: bool = Field(default=True, description="log one line per request (at info level)")
+    metrics_access: Literal["loopback", "admin", "off"] = Field(
+        default="loopback",
+        description="who may read /metrics: loopback (clients on this host without credentials, and admins), "
+                    "admin (administrators only) or off",
+    )
+    metrics_dir: Path | None = Field(
+        default=None, description="directory the workers share their metrics through; default "
+                                  "<data_dir>/metrics-<port>, emptied at start"
+    )
+    metrics_cache_seconds: float = Field(
+        default=15.0, ge=0, description="how long a worker reuses its count of images by status and outbox backlog"
+    )
+    otel_enabled: bool = Field(
+        default=False, description="send OpenTelemetry traces (needs the glimpse[otel] extra; configure the "
+                                   "exporter with the standard OTEL_* environment variables)"
+    )
     public_endpoint: str | None = Field(
         default=None, description="base URL clients reach this node at (version document, Location headers)"
     )
@@ -189,7 +209,8 @@ class Settings(BaseSettings):
     )
     import_threads: int = Field(default=2, ge=1, description="imports one worker process runs at the same time")
     task_time_to_live: float = Field(default=48 * 3600.0, gt=0, description="seconds a finished task stays listed")
-    web_download_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
+    web_download_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"],
+                                                    description="URL schemes web-download may fetch")
     web_download_allowed_ports: list[int] = Field(
         default_factory=lambda: [80, 443], description="ports web-download may fetch from; empty = any"
     )
@@ -214,8 +235,10 @@ class Settings(BaseSettings):
     # -- images
     image_size_cap: int = Field(default=1 << 40, ge=1, description="largest image in bytes (413 beyond)")
     hashing_algorithm: str = Field(default="sha512", description="hashlib algorithm for os_hash_value")
-    disk_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DISK_FORMATS))
-    container_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_CONTAINER_FORMATS))
+    disk_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DISK_FORMATS),
+                                    description="disk_format values images may have")
+    container_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_CONTAINER_FORMATS),
+                                         description="container_format values images may have")
     image_schema_file: Path | None = Field(
         default=None, description="JSON file of extra image schema properties (Glance's schema-image.json format)"
     )

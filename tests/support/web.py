@@ -17,8 +17,8 @@ MiB = 1024 * 1024
 
 
 class Files(http.server.BaseHTTPRequestHandler):
-    """Serves ``/<n>`` as ``n`` deterministic bytes; ``/missing`` answers 404; ``/slow`` never finishes;
-    ``/redirect?to=<url>`` answers 302 to the (percent-encoded) URL."""
+    """Serves ``/<n>`` as ``n`` deterministic bytes; ``/missing`` answers 404; ``/moved`` redirects
+    to ``/10``; ``/slow`` never finishes; ``/redirect?to=<url>`` answers 302 to the (percent-encoded) URL."""
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         if self.path.startswith("/redirect?to="):
@@ -29,6 +29,12 @@ class Files(http.server.BaseHTTPRequestHandler):
             return
         if self.path == "/missing":
             self.send_error(404)
+            return
+        if self.path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "/10")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         if self.path == "/slow":
             self.send_response(200)

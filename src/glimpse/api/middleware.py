@@ -16,6 +16,7 @@ from glimpse.api import authentication, versions
 from glimpse.api.errors import error_response
 from glimpse.auth import Authenticator
 from glimpse.context import new_request_id
+from glimpse.observability.logging import request_id as current_request_id
 
 REQUEST_ID_HEADER = "x-openstack-request-id"
 _MAX_REQUEST_ID = 64
@@ -41,6 +42,7 @@ class EdgeMiddleware:
             await request_id(scope, receive, send)
             return
         scope.setdefault("state", {})["request_id"] = request_id
+        current_request_id.set(request_id)  # for log lines of this request's task and its threads
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from glimpse.api.requests import expect_no_body
 from glimpse.domain.storable import check_text
+from glimpse.observability.access import mark_route
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -32,6 +33,7 @@ def resource(path: str, **methods: Handler) -> Route:
     allow = ", ".join(m for m in table if m != "HEAD")
 
     async def dispatch(request: Request) -> Response:
+        mark_route(request.scope, path)
         handler = table.get(request.method)
         if handler is None:
             raise HTTPException(405, headers={"Allow": allow})

@@ -15,9 +15,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from glimpse.cli.options import add_common, check_files, settings_from
+from glimpse.cli.config_sample import sample
 from glimpse.db import migrate
 from glimpse.db.engine import Database
 from glimpse.db.quotas import RESOURCES
+
+#: What each quota resource counts (sizes in MiB, like the quota_* settings and Glance's usage report).
+RESOURCE_UNITS = {"image_count_total": "images", "image_count_uploading": "uploads",
+                  "image_size_total": "MiB", "image_stage_total": "MiB"}
 from glimpse.errors import GlimpseError
 from glimpse.services import Services, open_services
 from glimpse.services.stores import open_node_stores
@@ -39,10 +44,17 @@ def parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser("token", help="API tokens (auth_strategy tokens)").add_subparsers(
         dest="action", required=True, metavar="ACTION")
-    create = token.add_parser("create", help="issue a token; its secret is printed once")
-    create.add_argument("--project", help="project the token acts in (omit for an unscoped admin token)")
+    create = token.add_parser(
+        "create", help="issue a token; its secret is printed once",
+        description="Issue an API token for auth_strategy tokens and print it (its secret is shown only now). "
+                    "Tokens are made only here, by whoever can run glimpse-manage against the database: the API "
+                    "offers no way to create them. A token's roles, not the lack of a project, decide what it "
+                    "may do: only --roles admin makes an administrator.")
+    create.add_argument("--project", help="project the token acts in; omit it for a token in no project "
+                                          "(an administrator only with --roles admin)")
     create.add_argument("--user", help="user id recorded for the token")
-    create.add_argument("--roles", default="member,reader", help="comma-separated roles (default member,reader)")
+    create.add_argument("--roles", default="member,reader",
+                        help="comma-separated roles (default member,reader); admin makes the holder an administrator")
     create.add_argument("--description", help="free text to recognise the token by")
     create.add_argument("--expires-in-days", type=float, help="lifetime in days (default: no expiry)")
     listing = token.add_parser("list", help="list tokens (never their secrets)")
@@ -77,6 +89,10 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("path", type=Path, help="directory to write <namespace>.json files into")
     metadefs.add_parser("unload", help="remove the whole catalog")
 
+    config = commands.add_parser("config", help="configuration files").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    config.add_parser("sample", help="print every setting with its description and default, as a TOML file")
+
     purge = commands.add_parser("purge", help="forget deleted images and expired tasks for good")
     purge.add_argument("--age-days", type=float, default=30.0,
                        help="purge images deleted at least this many days ago (default 30)")
@@ -94,6 +110,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    if args.command == "config":  # needs no settings: it describes them
+        print(sample(), end="")
+        return
     settings = settings_from(args)
     if args.command == "store":
         sys.exit(_store_check(settings))
@@ -147,7 +166,11 @@ def _token(args: argparse.Namespace, services: Services) -> None:
 
 def _quota(args: argparse.Namespace, services: Services) -> None:
     if args.action == "show":
-        print(json.dumps(services.quotas.report(args.project), indent=2))
+        # say the unit: sizes are MiB, as in the settings and Glance's usage report
+        report: dict[str, dict[str, object]] = {
+            resource: {**figures, "unit": RESOURCE_UNITS.get(resource, "")}
+            for resource, figures in services.quotas.report(args.project).items()}
+        print(json.dumps(report, indent=2))
     elif args.action == "set":
         services.quotas.set_limit(args.project, args.resource, args.limit)
         print(f"{args.resource} of {args.project} limited to {args.limit}")

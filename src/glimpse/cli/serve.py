@@ -17,6 +17,8 @@ from glimpse.server import workers
 from glimpse.server.startup import migrate_in_child
 from glimpse.services.stores import open_node_stores
 from glimpse.stores.loader import StoreSetupError
+from glimpse.observability.logging import configure as configure_logging
+from glimpse.observability.metrics import prepare_multiprocess
 
 log = logging.getLogger("glimpse")
 
@@ -68,9 +70,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         open_node_stores(settings).require_reachable()
     except (ExtensionNotFound, StoreSetupError) as exc:
         sys.exit(f"error: {exc}")
-    logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG",
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_multiprocess(settings.metrics_dir or settings.data_dir / f"metrics-{settings.port}")
     migrate_in_child(settings.database_url)
     database = Database(settings.database_url)
     log.info("glimpse %s (%s role): database %s, stores %s (default %s), extensions %s, %d worker(s)",

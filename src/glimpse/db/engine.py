@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from glimpse.db.outages import report_outages
 from glimpse.db.sqlite_reads import HotRead, SqliteReads
 from glimpse.errors import QueryTimeout
+from glimpse.observability.metrics import watch_pool
 
 _WRITE = "glimpse_write"
 #: MySQL/MariaDB deadlock and lock-wait timeout; PostgreSQL serialization failure and deadlock.
@@ -95,6 +96,7 @@ class Database:
         self.url = make_url(url)
         self.statement_timeout = statement_timeout
         self.engine = create_engine(url, echo=echo, statement_timeout=statement_timeout)
+        watch_pool(self.engine)
         #: Plain DB-API reads for the hottest statements (SQLite files only; ``None`` elsewhere).
         self.sqlite_reads = SqliteReads.for_url(self.url)
         #: how :meth:`rows` reads, chosen once for this database

@@ -11,6 +11,7 @@ migrates in a short-lived child process before it starts them).
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from glimpse.db.tables import metadata
 if TYPE_CHECKING:
     from alembic.config import Config
 
+log = logging.getLogger(__name__)
 _SCRIPTS = Path(__file__).parent / "migrations"
 _LOCK_NAME = "glimpse-migrations"
 _LOCK_ID = 0x676C696D7073  # "glimps"
@@ -55,9 +57,19 @@ def current_revision(db: Database) -> str | None:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    """Migrate to ``revision`` (default: the newest)."""
+    """Migrate to ``revision`` (default: the newest).
+
+    A database already at the newest revision is left alone without running
+    Alembic, so a node's start-up logs Alembic's lines only when it migrates.
+    """
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its set-up lines, on every run
     from alembic import command
 
+    current = current_revision(db)
+    if revision == "head" and current == head_revision():
+        return
+    log.info("migrating the database from revision %s to %s", current or "(empty)", revision)
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)  # one line per migration applied
     with db.engine.connect() as conn, _migration_lock(conn):
         command.upgrade(_config(conn), revision)
         conn.commit()

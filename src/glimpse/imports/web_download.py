@@ -206,7 +206,7 @@ def fetch(uri: str, rules: UrlRules) -> Iterator[tuple[Iterator[bytes], int | No
                         raise StoreUnavailable(UNREACHABLE) from None
                     continue
                 if response.status_code != 200:
-                    raise StoreUnavailable(f"Fetching the import URL answered HTTP {response.status_code}.")
+                    raise StoreUnavailable(_refusal(response))
                 length = response.headers.get("content-length")
                 yield _chunks(response), int(length) if length and length.isdigit() else None
                 return
@@ -220,3 +220,14 @@ def _chunks(response: httpx.Response) -> Iterator[bytes]:
         yield from response.iter_bytes(CHUNK)
     except httpx.TransportError:
         raise StoreUnavailable("The import URL's server stopped sending before the image was complete.") from None
+
+
+def _refusal(response: httpx.Response) -> str:
+    """What the task says when a server answered, but not with the image (a status other than 200)."""
+    status = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+    if response.status_code in (401, 403):
+        return (f"Fetching the import URL answered {status}: the server wants credentials. web-download sends "
+                "none; use a URL anyone may read (for example a pre-signed one).")
+    if response.status_code == 404:
+        return f"Fetching the import URL answered {status}: there is nothing at that URL. Check it and import again."
+    return f"Fetching the import URL answered {status}; web-download needs an answer of 200 with the image data."

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import os
 import signal
 import ssl
@@ -50,6 +49,8 @@ from glimpse.server.sibling_writes import SiblingWrites, WriteFollower, WritePub
 from glimpse.server.worker_server import CacheFollower, WorkerServer
 from glimpse.server.body_pace import BodyPace
 from glimpse.server.limits import HeadLimits, LimitedHttpToolsProtocol, with_limits
+from glimpse.observability import metrics as node_metrics
+from glimpse.observability.logging import gunicorn_logger_class
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
@@ -82,7 +83,7 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
             loop="uvloop",
             lifespan="on",
             log_config=None,
-            access_log=settings.log_level in ("info", "debug", "trace"),
+            access_log=False,  # glimpse.observability.access logs every request, with more in each line
             timeout_keep_alive=KEEP_ALIVE,
             timeout_notify=max(1, self.timeout // 2),
             callback_notify=self._notify,
@@ -149,6 +150,7 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
             "keepalive": KEEP_ALIVE,
             "loglevel": "debug" if s.log_level == "trace" else s.log_level,
             "accesslog": None,
+            "logger_class": gunicorn_logger_class(),
             "proc_name": "glimpse-api",
             "when_ready": _freeze_heap,
             # One socket shared by the workers, which balance its connections among themselves:
@@ -175,6 +177,7 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
             self.sibling_writes.reset(worker.board_slot)
 
     def _release_slot(self, _arbiter: Arbiter, worker: Worker) -> None:
+        node_metrics.worker_exited(worker.pid)
         if getattr(worker, "board_slot", None) is not None:
             self.board.release(worker.board_slot)
 
@@ -188,5 +191,4 @@ def _freeze_heap(_arbiter: Arbiter | None) -> None:
 
 def serve(settings: Settings) -> None:
     """Serve ``settings.workers`` worker processes until stopped by a signal."""
-    logging.getLogger("gunicorn.error").propagate = False
     _Arbiter(settings).run()

@@ -32,6 +32,7 @@ from glimpse.errors import (
     StoreUnavailable,
 )
 from glimpse.db.outbox import OutboxRepository
+from glimpse.observability.metrics import metrics as store_metrics
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
@@ -206,8 +207,9 @@ class ImageDataService:
         try:
             if writing is ImageStatus.SAVING:
                 self._hooks.image_upload_started(ctx=ctx, image=image)
-            ingested = self._ingest.ingest(first, store, key, chunks, declared=size, quota_left=quota_left,
-                                           inspect=image, heartbeat=beat)
+            with store_metrics().store_operation(first, "put"):
+                ingested = self._ingest.ingest(first, store, key, chunks, declared=size, quota_left=quota_left,
+                                               inspect=image, heartbeat=beat)
         except BaseException as exc:
             self._abandon(image.id, written, ctx=ctx, error=exc, revert=revert)
             raise
@@ -261,8 +263,9 @@ class ImageDataService:
         written.append((store_id, key, self._images.reserve_location(image_id, store_id, key, target.url_for(key))))
         chunks = self._stores.get(source_store).open(key)
         try:
-            copied = self._ingest.ingest(store_id, target, key, chunks, declared=source.size,
-                                         expect=Expected(source.checksum, source.os_hash_value))
+            with store_metrics().store_operation(store_id, "put"):
+                copied = self._ingest.ingest(store_id, target, key, chunks, declared=source.size,
+                                             expect=Expected(source.checksum, source.os_hash_value))
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
@@ -275,7 +278,8 @@ class ImageDataService:
         """Remove what a failed write stored (``(store, key, location id)`` each) and put the image back."""
         for store_id, key, location_id in written:
             try:
-                self._stores.get(store_id).delete(key)
+                with store_metrics().store_operation(store_id, "delete"):
+                    self._stores.get(store_id).delete(key)
                 self._images.release_location(location_id)
             except Exception:  # the location stays "pending"; cleanup removes it later
                 log.exception("could not remove data of image %s from store %s after a failure", image_id, store_id)
@@ -319,7 +323,8 @@ class ImageDataService:
         failures = []
         for location in candidates:
             try:
-                chunks = self._stores.get(location.store).open(location.key, offset=offset, length=length)
+                with store_metrics().store_operation(location.store, "open"):
+                    chunks = self._stores.get(location.store).open(location.key, offset=offset, length=length)
                 break
             except StoreObjectNotFound:
                 failures.append(f"missing from store '{location.store}'")

@@ -13,6 +13,7 @@ Staging (``PUT …/stage``, ``queued -> uploading``) keeps data for the
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import logging
@@ -258,6 +259,7 @@ class ImportService:
         method.check_request(request)
         image = self._access.find_for(ctx, image_id, "modify_image", "import data into")
         stores = self._target_stores(request)
+        _check_importable(image, method)  # a refused import answers the request and leaves no failed task
         now = utcnow()
         task = Task(id=str(uuid.uuid4()), type=task_type, status=TaskStatus.PENDING, owner=image.owner,
                     created_at=now, updated_at=now, image_id=image.id, request_id=ctx.request_id,
@@ -277,7 +279,7 @@ class ImportService:
             self._tasks.transition(task, TaskStatus.FAILURE, message=str(getattr(exc, "message", exc)),
                                    expires_at=utcnow() + self._task_lifetime)
             raise
-        self._pool().submit(self._run, ctx, task, method, request, stores)
+        self._pool().submit(contextvars.copy_context().run, self._run, ctx, task, method, request, stores)
         return task
 
     def tasks_for_image(self, ctx: RequestContext, image_id: str) -> list[Task]:

@@ -15,6 +15,7 @@ from glimpse.errors import GlimpseError, StoreReadOnly, StoreUnavailable, Unknow
 from glimpse.settings import Settings
 from glimpse.stores.base import Store, StoreError, StoreObjectNotFound, put
 from glimpse.stores.loader import StoreSetupError, load_store, load_stores
+from glimpse.observability.metrics import metrics as store_metrics
 
 log = logging.getLogger(__name__)
 #: The size of the object ``glimpse-manage store check`` writes, in bytes.
@@ -145,7 +146,8 @@ class StoreSet:
                 images.release_location(pending.location_id)
                 continue
             try:
-                self.get(pending.store).delete(pending.key)
+                with store_metrics().store_operation(pending.store, "delete"):
+                    self.get(pending.store).delete(pending.key)
             except (StoreError, StoreUnavailable) as exc:
                 log.warning("could not delete data of image %s from store %s: %s", pending.image_id, pending.store, exc)
                 continue

@@ -1,0 +1,82 @@
+"""``openstack image …`` commands that look projects up in the identity service, against a node without
+Keystone, with the README's ``clouds.yaml`` (``identity_endpoint_override: <node>/v3``); and the import,
+task and store commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Server, start_server
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = start_server(tmp_path_factory.mktemp("osc-projects"), env={"GLIMPSE_EXTENSIONS": '["image-import"]'})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def osc(node: Server, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    home = tmp_path_factory.mktemp("osc-home")
+    clouds = home / "clouds.yaml"
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]  # the README's clouds.yaml, as documented
+    clouds.write_text(block.replace("http://127.0.0.1:9292", node.url))
+    env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds), "OS_CLOUD": "glimpse", "HOME": str(home)}
+    command = [sys.executable, "-c", "import sys; from openstackclient.shell import main; sys.exit(main())"]
+
+    def run(*args: str) -> str:
+        result = subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"openstack {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+    return run
+
+
+def test_sharing_with_projects_by_id(osc: Any) -> None:
+    image = json.loads(osc("image", "create", "--disk-format", "raw", "--container-format", "bare", "--shared",
+                           f"share-{uuid.uuid4().hex[:6]}", "-f", "json"))
+    project = f"proj-{uuid.uuid4().hex[:8]}"
+    added = json.loads(osc("image", "add", "project", image["id"], project, "-f", "json"))
+    assert added["member_id"] == project and added["status"] == "pending"
+    members = json.loads(osc("image", "member", "list", image["id"], "-f", "json"))
+    assert [m["Member ID"] for m in members] == [project]
+    member = json.loads(osc("image", "member", "get", image["id"], project, "-f", "json"))
+    assert member["member_id"] == project
+    owner = f"owner-{uuid.uuid4().hex[:8]}"
+    osc("image", "set", "--project", owner, image["id"])
+    assert json.loads(osc("image", "show", image["id"], "-f", "json"))["owner"] == owner
+    osc("image", "remove", "project", image["id"], project)
+    assert json.loads(osc("image", "member", "list", image["id"], "-f", "json")) == []
+
+
+def test_stage_import_and_tasks(osc: Any, node: Server, tmp_path: Path) -> None:
+    methods = json.loads(osc("image", "import", "info", "-f", "json"))
+    assert "glance-direct" in json.dumps(methods)
+    # queued, without data (`openstack image create` would upload its standard input, not being a terminal)
+    image = httpx.post(f"{node.url}/v2/images", json={"name": "staged", "disk_format": "raw",
+                                                      "container_format": "bare"}).json()
+    source = tmp_path / "disk.raw"
+    source.write_bytes(os.urandom(100_000))
+    osc("image", "stage", "--file", str(source), image["id"])
+    osc("image", "import", "--method", "glance-direct", image["id"])
+    deadline = time.monotonic() + 30
+    while json.loads(osc("image", "show", image["id"], "-f", "json"))["status"] != "active":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    tasks = json.loads(osc("image", "task", "list", "-f", "json"))
+    assert tasks and all(task["Status"] in ("pending", "processing", "success", "failure") for task in tasks)
+    stores = json.loads(osc("image", "stores", "list", "-f", "json"))
+    assert [store["ID"] for store in stores] == ["file"]
