@@ -78,10 +78,11 @@ class TemplateRejected(ValueError):
 class RenderFailed(ValueError):
     """A rendering that could not complete: ``reason`` (never includes parameter values)."""
 
-    def __init__(self, reason: str, parameter: str | None = None) -> None:
+    def __init__(self, reason: str, kind: str = "limit") -> None:
         super().__init__(reason)
         self.reason = reason
-        self.parameter = parameter
+        #: ``line`` when a value has a line break where none may be, else what was exceeded
+        self.kind = kind
 
 
 class Verbatim(str):
@@ -129,7 +130,7 @@ def _line(value: Any) -> Verbatim:
     _check_plain(value)
     text = "" if value is None else str(value)
     if any(ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85" for c in text):
-        raise RenderFailed("a value used with the 'line' filter contains a line break or control character")
+        raise RenderFailed("contains a line break or control character, which cannot be used here", "line")
     return Verbatim(text)
 
 

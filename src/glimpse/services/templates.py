@@ -65,6 +65,10 @@ class Rendering:
     heat: dict[str, Any] | None = None
 
 
+def _newness(template: Template) -> tuple[bool, tuple[Any, ...]]:
+    return "-" not in template.version, version_key(template.version)
+
+
 class TemplateService:
     def __init__(self, templates: TemplateRepository, members: MemberRepository, images: ImageAccess,
                  policy: Policy, extensions: Extensions) -> None:
@@ -117,9 +121,9 @@ class TemplateService:
             found = [t for t in found if t.version == query.version]
         elif not query.all_versions:
             latest: dict[tuple[str | None, str], Template] = {}
-            for template in found:
+            for template in found:  # a release wins over pre-releases, then the highest version
                 group = (template.owner, template.name)
-                if group not in latest or version_key(template.version) > version_key(latest[group].version):
+                if group not in latest or _newness(template) > _newness(latest[group]):
                     latest[group] = template
             found = list(latest.values())
         key, direction = query.sort
@@ -326,7 +330,10 @@ class TemplateService:
             rendered = template_language.render(template.user_data, values)
             neutral = template_language.render(template.user_data, values, neutral=True)
         except template_language.RenderFailed as exc:
-            raise ParametersInvalid([(exc.parameter or "user_data", exc.reason)]) from None
+            if exc.kind == "line":  # name the values that have line breaks, never show them
+                names = [n for n, v in values.items() if isinstance(v, str) and not v.isprintable()]
+                raise ParametersInvalid([(n, exc.reason) for n in names] or [("user_data", exc.reason)]) from None
+            raise ParametersInvalid([("user_data", exc.reason)]) from None
         if rendered.startswith("#cloud-config"):
             try:
                 same = template_language.structure_of(yaml.safe_load(rendered)) == \
