@@ -108,7 +108,8 @@ class TemplateInvalid(InvalidRequest):
     """A template that cannot be stored; ``problems`` lists ``(where, line, reason)``, line 1-based or None."""
 
     def __init__(self, problems: list[tuple[str, int | None, str]]) -> None:
-        listed = "; ".join(f"{where}{f' line {line}' if line else ''}: {reason}" for where, line, reason in problems)
+        listed = "; ".join(f"{where}{f' line {line}' if line else ''}: {reason.rstrip('.')}"
+                           for where, line, reason in problems)
         super().__init__(f"The template is invalid: {listed}.")
         self.problems = problems
 
@@ -117,8 +118,8 @@ class ParametersInvalid(InvalidRequest):
     """Values given for a template's parameters; ``problems`` lists ``(parameter, reason)`` (never a value)."""
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
-        listed = "; ".join(f"{name}: {reason}" for name, reason in problems)
-        super().__init__(f"Invalid template parameters: {listed}")
+        listed = "; ".join(f"{name}: {reason.rstrip('.')}" for name, reason in problems)
+        super().__init__(f"Invalid template parameters: {listed}.")
         self.problems = problems
 
 

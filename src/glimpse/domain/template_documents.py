@@ -88,7 +88,15 @@ def templates_schema() -> dict[str, Any]:
     }
 
 
-_VALIDATOR = jsonschema.Draft4Validator({**template_schema(), "required": []})
+def _request_schema() -> dict[str, Any]:
+    """The schema requests are checked with: parameter definitions are left to
+    ``template_parameters.check_definitions``, which reports every problem at once."""
+    schema = template_schema()
+    schema["properties"]["parameters"] = {"type": "object"}
+    return {**schema, "required": []}
+
+
+_VALIDATOR = jsonschema.Draft4Validator(_request_schema())
 
 
 def validate(document: Any) -> dict[str, Any]:
