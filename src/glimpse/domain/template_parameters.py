@@ -280,6 +280,11 @@ def _sample(definition: Mapping[str, Any]) -> Any:
     return "x" * max(1, definition.get("minLength", 1) if _is_count(definition.get("minLength")) else 1)
 
 
+def conforms(parameters: Mapping[str, Mapping[str, Any]], values: Mapping[str, Any]) -> bool:
+    """Do ``values`` (such as :func:`sample_values`) all fit their definitions?"""
+    return not fill(parameters, {k: v for k, v in values.items() if v is not None})[1]
+
+
 def secret_names(parameters: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
     return frozenset(name for name, definition in parameters.items() if definition.get("secret"))
 

@@ -257,10 +257,12 @@ class TemplateService:
             template_language.compile_template(template.user_data, template.parameters)
         except template_language.TemplateRejected as exc:
             return [("user_data", exc.line, exc.reason)]
+        samples = template_parameters.sample_values(template.parameters)
         try:
-            sample = template_language.render(template.user_data,
-                                              template_parameters.sample_values(template.parameters))
+            sample = template_language.render(template.user_data, samples)
         except template_language.RenderFailed as exc:
+            if not template_parameters.conforms(template.parameters, samples):
+                return []  # a pattern the made-up values miss: the values will be checked when rendering
             return [("user_data", None, f"rendering with sample values failed: {exc.reason}")]
         if not sample.startswith("#cloud-config") and not sample.startswith("Content-Type: multipart/"):
             return [("user_data", 1, "must be a cloud-init document starting with '#cloud-config' "
