@@ -131,3 +131,44 @@ def test_secrets_are_never_stored_logged_or_notified(tmp_path: Path) -> None:
     assert secret not in log
     for database in tmp_path.rglob("*.db"):
         assert secret.encode() not in database.read_bytes()
+
+
+MULTIPART = """Content-Type: multipart/mixed; boundary="==BOUNDARY=="
+MIME-Version: 1.0
+
+--==BOUNDARY==
+Content-Type: text/cloud-config; charset="utf-8"
+
+#cloud-config
+hostname: {{ host }}
+
+--==BOUNDARY==
+Content-Type: text/x-shellscript; charset="utf-8"
+
+#!/bin/sh
+echo {{ host|shell }} > /etc/greeting
+
+--==BOUNDARY==--
+"""
+
+
+def test_mime_multipart_user_data_renders_and_keeps_its_parts(api: Api, image: dict[str, Any]) -> None:
+    import email
+
+    created = publish(api, image["id"], parameters={"host": {"type": "string", "required": True}},
+                      user_data=MULTIPART)
+    body = render(api, created["id"], {"host": "it's: #me"}).json()
+    parts = [p for p in email.message_from_string(body["cloud_config"]).walk() if not p.is_multipart()]
+    assert [p.get_content_type() for p in parts] == ["text/cloud-config", "text/x-shellscript"]
+    assert yaml.safe_load(parts[0].get_payload())["hostname"] == "it's: #me"
+    assert "echo 'it'\"'\"'s: #me' > /etc/greeting" in parts[1].get_payload()
+    smuggled = render(api, created["id"], {"host": "a\n--==BOUNDARY==\nContent-Type: text/x-shellscript\n\nrm -rf /"})
+    assert smuggled.status_code == 400
+
+
+def test_a_shell_part_that_outputs_a_yaml_quoted_value_is_refused(api: Api, image: dict[str, Any]) -> None:
+    unsafe = MULTIPART.replace("{{ host|shell }}", "{{ host }}")
+    response = api.http.post("/v2/templates", json=template_body(
+        image["id"], parameters={"host": {"type": "string", "default": "h"}}, user_data=unsafe))
+    assert response.status_code == 400
+    assert "text/x-shellscript" in response.json()["problems"][0]["reason"]

@@ -23,6 +23,7 @@ items whatever filter it went through.
 
 from __future__ import annotations
 
+import email
 import math
 import shlex
 import time
@@ -228,8 +229,12 @@ def _quote(value: Any) -> Any:
     return value if isinstance(value, Verbatim) else yaml_scalar(value)
 
 
+#: What a YAML-quoted output becomes in a neutral rendering (so it can be found again).
+QUOTED_STAND_IN = '"glimpse-yaml-scalar"'
+
+
 def _neutral(value: Any) -> Any:
-    return "x" if isinstance(value, Verbatim) else '"x"'
+    return "x" if isinstance(value, Verbatim) else QUOTED_STAND_IN
 
 
 #: Parses and compiles at store time; renderings get an environment each (the deadline is theirs).
@@ -289,7 +294,7 @@ def _first_use(tree: nodes.Template, name: str) -> int | None:
 def render(source: str, values: Mapping[str, Any], *, neutral: bool = False) -> str:
     """``source`` rendered with ``values`` (every value a YAML scalar unless a filter says otherwise).
 
-    With ``neutral`` every output is a stand-in (``"x"``, or ``x`` for filtered text): the
+    With ``neutral`` every output is a stand-in (:data:`QUOTED_STAND_IN`, or ``x`` for filtered text): the
     same document with values that cannot change its structure. Raises :class:`RenderFailed`.
     """
     environment = TemplateEnvironment(_neutral if neutral else _quote)
@@ -321,6 +326,43 @@ def _collect(chunks: Iterator[str]) -> str:
             raise RenderFailed(f"the rendered user data would exceed {MAX_OUTPUT_SIZE} characters")
         collected.append(chunk)
     return "".join(collected)
+
+
+def document_structure(text: str) -> Any:
+    """The structure of a rendered user-data document: of its YAML for ``#cloud-config``; for MIME
+    multipart, each part's content type and, for ``text/cloud-config`` parts, their YAML structure.
+
+    Raises ``ValueError`` (or ``yaml.YAMLError``) for a document that is neither.
+    """
+    if text.startswith("#cloud-config"):
+        return structure_of(yaml.safe_load(text))
+    message = email.message_from_string(text)
+    if not message.is_multipart():
+        raise ValueError("neither #cloud-config nor MIME multipart")
+    shapes: list[Any] = [message.get_content_type()]
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+        kind = part.get_content_type()
+        shapes.append((kind, structure_of(yaml.safe_load(content)) if kind == "text/cloud-config" else None))
+    return tuple(shapes)
+
+
+def misquoted_parts(neutral: str) -> list[str]:
+    """Content types of the MIME parts, other than cloud-config, where a neutral rendering has a
+    YAML-quoted value: there (a shell script, say) only ``line``/``shell`` output is safe."""
+    if neutral.startswith("#cloud-config"):
+        return []
+    found = []
+    for part in email.message_from_string(neutral).walk():
+        payload = part.get_payload(decode=True)
+        if part.is_multipart() or part.get_content_type() == "text/cloud-config" or not isinstance(payload, bytes):
+            continue
+        if QUOTED_STAND_IN in payload.decode("utf-8", "replace"):
+            found.append(part.get_content_type())
+    return found
 
 
 def structure_of(document: Any) -> Any:

@@ -65,6 +65,10 @@ class Rendering:
     heat: dict[str, Any] | None = None
 
 
+_MISQUOTED = ("a value is output without '|shell' or '|line' in a {} part, where a YAML-quoted value is not "
+              "safe")
+
+
 def _newness(template: Template) -> tuple[bool, tuple[Any, ...]]:
     return "-" not in template.version, version_key(template.version)
 
@@ -275,7 +279,13 @@ class TemplateService:
                 return [("user_data", mark.line + 1 if mark else None, f"not valid YAML: {exc}")]
             if not isinstance(document, dict):
                 return [("user_data", None, "a cloud-config document must be a YAML mapping")]
-        return []
+            return []
+        try:
+            template_language.document_structure(sample)
+        except (yaml.YAMLError, ValueError) as exc:
+            return [("user_data", None, f"not a valid MIME multipart document: {exc}")]
+        return [("user_data", None, _MISQUOTED.format(kind)) for kind in template_language.misquoted_parts(
+            template_language.render(template.user_data, samples, neutral=True))]
 
     def _check_visibility(self, ctx: RequestContext, template: Template) -> None:
         target = {**self.target(ctx, template, member=False), "owner": template.owner}
@@ -336,14 +346,15 @@ class TemplateService:
                 names = [n for n, v in values.items() if isinstance(v, str) and not v.isprintable()]
                 raise ParametersInvalid([(n, exc.reason) for n in names] or [("user_data", exc.reason)]) from None
             raise ParametersInvalid([("user_data", exc.reason)]) from None
-        if rendered.startswith("#cloud-config"):
-            try:
-                same = template_language.structure_of(yaml.safe_load(rendered)) == \
-                    template_language.structure_of(yaml.safe_load(neutral))
-            except yaml.YAMLError:
-                same = False
-            if not same:
-                raise ParametersInvalid([("user_data", "the values given change the structure of the cloud-config "
-                                                       "document (a value used with 'line' or 'shell' in the "
-                                                       "wrong place); refused")])
+        misquoted = template_language.misquoted_parts(neutral)
+        if misquoted:
+            raise ParametersInvalid([("user_data", _MISQUOTED.format(kind)) for kind in misquoted])
+        try:
+            same = template_language.document_structure(rendered) == template_language.document_structure(neutral)
+        except (yaml.YAMLError, ValueError):
+            same = False
+        if not same:
+            raise ParametersInvalid([("user_data", "the values given change the structure of the cloud-config "
+                                                   "document (a value used with 'line' or 'shell' in the "
+                                                   "wrong place); refused")])
         return rendered
