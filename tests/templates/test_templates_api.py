@@ -180,3 +180,11 @@ def test_a_member_that_cannot_see_the_image_gets_409_when_rendering(api: Api) ->
     api.http.post(f"/v2/images/{image['id']}/members", json={"member": guest.project})
     response = guest.http.post(f"/v2/templates/{created['id']}/render", json={"parameters": {"host": "a"}})
     assert response.status_code == 200, response.text
+
+
+def test_widening_the_audience_needs_an_image_the_new_audience_can_see(api: Api) -> None:
+    private_image = active_image(api, visibility="private")
+    created = publish(api, private_image["id"])
+    response = patch(api, created["id"], [{"op": "replace", "path": "/visibility", "value": "shared"}])
+    assert response.status_code == 409 and "could not see it" in response.json()["message"]
+    assert api.http.get(f"/v2/templates/{created['id']}").json()["visibility"] == "private"

@@ -252,7 +252,6 @@ class TemplateService:
             raise TemplateInvalid(problems)
         if before is None or template.visibility != before.visibility:
             self._check_visibility(ctx, template)
-        if before is None:
             self._check_image(ctx, template)
         return template
 
