@@ -102,3 +102,20 @@ def test_an_example_names_each_invalid_parameter(loaded: dict[str, Any], api: Ap
     response = api.http.post(f"/v2/templates/{loaded[name]['id']}/render", json={"parameters": values})
     assert response.status_code == 400
     assert {p["parameter"] for p in response.json()["problems"]} == expected
+
+
+def test_load_finds_the_image_a_file_names_and_reports_bad_files(server: Server, database_url: str,
+                                                                 tmp_path: Path) -> None:
+    admin = Api(server.url)
+    name = f"debian-{uuid.uuid4().hex[:8]}"
+    image = active_image(admin, name=name, visibility="public")
+    document = yaml.safe_load((EXAMPLES / "wireguard.yaml").read_text())
+    (tmp_path / "gateway.yaml").write_text(yaml.safe_dump({**document, "image_name": name}))
+    (tmp_path / "broken.json").write_text('{"name": "broken", "version": "1", "image_id": "x", "user_data": ""}')
+    owner = uuid.uuid4().hex
+    result = manage("template", "load", str(tmp_path), "--owner", owner, server=server, database_url=database_url)
+    assert result.returncode == 1
+    assert "gateway.yaml: published wireguard-gateway 1.0.0" in result.stdout
+    assert "broken.json" in result.stderr and "semantic version" in result.stderr
+    listing = admin.http.get("/v2/templates", params={"owner": owner}).json()["templates"]
+    assert [(t["name"], t["image_id"]) for t in listing] == [("wireguard-gateway", image["id"])]
