@@ -61,3 +61,13 @@ def test_the_json_schema_marks_required_and_secret_parameters() -> None:
                           "d": {"type": "string", "required": True, "default": "x"}}, title="t")
     assert schema["required"] == ["a"]
     assert schema["properties"]["s"]["writeOnly"] is True and schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(a*)*b", "(\\d+\\.)+x", "(?:[a-z]+)+$"])
+def test_patterns_that_backtrack_exponentially_are_refused(pattern: str) -> None:
+    problems = check_definitions({"p": {"type": "string", "pattern": pattern}})
+    assert problems and "exponential" in problems[0].reason
+
+
+def test_a_repeated_group_led_by_a_literal_is_allowed() -> None:
+    assert check_definitions({"p": {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"}}) == []

@@ -113,6 +113,9 @@ def test_read_only_and_unknown_attributes_are_refused(api: Api, image: dict[str,
     created = publish(api, image["id"])
     assert patch(api, created["id"], [{"op": "replace", "path": "/id", "value": "x"}]).status_code == 403
     assert patch(api, created["id"], [{"op": "add", "path": "/colour", "value": "x"}]).status_code == 400
+    assert patch(api, created["id"], [{"op": "remove", "path": "/visibility"}]).status_code == 400
+    assert patch(api, created["id"], [{"op": "remove", "path": "/parameters/nope"}]).status_code == 400
+    assert patch(api, created["id"], [{"op": "replace", "path": "/tags", "value": "x"}]).status_code == 400
     assert api.http.post("/v2/templates", json={**template_body(image["id"]), "colour": 1}).status_code == 400
 
 

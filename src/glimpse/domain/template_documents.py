@@ -124,6 +124,8 @@ def apply_operations(document: dict[str, Any], operations: Sequence[PatchOperati
             raise ReadOnlyAttribute(last)
         if not parents and last not in CREATE_ATTRIBUTES:
             raise InvalidPatch(f"'/{last}' is not an attribute of a template.")
+        if not parents and operation.op == "remove":
+            raise InvalidPatch(f"'/{last}' cannot be removed; replace it instead.")
         target: Any = changed
         for segment in parents:
             target = _step(target, segment, operation)

@@ -45,6 +45,8 @@ MAX_PARAMETERS = 100
 MAX_ITEMS = 100
 #: A string value is at most this long (a value must fit in a server's user data anyway).
 MAX_STRING = 16384
+#: A quantified group containing a quantifier: the shape of catastrophic backtracking.
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,\d*\})")
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
@@ -128,6 +130,10 @@ def _rule_problems(rules: Mapping[str, Any], kind: Any) -> list[str]:
                 re.compile(rules["pattern"])
             except re.error as exc:
                 problems.append(f"'pattern' is not a valid regular expression: {exc}")
+            else:
+                if len(rules["pattern"]) > 1000 or _backtracks(rules["pattern"]):
+                    problems.append("'pattern' repeats a group that itself repeats (such as (a+)+), which can "
+                                    "take exponential time to match; simplify it")
     for key in ("minLength", "maxLength"):
         if key in rules and not _is_count(rules[key]):
             problems.append(f"'{key}' must be a non-negative integer")
@@ -137,6 +143,18 @@ def _rule_problems(rules: Mapping[str, Any], kind: Any) -> list[str]:
     if "enum" in rules and (not isinstance(rules["enum"], list) or not rules["enum"]):
         problems.append("'enum' must be a non-empty list")
     return problems
+
+
+def _backtracks(pattern: str) -> bool:
+    """Does ``pattern`` repeat a group that itself repeats, without a literal that starts each repetition
+    (``(a+)+``, ``(\\d+)*``; not ``(,[0-9]+)*``)? Such patterns can take exponential time to fail."""
+    for match in _NESTED_QUANTIFIER.finditer(pattern):
+        body = match.group(0)[1:]
+        body = body[2:] if body.startswith("?:") else body
+        starts_with_literal = bool(body) and body[0] not in "[\\.(^$|" and (len(body) < 2 or body[1] not in "+*?{")
+        if not starts_with_literal:
+            return True
+    return False
 
 
 def check_value(name: str, definition: Mapping[str, Any], value: Any) -> Any:
