@@ -30,21 +30,19 @@ def heat_template(template: Template, values: Mapping[str, Any], cloud_config: s
 
     Each template parameter is a Heat parameter with its label, description,
     constraints and the value it was rendered with as default (secrets are
-    ``hidden`` and get no default); ``flavor`` and ``key_name`` are added. The user
+    ``hidden`` and get no default); a ``flavor`` parameter is added. The user
     data was rendered by Glimpse with those values, so the stack records what it
     was launched with.
     """
     parameters: dict[str, Any] = {
         "flavor": {"type": "string", "label": "Flavor", "description": "Flavor of the server",
                    **({"default": template.flavor_hint} if template.flavor_hint else {})},
-        "key_name": {"type": "string", "label": "Key pair", "description": "SSH key pair (optional)", "default": ""},
     }
     for name, definition in template.parameters.items():
         parameters[f"param_{name}"] = _heat_parameter(definition, values.get(name))
     server: dict[str, Any] = {
         "image": template.image_id,
         "flavor": {"get_param": "flavor"},
-        "key_name": {"get_param": "key_name"},
         "user_data_format": "RAW",
         "user_data": cloud_config,
         "metadata": dict(template.metadata),
