@@ -4,16 +4,13 @@ secrets nowhere but the response."""
 from __future__ import annotations
 
 import base64
-import json
-import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import Api, start_server
-from tests.templates.conftest import active_image, publish, template_body
+from tests.conftest import Api
+from tests.templates.conftest import publish, template_body
 
 #: Rendering does not depend on the database (tests/templates/test_templates_api.py covers the backends).
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
