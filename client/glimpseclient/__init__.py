@@ -46,7 +46,7 @@ if TYPE_CHECKING:
         Unauthorized,
         UnsupportedMediaType,
     )
-    from glimpseclient._models import Image, Member, Namespace, Store, Task
+    from glimpseclient._models import Image, Member, Namespace, Store, Task, Template
     from glimpseclient._protocols import Auth, Response, Transport
     from glimpseclient._session import VERSION as __version__
     from glimpseclient._transport import HTTPTransport
@@ -75,6 +75,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Response": ("glimpseclient._protocols", "Response"),
     "Store": ("glimpseclient._models", "Store"),
     "Task": ("glimpseclient._models", "Task"),
+    "Template": ("glimpseclient._models", "Template"),
     "TokenAuth": ("glimpseclient._auth", "TokenAuth"),
     "Transport": ("glimpseclient._protocols", "Transport"),
     "Version": ("glimpseclient._discovery", "Version"),
@@ -116,6 +117,7 @@ __all__ = [
     "SizeMismatch",
     "Store",
     "Task",
+    "Template",
     "Timeout",
     "TokenAuth",
     "TooManyRequests",

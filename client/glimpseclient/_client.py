@@ -12,6 +12,7 @@ from glimpseclient._images import ImagesAPI
 from glimpseclient._info import InfoAPI, SchemasAPI, TasksAPI
 from glimpseclient._members import MembersAPI
 from glimpseclient._metadefs import MetadefsAPI
+from glimpseclient._templates import TemplatesAPI
 from glimpseclient._session import RetryPolicy, Session
 from glimpseclient._transport import HTTPTransport
 from glimpseclient._uploads import CHUNK_SIZE
@@ -59,6 +60,7 @@ class Client:
         self.info = InfoAPI(self.session)
         self.tasks = TasksAPI(self.session)
         self.metadefs = MetadefsAPI(self.session)
+        self.templates = TemplatesAPI(self.session)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Client:

@@ -172,3 +172,42 @@ class Store(_Record):
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> Store:
         return cls(body)
+
+
+class Template(_Record):
+    """A server template version (``GET /v2/templates/{id}``): an image, typed parameters and user data."""
+
+    __slots__ = ("id", "name", "version", "deprecated", "description", "owner", "visibility", "protected", "tags",
+                 "image_id", "parameters", "user_data", "metadata", "min_ram", "min_disk", "flavor_hint",
+                 "networks_hint", "created_at", "updated_at")
+    _shown = ("id", "name", "version")
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.raw = dict(body)
+        self.id: str = str(body.get("id", ""))
+        self.name: str = str(body.get("name", ""))
+        self.version: str = str(body.get("version", ""))
+        self.deprecated: bool = bool(body.get("deprecated", False))
+        self.description: str = str(body.get("description") or "")
+        self.owner: str | None = _str(body.get("owner"))
+        self.visibility: str | None = _str(body.get("visibility"))
+        self.protected: bool = bool(body.get("protected", False))
+        self.tags: list[str] = list(body.get("tags") or [])
+        self.image_id: str = str(body.get("image_id", ""))
+        self.parameters: dict[str, Any] = dict(body.get("parameters") or {})
+        self.user_data: str = str(body.get("user_data") or "")
+        self.metadata: dict[str, str] = dict(body.get("metadata") or {})
+        self.min_ram: int = _int(body.get("min_ram")) or 0
+        self.min_disk: int = _int(body.get("min_disk")) or 0
+        self.flavor_hint: str | None = _str(body.get("flavor_hint"))
+        self.networks_hint: list[str] = list(body.get("networks_hint") or [])
+        self.created_at: str | None = _str(body.get("created_at"))
+        self.updated_at: str | None = _str(body.get("updated_at"))
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Template:
+        return cls(body)
+
+    def required_parameters(self) -> list[str]:
+        """Names of the parameters that must be given (required, without a default)."""
+        return [name for name, d in self.parameters.items() if d.get("required") and "default" not in d]

@@ -171,6 +171,53 @@ def _namespace_commands(namespace: argparse.ArgumentParser) -> None:
     p.add_argument("namespace")
 
 
+def _template_commands(template: argparse.ArgumentParser) -> None:
+    templates = template.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    p = _command(templates, "list", "template_list", "List templates (the latest version of each).")
+    for name in ("name", "version", "visibility"):
+        p.add_argument(f"--{name}", help=f"only templates with this {name}")
+    p.add_argument("--tag", action="append", help="only templates with this tag (repeatable)")
+    p.add_argument("--all-versions", action="store_true", help="every version, not only the latest")
+    p.add_argument("--limit", type=int, help="at most this many templates")
+    p = _command(templates, "show", "template_show", "Show one template version.")
+    p.add_argument("template", help="template ID")
+    p = _command(templates, "create", "template_create", "Publish a template version.")
+    p.add_argument("--file", help="a JSON file with the template's fields (options below override it)")
+    for name in ("name", "version", "description"):
+        p.add_argument(f"--{name}")
+    p.add_argument("--image", help="image ID servers start from")
+    p.add_argument("--visibility", choices=["public", "private", "shared", "community"])
+    p.add_argument("--user-data-file", help="the cloud-init template (#cloud-config, in the template language)")
+    p.add_argument("--parameters-file", help="a JSON file of parameter definitions")
+    p.add_argument("--tag", action="append", help="a tag (repeatable)")
+    p = _command(templates, "update", "template_update",
+                 "Change a version's listing attributes, or publish changed content as --new-version.")
+    p.add_argument("template", help="template ID")
+    _bool_flag(p, "deprecated", "mark the version deprecated")
+    _bool_flag(p, "protected", "protect the version from deletion")
+    p.add_argument("--visibility", choices=["public", "private", "shared", "community"])
+    p.add_argument("--tag", action="append", help="replace the tags (repeatable)")
+    p.add_argument("--new-version", help="publish the change as this (higher) version")
+    p.add_argument("--image", help="new image ID (needs --new-version)")
+    p.add_argument("--description", help="new description (needs --new-version)")
+    p.add_argument("--user-data-file", help="new user data (needs --new-version)")
+    p.add_argument("--parameters-file", help="new parameter definitions, JSON (needs --new-version)")
+    p = _command(templates, "delete", "template_delete", "Delete a template version.")
+    p.add_argument("template", help="template ID")
+    p = _command(templates, "parameters", "template_parameters",
+                 "Show a template's parameters (-f json: their JSON Schema).")
+    p.add_argument("template", help="template ID")
+    p = _command(templates, "render", "template_render",
+                 "Render a template for a launch: Nova's server body, the user data only, or a Heat template.")
+    p.add_argument("template", help="template ID")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="a parameter value (repeatable)")
+    p.add_argument("--param-file", help="a JSON file of parameter values")
+    p.add_argument("--user-data-only", action="store_true", help="write only the rendered cloud-config")
+    p.add_argument("--heat", action="store_true", help="write a Heat (HOT) template instead")
+    p.add_argument("--output", help="write to this file instead of stdout")
+    p.add_argument("--no-prompt", action="store_true", help="never ask for missing parameters")
+
+
 _GROUPS = {
     "image": ("images: list, show, create, upload, download, update, delete, tag, ...", _image_commands),
     "member": ("image members (sharing)", _member_commands),
@@ -178,6 +225,7 @@ _GROUPS = {
     "info": ("what the service offers: versions, endpoints, import methods, stores, usage", _info_commands),
     "task": ("tasks (administrators)", _task_commands),
     "namespace": ("metadata-definition namespaces", _namespace_commands),
+    "template": ("server templates: list, show, create, update, delete, parameters, render", _template_commands),
 }
 
 
@@ -266,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     _import_http_client_without_ssl()
     # Imported here so that --help and usage errors stay instant.
-    from glimpseclient import _commands
+    from glimpseclient import _commands, _template_commands
     from glimpseclient._client import Client, client_settings
     from glimpseclient._exceptions import (
         ConfigurationError,
@@ -279,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = client_settings(_environment(args))
         with Client(timeout=args.timeout, retries=max(args.retries, 0), **settings) as client:
-            handler: _commands.Command = getattr(_commands, args.handler)
+            commands = _template_commands if args.group == "template" else _commands
+            handler: _commands.Command = getattr(commands, args.handler)
             _resolve_images(client, args)
             return handler(client, args)
     except GlimpseClientError as exc:

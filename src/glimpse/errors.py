@@ -14,27 +14,34 @@
     │   ├── UnknownStore            a request names a store this site does not have
     │   ├── ImageUnsafe             image data a hypervisor must not be given (backing file, ...)
     │   ├── StoreObjectMissing      a location names an object its store does not hold
-    │   └── ImageFormatsMissing     disk/container format unset before data is saved
+    │   ├── ImageFormatsMissing     disk/container format unset before data is saved
+    │   ├── TemplateInvalid         a template's parameters or user_data cannot be stored (each problem)
+    │   └── ParametersInvalid       values given to render a template (each bad or missing one)
     ├── Forbidden                   the caller may see the resource but not do this
     │   ├── ReadOnlyAttribute
     │   ├── ReservedAttribute
     │   ├── ImageProtected
     │   ├── InvalidStateForAction   e.g. deactivating an image that is not active
     │   ├── StoreReadOnly           writing to a store configured read-only
-    │   └── NamespaceProtected      deleting a protected metadef namespace or its contents
+    │   ├── NamespaceProtected      deleting a protected metadef namespace or its contents
+    │   └── TemplateProtected       deleting a protected template
     ├── NotFound
     │   ├── ImageNotFound           unknown, deleted, or invisible to the caller
     │   ├── MemberNotFound
     │   ├── TagNotFound
     │   ├── PropertyNotFound        no such property on the image, or hidden from the caller
-    │   └── MetadefNotFound         namespace, object, property, tag or association
+    │   ├── MetadefNotFound         namespace, object, property, tag or association
+    │   └── TemplateNotFound        unknown, or invisible to the caller
     ├── Conflict
     │   ├── DuplicateImage
     │   ├── DuplicateMember
     │   ├── ImageStatusConflict     the image is not in a status that allows this
     │   │   └── InvalidStatusTransition  the status table does not allow current -> target
     │   ├── PropertyConflict        replace/remove of a missing custom property, ...
-    │   └── DuplicateMetadef        a namespace, object, property, tag or association exists
+    │   ├── DuplicateMetadef        a namespace, object, property, tag or association exists
+    │   ├── DuplicateTemplate       this owner already published this name and version
+    │   ├── TemplateImmutable       a published version's content cannot change in place
+    │   └── TemplateImageUnavailable    the template's image is not active, or not visible to its audience
     ├── ImageGone                   the image was deleted while data was being written
     ├── LimitExceeded
     │   ├── ImageTooLarge           image size cap
@@ -108,6 +115,25 @@ class PropertyValueInvalid(SchemaViolation):
         self.value = value
 
 
+class TemplateInvalid(InvalidRequest):
+    """A template that cannot be stored; ``problems`` lists ``(where, line, reason)``, line 1-based or None."""
+
+    def __init__(self, problems: list[tuple[str, int | None, str]]) -> None:
+        listed = "; ".join(f"{where}{f' line {line}' if line else ''}: {reason.rstrip('.')}"
+                           for where, line, reason in problems)
+        super().__init__(f"The template is invalid: {listed}.")
+        self.problems = problems
+
+
+class ParametersInvalid(InvalidRequest):
+    """Values given for a template's parameters; ``problems`` lists ``(parameter, reason)`` (never a value)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        listed = "; ".join(f"{name}: {reason.rstrip('.')}" for name, reason in problems)
+        super().__init__(f"Invalid template parameters: {listed}.")
+        self.problems = problems
+
+
 class SizeMismatch(InvalidRequest):
     pass
 
@@ -148,8 +174,18 @@ class NamespaceProtected(Forbidden):
     pass
 
 
+class TemplateProtected(Forbidden):
+    pass
+
+
 class NotFound(GlimpseError):
     pass
+
+
+class TemplateNotFound(NotFound):
+    def __init__(self, template_id: str) -> None:
+        super().__init__(f"No template found with ID {template_id}")
+        self.template_id = template_id
 
 
 class ImageNotFound(NotFound):
@@ -199,6 +235,18 @@ class PropertyConflict(Conflict):
 
 
 class DuplicateMetadef(Conflict):
+    pass
+
+
+class DuplicateTemplate(Conflict):
+    pass
+
+
+class TemplateImmutable(Conflict):
+    pass
+
+
+class TemplateImageUnavailable(Conflict):
     pass
 
 

@@ -165,7 +165,8 @@ class Settings(BaseSettings):
 
     # -- extensions and AMQP
     extensions: list[str] = Field(
-        default_factory=list, description="aliases of the extensions enabled on this node (built-in or installed)"
+        default_factory=lambda: ["templates"],
+        description="aliases of the extensions enabled on this node (built-in or installed); templates by default",
     )
     amqp_url: str | None = Field(
         default=None, description="RabbitMQ URL (amqp://user:password@host:5672/vhost) for notifications and RPC"

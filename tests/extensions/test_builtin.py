@@ -27,7 +27,8 @@ def test_without_a_broker_notifications_are_logged_and_disabled_ones_left_out(tm
         api = Api(server.url, uuid.uuid4().hex)
         listing = api.http.get("/v2/extensions").json()["extensions"]
         assert [(e["alias"], e["builtin"]) for e in listing] == [("notifications", True)]
-        assert listing[0]["adds"] == {"routes": [], "hooks": ["change_committing", "register_background_tasks"]}
+        assert listing[0]["adds"] == {"routes": [], "hooks": ["change_committing", "register_background_tasks",
+                                                              "template_change_committing"]}
         image = api.create(name="logged")
         api.patch(image["id"], [{"op": "replace", "path": "/name", "value": "renamed"}])
         assert api.http.delete(f"/v2/images/{image['id']}").status_code == 204
@@ -42,10 +43,23 @@ def test_without_a_broker_notifications_are_logged_and_disabled_ones_left_out(tm
         ("image.create", "image.test-node"), ("image.delete", "image.test-node")]
 
 
-def test_no_extension_is_loaded_unless_enabled(tmp_path: Path) -> None:
+def test_only_the_templates_extension_is_loaded_unless_others_are_enabled(tmp_path: Path) -> None:
     server = start_server(tmp_path / "node")
     try:
-        assert Api(server.url).http.get("/v2/extensions").json() == {"extensions": []}
+        listing = Api(server.url).http.get("/v2/extensions").json()["extensions"]
+        assert [(e["alias"], e["builtin"]) for e in listing] == [("templates", True)]
+        assert "/v2/templates" in listing[0]["adds"]["routes"]
+    finally:
+        server.stop()
+
+
+def test_the_templates_extension_can_be_switched_off(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "node", env={"GLIMPSE_EXTENSIONS": "[]"})
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        assert api.http.get("/v2/extensions").json() == {"extensions": []}
+        assert api.http.get("/v2/templates").status_code == 404
+        assert api.http.get("/v2/schemas/template").status_code == 404
     finally:
         server.stop()
 

@@ -25,7 +25,7 @@ def _outbox(server: Server) -> list[tuple[str, str, dict[str, object]]]:
 
 def test_the_extension_is_listed_with_what_it_adds(acme: Api) -> None:
     listing = acme.http.get("/v2/extensions").json()["extensions"]
-    assert [e["alias"] for e in listing] == ["acme-watermark"]
+    assert [e["alias"] for e in listing] == ["templates", "acme-watermark"]
     shown = acme.http.get("/v2/extensions/acme-watermark").json()["extension"]
     assert shown["name"] == "ACME watermark"
     assert shown["version"] == "1.2.0"
@@ -104,6 +104,11 @@ def test_every_hook_fires_through_a_full_lifecycle(acme: Api, acme_server: Serve
                                                json={"status": "accepted"})
     assert accepted.status_code == 200
     assert acme.http.delete(f"/v2/images/{image['id']}/members/{other}").status_code == 204
+    template = acme.http.post("/v2/templates", json={
+        "name": "lifecycle", "version": "1.0.0", "image_id": image["id"], "visibility": "shared",
+        "user_data": "#cloud-config\nhostname: web\n"})
+    assert template.status_code == 201, template.text
+    assert acme.http.delete(f"/v2/templates/{template.json()['id']}").status_code == 204
     assert acme.http.delete(f"/v2/images/{image['id']}").status_code == 204
 
     calls = acme.http.get("/v2/acme/hooks").json()["calls"]

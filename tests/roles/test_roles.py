@@ -177,3 +177,19 @@ def test_openstacksdk_works_through_either_node(pair: Pair, project: str, role: 
     sdk.image.update_image(image.id, name="renamed")
     assert sdk.image.get_image(image.id).name == "renamed"
     sdk.image.delete_image(image.id)
+
+
+def test_templates_are_served_by_the_registry_and_writes_to_a_streaming_node_are_redirected(pair: Pair) -> None:
+    headers = {"X-Project-Id": uuid.uuid4().hex}
+    registry = httpx.Client(base_url=pair.registry.url, headers=headers)
+    streaming = httpx.Client(base_url=pair.streaming.url, headers=headers)
+    image = registry.post("/v2/images", json={"name": "t", "disk_format": "raw", "container_format": "bare"}).json()
+    assert streaming.put(f"/v2/images/{image['id']}/file", content=DATA,
+                         headers={"Content-Type": "application/octet-stream"}).status_code == 204
+    body = {"name": "roles", "version": "1.0.0", "image_id": image["id"], "user_data": "#cloud-config\n{}\n"}
+    redirected = streaming.post("/v2/templates", json=body)
+    assert redirected.status_code == 307
+    assert redirected.headers["location"].startswith(f"{pair.registry.url}/v2/templates")
+    created = registry.post("/v2/templates", json=body)
+    assert created.status_code == 201, created.text
+    assert streaming.get(f"/v2/templates/{created.json()['id']}").status_code == 200

@@ -142,6 +142,11 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, errors.PropertyValueInvalid):
         # A client can act on these without parsing the message.
         details = {"property": exc.name, "rule": exc.rule, "value": exc.value}
+    elif isinstance(exc, errors.ParametersInvalid):
+        details = {"problems": [{"parameter": name, "reason": reason} for name, reason in exc.problems]}
+    elif isinstance(exc, errors.TemplateInvalid):
+        details = {"problems": [{"where": where, "line": line, "reason": reason}
+                                for where, line, reason in exc.problems]}
     return error_response(request, status_for(exc), exc.message, headers=headers, details=details)
 
 

@@ -1,4 +1,4 @@
-"""``glimpse-manage``: operator commands (database, tokens, quotas, metadefs catalog, stores, cleanup)."""
+"""``glimpse-manage``: operator commands (database, tokens, quotas, metadefs catalog, templates, stores, cleanup)."""
 
 from __future__ import annotations
 
@@ -11,24 +11,28 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from glimpse.cli.options import add_common, check_files, settings_from
 from glimpse.cli.config_sample import sample
+from glimpse.cli.options import add_common, check_files, settings_from
+from glimpse.context import RequestContext
 from glimpse.db import migrate
 from glimpse.db.engine import Database
 from glimpse.db.quotas import RESOURCES
-
-#: What each quota resource counts (sizes in MiB, like the quota_* settings and Glance's usage report).
-RESOURCE_UNITS = {"image_count_total": "images", "image_count_uploading": "uploads",
-                  "image_size_total": "MiB", "image_stage_total": "MiB"}
-from glimpse.errors import GlimpseError
+from glimpse.domain.images import ImageStatus
+from glimpse.domain.queries import parse_image_query
+from glimpse.errors import DuplicateTemplate, GlimpseError, TemplateInvalid
 from glimpse.services import Services, open_services
 from glimpse.services.stores import open_node_stores
 from glimpse.settings import Settings
 from glimpse.stores.base import StoreError
 from glimpse.stores.loader import StoreSetupError
+
+#: What each quota resource counts (sizes in MiB, like the quota_* settings and Glance's usage report).
+RESOURCE_UNITS = {"image_count_total": "images", "image_count_uploading": "uploads",
+                  "image_size_total": "MiB", "image_stage_total": "MiB"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -92,6 +96,13 @@ def parser() -> argparse.ArgumentParser:
     config = commands.add_parser("config", help="configuration files").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     config.add_parser("sample", help="print every setting with its description and default, as a TOML file")
+    template = commands.add_parser("template", help="server templates").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    tload = template.add_parser("load", help="publish template files (YAML or JSON, see examples/templates)")
+    tload.add_argument("path", type=Path, help="a directory of *.yaml/*.yml/*.json files, or one file")
+    tload.add_argument("--owner", default="admin", help="project that owns the templates (default admin)")
+    tload.add_argument("--image", help="image id for every template (default: the image its file names by "
+                                       "image_name)")
 
     purge = commands.add_parser("purge", help="forget deleted images and expired tasks for good")
     purge.add_argument("--age-days", type=float, default=30.0,
@@ -137,7 +148,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (StoreError, ValueError) as exc:
         sys.exit(f"error: {exc}")
     try:
-        handlers = {"token": _token, "quota": _quota, "cleanup": _cleanup, "purge": _purge, "metadefs": _metadefs}
+        handlers = {"token": _token, "quota": _quota, "cleanup": _cleanup, "purge": _purge, "metadefs": _metadefs,
+                    "template": _template}
         handlers[args.command](args, services)
     except GlimpseError as exc:
         sys.exit(f"error: {exc.message}")
@@ -209,6 +221,52 @@ def _catalog_files(path: Path) -> list[tuple[str, Any]]:
         except (OSError, ValueError) as exc:
             raise SystemExit(f"error: cannot read catalog file {file}: {exc}") from None
     return documents
+
+
+def _template(args: argparse.Namespace, services: Services) -> None:
+    """Publish each template file; a version that exists already is reported and skipped."""
+    ctx = RequestContext.admin(args.owner)
+    failed = False
+    for path in _template_files(args.path):
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(document, dict):
+            print(f"{path}: not a template document", file=sys.stderr)
+            failed = True
+            continue
+        image_name = document.pop("image_name", None)
+        document.setdefault("owner", args.owner)
+        try:
+            if args.image:
+                document["image_id"] = args.image
+            elif "image_id" not in document:
+                document["image_id"] = _image_named(services, ctx, image_name, path)
+            stored = services.templates.create(ctx, document)
+        except DuplicateTemplate as exc:
+            print(f"{path}: skipped: {exc.message}")
+            continue
+        except GlimpseError as exc:
+            print(f"{path}: {exc.message}", file=sys.stderr)
+            failed = True
+            continue
+        print(f"{path}: published {stored.name} {stored.version} as {stored.id}")
+    if failed:
+        sys.exit(1)
+
+
+def _image_named(services: Services, ctx: RequestContext, name: Any, path: Path) -> str:
+    if not isinstance(name, str):
+        raise TemplateInvalid([("image_id", None, f"{path.name} names no image_name; give --image")])
+    query = parse_image_query([("name", name)], default_limit=2, max_limit=2)
+    images = [i for i in services.images.list(ctx, query).images if i.status is ImageStatus.ACTIVE]
+    if len(images) != 1:
+        raise TemplateInvalid([("image_id", None, f"{len(images)} active images are named {name!r}; give --image")])
+    return images[0].id
+
+
+def _template_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+    return [path]
 
 
 def _purge(args: argparse.Namespace, services: Services) -> None:

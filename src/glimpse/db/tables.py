@@ -288,3 +288,40 @@ metadef_catalog = sa.Table(
     sa.Column("revision", sa.BigInteger, nullable=False),
     **_MYSQL,
 )
+
+#: Server templates: one row per published version (``document`` holds parameters, user_data and hints).
+templates = sa.Table(
+    "templates",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("version", sa.String(100), nullable=False),
+    #: sorts like the semantic version
+    sa.Column("version_order", sa.String(100), nullable=False),
+    sa.Column("owner", sa.String(255)),
+    sa.Column("visibility", sa.String(20), nullable=False),
+    sa.Column("protected", sa.Boolean, nullable=False),
+    sa.Column("deprecated", sa.Boolean, nullable=False),
+    sa.Column("image_id", sa.String(36), nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.UniqueConstraint("owner", "name", "version"),
+    sa.Index(None, "visibility"),
+    sa.Index(None, "image_id"),
+    **_MYSQL,
+)
+
+template_members = sa.Table(
+    "template_members",
+    metadata,
+    sa.Column("template_id", sa.String(36), sa.ForeignKey("templates.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("member", sa.String(255), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index(None, "member", "status"),
+    **_MYSQL,
+)

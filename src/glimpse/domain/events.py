@@ -16,6 +16,7 @@ from typing import Any
 
 from glimpse.domain.images import Image
 from glimpse.domain.members import Member
+from glimpse.domain.templates import Template
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,22 @@ class DomainEvent:
     def key(self) -> str:
         """Events with the same key are published in the order they were recorded."""
         return self.image.id
+
+
+@dataclass(frozen=True)
+class TemplateEvent:
+    """One thing that happened to a server template: ``template.create``, ``.update`` or ``.delete``.
+
+    Carries no parameter values: rendering is not an event, so secrets never reach one.
+    """
+
+    name: str
+    template: Template
+    actor: Actor = field(default_factory=Actor)
+
+    @property
+    def key(self) -> str:
+        return self.template.id
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from glimpse.context import RequestContext
-    from glimpse.domain.events import DomainEvent, OutboxMessage
+    from glimpse.domain.events import DomainEvent, OutboxMessage, TemplateEvent
     from glimpse.domain.images import Image
     from glimpse.domain.members import Member
     from glimpse.services import Services
@@ -132,6 +132,15 @@ def change_committing(settings: Settings, event: DomainEvent) -> Sequence[Outbox
     notifications). They are stored in the outbox in that same transaction, so
     they exist exactly when the change was committed, and a relay publishes
     them. Must not do I/O of its own.
+    """
+
+
+@hookspec
+def template_change_committing(settings: Settings, event: TemplateEvent) -> Sequence[OutboxMessage]:  # type: ignore[empty-body]
+    """A server template was created, updated or deleted (``event``), in the change's transaction.
+
+    Like :func:`change_committing`, for templates: return the messages to store
+    in the outbox with the change. Must not do I/O of its own.
     """
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from glimpse import __version__
-from glimpse.domain.events import DomainEvent, OutboxMessage
+from glimpse.domain.events import DomainEvent, OutboxMessage, TemplateEvent
 from glimpse.extensions import hookspecs
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ BUILTIN = {
     "image-import": "glimpse.imports.plugin",
     "notifications": "glimpse.notifications.plugin",
     "rpc": "glimpse.rpc.plugin",
+    "templates": "glimpse.templates.plugin",
 }
 
 
@@ -98,6 +99,14 @@ class Extensions:
         messages: list[OutboxMessage] = []
         for event in events:
             for produced in self.hook.change_committing(settings=self.settings, event=event):
+                messages.extend(produced)
+        return messages
+
+    def template_outbox(self, events: Iterable[TemplateEvent]) -> list[OutboxMessage]:
+        """The outbox messages the enabled extensions want written for template ``events``."""
+        messages: list[OutboxMessage] = []
+        for event in events:
+            for produced in self.hook.template_change_committing(settings=self.settings, event=event):
                 messages.extend(produced)
         return messages
 

@@ -13,7 +13,7 @@ import json
 import uuid
 from typing import Any
 
-from glimpse.domain.events import DomainEvent, OutboxMessage
+from glimpse.domain.events import DomainEvent, OutboxMessage, TemplateEvent
 from glimpse.domain.images import Image, Visibility
 from glimpse.domain.members import Member
 
@@ -111,6 +111,28 @@ def notification(event: DomainEvent, publisher_id: str) -> OutboxMessage:
         "_unique_id": uuid.uuid4().hex,
     }
     return OutboxMessage(event_type=event.name, priority=priority, key=event.key, body=body, message_id=message_id)
+
+
+def template_payload(event: TemplateEvent) -> dict[str, Any]:
+    """What listeners learn about a template change: its identity and listing attributes, and its
+    parameters' names and types (definitions hold no secret values; ``user_data`` is left out)."""
+    template = event.template
+    return {
+        "id": template.id, "name": template.name, "version": template.version, "owner": template.owner,
+        "visibility": template.visibility.value, "protected": template.protected,
+        "deprecated": template.deprecated, "image_id": template.image_id, "tags": list(template.tags),
+        "parameters": {name: definition.get("type") for name, definition in template.parameters.items()},
+        "created_at": isotime(template.created_at), "updated_at": isotime(template.updated_at),
+        "deleted": event.name == "template.delete",
+    }
+
+
+def template_notification(event: TemplateEvent, publisher_id: str) -> OutboxMessage:
+    """The outbox message carrying a template event as an oslo notification."""
+    message_id = str(uuid.uuid4())
+    body = {"message_id": message_id, "publisher_id": publisher_id, "event_type": event.name, "priority": "INFO",
+            "payload": template_payload(event), "timestamp": str(_now()), "_unique_id": uuid.uuid4().hex}
+    return OutboxMessage(event_type=event.name, priority="INFO", key=event.key, body=body, message_id=message_id)
 
 
 def envelope(body: dict[str, Any]) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Every change to an image or its members becomes an oslo.messaging
 notification (``image.create``, ``image.update``, ``image.prepare``,
 ``image.upload``, ``image.activate``, ``image.delete``, ``image.send``,
-``image.member.*``), written to the outbox in the change's transaction and
+``image.member.*``), and every change to a server template (``template.create``,
+``template.update``, ``template.delete``), written to the outbox in the change's transaction and
 published by a relay running in each node: to RabbitMQ when ``amqp_url`` is
 set, else to the log (logger ``glimpse.notifications``, level INFO).
 """
@@ -14,9 +15,9 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from glimpse.domain.events import DomainEvent, OutboxMessage
+from glimpse.domain.events import DomainEvent, OutboxMessage, TemplateEvent
 from glimpse.extensions.hookspecs import hookimpl
-from glimpse.notifications.payloads import is_disabled, notification
+from glimpse.notifications.payloads import is_disabled, notification, template_notification
 from glimpse.notifications.publishers import AmqpPublisher, LogPublisher, Publisher
 from glimpse.notifications.relay import OutboxRelay
 
@@ -35,6 +36,13 @@ def change_committing(settings: Settings, event: DomainEvent) -> Sequence[Outbox
     if is_disabled(event.name, settings.disabled_notifications):
         return []
     return [notification(event, settings.notification_publisher_id)]
+
+
+@hookimpl(trylast=True)
+def template_change_committing(settings: Settings, event: TemplateEvent) -> Sequence[OutboxMessage]:
+    if is_disabled(event.name, settings.disabled_notifications):
+        return []
+    return [template_notification(event, settings.notification_publisher_id)]
 
 
 @hookimpl(trylast=True)

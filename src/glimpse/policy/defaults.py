@@ -39,6 +39,15 @@ DEFAULT_RULES: dict[str, str] = {
     # the locations API (2.17): services (Nova, Cinder) register data already in a store
     "add_image_location": "role:service",
     "fetch_image_location": "role:service",
+    # server templates (sharing uses the member rules below, with the template as target)
+    "add_template": f"{ADMIN} or ({PROJECT_MEMBER} and project_id:%(owner)s)",
+    "get_template": f"{ADMIN} or (role:reader and ({_VISIBLE}))",
+    "get_templates": ADMIN_OR_PROJECT_READER,
+    "modify_template": ADMIN_OR_PROJECT_MEMBER,
+    "delete_template": ADMIN_OR_PROJECT_MEMBER,
+    "publicize_template": ADMIN,
+    "communitize_template": ADMIN_OR_PROJECT_MEMBER,
+    "render_template": f"{ADMIN} or (role:member and ({_VISIBLE}))",
     # sharing
     "add_member": ADMIN_OR_PROJECT_MEMBER,
     "delete_member": ADMIN_OR_PROJECT_MEMBER,

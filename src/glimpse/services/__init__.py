@@ -27,7 +27,9 @@ from glimpse.db.metadefs import MetadefRepository
 from glimpse.db.migrate import upgrade
 from glimpse.db.outbox import OutboxRepository
 from glimpse.db.quotas import QuotaRepository
+from glimpse.db.tables import template_members as template_members_table
 from glimpse.db.tasks import TaskRepository
+from glimpse.db.templates import TemplateRepository
 from glimpse.db.tokens import TokenRepository
 from glimpse.domain.schemas import ImageSchema, load_custom_properties
 from glimpse.extensions.manager import Extensions, load_extensions
@@ -43,6 +45,8 @@ from glimpse.services.images import ImageService
 from glimpse.services.imports import ImportService
 from glimpse.services.locations import LocationService
 from glimpse.services.tasks import TaskService
+from glimpse.services.template_members import TemplateMemberService
+from glimpse.services.templates import TemplateService
 from glimpse.services.maintenance import MaintenanceService
 from glimpse.services.members import MemberService
 from glimpse.services.metadef_contents import MetadefContentService
@@ -83,6 +87,8 @@ class Services:
     properties: PropertyService
     metadefs: MetadefService
     metadef_contents: MetadefContentService
+    templates: TemplateService
+    template_members: TemplateMemberService
     _health: HealthChecks | None = field(default=None, init=False, repr=False)
 
     def health(self) -> dict[str, str]:
@@ -159,6 +165,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
                             size_cap=settings.image_size_cap, threads=settings.import_threads,
                             task_lifetime=dt.timedelta(seconds=settings.task_time_to_live))
     images = ImageService(access, schema, limits, stores, quotas, catalog)
+    template_member_repository = MemberRepository(database, template_members_table)
+    templates = TemplateService(TemplateRepository(database), template_member_repository, access, policy, extensions)
     services = Services(
         settings=settings,
         database=database,
@@ -183,6 +191,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         properties=PropertyService(access, schema, limits, catalog),
         metadefs=MetadefService(metadef_access),
         metadef_contents=MetadefContentService(metadef_access),
+        templates=templates,
+        template_members=TemplateMemberService(templates, template_member_repository, policy, limits),
     )
     imports.enable((method for methods in extensions.hook.register_import_methods(services=services)
                     for method in methods),

@@ -103,9 +103,9 @@ def role_routes(settings: Settings, metadata: Table, data: Table) -> list[Route]
         return [resource(path, **methods) for path, methods in metadata + data]
     if settings.role == "registry":
         to_streaming = redirect_to("streaming", settings.streaming_endpoint, from_role="registry")
-        return [resource(path, **methods) for path, methods in METADATA] + [
-            resource(path, **{method: to_streaming for method in methods}) for path, methods in DATA]
+        return [resource(path, **methods) for path, methods in metadata] + [
+            resource(path, **{method: to_streaming for method in methods}) for path, methods in data]
     to_registry = redirect_to("registry", settings.registry_endpoint, from_role="streaming")
     return [resource(path, **{method: handler if method in READ_METHODS else to_registry
-                              for method, handler in methods.items()}) for path, methods in METADATA] + [
-        resource(path, **methods) for path, methods in DATA]
+                              for method, handler in methods.items()}) for path, methods in metadata] + [
+        resource(path, **methods) for path, methods in data]

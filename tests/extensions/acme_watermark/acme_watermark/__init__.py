@@ -120,6 +120,13 @@ def change_committing(settings: Any, event: Any) -> list[OutboxMessage]:
                           body={"event": event.name, "image_id": event.image.id})]
 
 
+@hookimpl
+def template_change_committing(settings: Any, event: Any) -> list[OutboxMessage]:
+    CALLS["template_change_committing"] += 1
+    return [OutboxMessage(event_type="acme.audit", priority="INFO", key=event.key,
+                          body={"event": event.name, "template_id": event.template.id})]
+
+
 
 
 @hookimpl

@@ -1,0 +1,1 @@
+"""The built-in ``templates`` extension: server templates (see ``docs/templates.md``)."""
