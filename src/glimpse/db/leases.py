@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from glimpse.db.engine import Database
 from glimpse.db.tables import image_locations, images
-from glimpse.db.images import utcnow
+from glimpse.clock import utcnow
 
 log = logging.getLogger(__name__)
 

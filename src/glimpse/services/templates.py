@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from glimpse.context import RequestContext
-from glimpse.db.images import utcnow
+from glimpse.clock import utcnow
 from glimpse.db.members import MemberRepository
 from glimpse.db.templates import TemplateRepository
 from glimpse.domain import template_documents, template_language, template_launch, template_parameters
