@@ -333,6 +333,9 @@ class Settings(BaseSettings):
     @classmethod
     def _known_strategy(cls, value: str) -> str:
         installed = sorted({ep.name for ep in entry_points(group=AUTH_GROUP)})
+        if not installed:  # an install from before the strategies became entry points
+            raise ValueError(f"no authentication strategy is installed (entry points of group {AUTH_GROUP}); "
+                             "reinstall glimpse (pip install -e .)")
         if value not in installed:
             raise ValueError(f"unknown authentication strategy {value!r}; installed: {', '.join(installed) or 'none'} "
                              f"(entry points of group {AUTH_GROUP})")
