@@ -23,8 +23,6 @@ BELOW_THE_SERVER = ("glimpse.domain", "glimpse.services", "glimpse.api", "glimps
 
 #: (importing module prefix, imported module prefix): why this import is allowed although a rule forbids it.
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("glimpse.services.__init__", "glimpse.stores.loader"):
-        "open_services loads the configured drivers by name (entry points); it names no driver",
 }
 
 

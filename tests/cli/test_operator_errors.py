@@ -33,7 +33,7 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     ("GLIMPSE_EXTENSIONS", "image-import", "GLIMPSE_EXTENSIONS='image-import' is not valid JSON"),
     ("GLIMPSE_STORES", '{"file": ', "GLIMPSE_STORES"),
     ("GLIMPSE_WORKERS", "many", "workers (GLIMPSE_WORKERS)"),
-    ("GLIMPSE_AUTH_STRATEGY", "magic", "auth_strategy must be noauth, keystone or tokens"),
+    ("GLIMPSE_AUTH_STRATEGY", "magic", "unknown authentication strategy 'magic'; installed: keystone, noauth, tokens"),
     ("GLIMPSE_DISK_FORMATS", '"raw"', "disk_formats (GLIMPSE_DISK_FORMATS): Input should be a valid list"),
     ("GLIMPSE_EXTENSIONS", '["no-such-extension"]', "extension 'no-such-extension'"),
     ("GLIMPSE_POLICY_FILE", "/no/such/policy.yaml", "cannot read policy file /no/such/policy.yaml"),

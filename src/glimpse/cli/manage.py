@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import re
 import sys
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from glimpse.db.engine import Database
 from glimpse.db.quotas import RESOURCES
 from glimpse.domain.images import ImageStatus
 from glimpse.domain.queries import parse_image_query
-from glimpse.errors import DuplicateTemplate, GlimpseError, TemplateInvalid
+from glimpse.errors import DatabaseUnavailable, DuplicateTemplate, GlimpseError, TemplateInvalid
 from glimpse.services import Services, open_services
 from glimpse.services.stores import open_node_stores
 from glimpse.settings import Settings
@@ -125,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(sample(), end="")
         return
     settings = settings_from(args)
+    # A command says what went wrong in one line of its own; the service's warnings (a database
+    # outage logged for the server's log) would only repeat it with a traceback.
+    logging.getLogger("glimpse").setLevel(logging.DEBUG if settings.log_level in ("debug", "trace") else logging.ERROR)
     if args.command == "store":
         sys.exit(_store_check(settings))
     missing = _missing_sqlite_file(settings.database_url)
@@ -135,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         database = Database(settings.database_url)
         try:
             sys.exit(_db(args.action, database))
-        except OperationalError as exc:
+        except (OperationalError, DatabaseUnavailable) as exc:
             sys.exit(f"error: cannot use the database {database.url.render_as_string()}: {_one_line(exc)}")
         finally:
             database.dispose()
@@ -306,8 +310,9 @@ def _missing_sqlite_file(url: str) -> str | None:
     return None if Path(parsed.database).exists() else parsed.database
 
 
-def _one_line(exc: OperationalError) -> str:
-    return " ".join(str(exc.orig or exc).split())
+def _one_line(exc: OperationalError | DatabaseUnavailable) -> str:
+    cause = exc.orig if isinstance(exc, OperationalError) else exc.__cause__
+    return " ".join(str(cause or exc).split())
 
 
 def _require_current_schema(url: str) -> None:
@@ -315,7 +320,7 @@ def _require_current_schema(url: str) -> None:
     database = Database(url)
     try:
         current, head = migrate.current_revision(database), migrate.head_revision()
-    except OperationalError as exc:
+    except (OperationalError, DatabaseUnavailable) as exc:
         sys.exit(f"error: cannot use the database {database.url.render_as_string()}: {_one_line(exc)}")
     finally:
         database.dispose()

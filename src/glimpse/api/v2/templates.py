@@ -18,7 +18,7 @@ from glimpse.domain.members import Member
 from glimpse.domain.patch import MEDIA_TYPE_V20, MEDIA_TYPES, Dialect, parse_patch
 from glimpse.domain.template_documents import template_schema, templates_schema
 from glimpse.domain.templates import Template, parse_template_query
-from glimpse.notifications.payloads import isotime
+from glimpse.api.v2.views import isotime
 
 _HEADERS_NO_STORE = {"Cache-Control": "no-store"}
 
