@@ -11,6 +11,8 @@ import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -224,6 +226,27 @@ def _place_everywhere(backends: Backends) -> dict[str, dict[str, str]]:
     return {"rbd": {"url": f"rbd://{env['CEPH_FSID']}/{env['CEPH_POOL']}/{key}/snap"},
             "s3": {"url": f"s3://{host}/{backends.bucket}/{key}"},
             "swift": {"url": f"swift+http://{host}/auth/1.0/{backends.container}/{key}"}}
+
+
+def test_glimpse_manage_store_check_probes_the_remote_stores(backends: Backends, tmp_path: Path) -> None:
+    stores = stores_config(backends)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+    command = [sys.executable, "-m", "glimpse.cli.manage", "--data-dir", str(tmp_path / "node"), "store", "check"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          env={**env, "GLIMPSE_STORES": json.dumps(stores)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [line.split(":")[0] for line in done.stdout.splitlines()[:4]] == [
+        "store 'file' (filesystem)", "store 'rbd' (rbd)", "store 's3' (s3)", "store 'swift' (swift)"]
+
+    secret = backends.ceph.env["S3_SECRET_KEY"]
+    stores["s3"]["secret_key"] = "wrong" + secret[5:]
+    failed = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                            env={**env, "GLIMPSE_STORES": json.dumps(stores)})
+    assert failed.returncode == 1
+    s3_line = failed.stdout.splitlines()[2]
+    assert s3_line.startswith("store 's3' (s3): FAILED") and "refused our credentials" in s3_line
+    assert secret[5:] not in failed.stdout + failed.stderr and "127.0.0.1" not in s3_line
+
 
 
 def test_radosgw_killed_mid_upload_gives_503_and_nothing_partial(four: Server, backends: Backends) -> None:
