@@ -11,6 +11,8 @@ import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -179,6 +181,72 @@ def test_one_server_puts_images_in_each_of_four_stores(four: Server, backends: B
         assert api.http.delete(f"/v2/images/{image_id}").status_code == 204
         assert backends.read(store, image_id) is None
     api.close()
+
+
+def test_data_placed_in_a_remote_store_by_its_own_client_can_be_registered_as_a_location(
+        four: Server, backends: Backends) -> None:
+    owner = Api(four.url, uuid.uuid4().hex, roles="member,reader")
+    service = Api(four.url, owner.project, roles="service,member,reader")
+    urls = {store: info["url"] for store, info in _place_everywhere(backends).items()}
+    for store, url in urls.items():
+        image = owner.create(name=f"placed-{store}")
+        response = service.http.post(f"/v2/images/{image['id']}/locations", json={"url": url})
+        assert response.status_code == 202, (store, response.text)
+        shown = owner.show(image["id"])
+        assert (shown["status"], shown["stores"], shown["size"]) == ("active", store, 3 * MiB)
+        assert owner.http.get(f"/v2/images/{image['id']}/file").content == PLACED
+    owner.close()
+    service.close()
+
+
+PLACED = os.urandom(3 * MiB)
+
+
+def _place_everywhere(backends: Backends) -> dict[str, dict[str, str]]:
+    """Write PLACED into rbd, s3 and swift with each backend's own client; the URLs Glimpse gives them."""
+    import rados
+    import rbd
+
+    env, key = backends.ceph.env, f"placed-{uuid.uuid4().hex[:8]}"
+    with rados.Rados(conffile=env["CEPH_CONF"], rados_id=env["CEPH_USER"],
+                     conf={"keyring": env["CEPH_KEYRING"]}) as cluster, \
+            cluster.open_ioctx(env["CEPH_POOL"]) as ioctx:
+        rbd.RBD().create(ioctx, key, len(PLACED), old_format=False)
+        with rbd.Image(ioctx, key) as image:
+            image.write(PLACED, 0)
+            image.create_snap("snap")
+            image.protect_snap("snap")
+    backends.s3().put_object(Bucket=backends.bucket, Key=key, Body=PLACED)
+    signed = httpx.get(env["SWIFT_AUTH_URL"], headers={"X-Auth-User": env["SWIFT_USER"],
+                                                      "X-Auth-Key": env["SWIFT_KEY"]})
+    put = httpx.put(f"{signed.headers['X-Storage-Url']}/{backends.container}/{key}", content=PLACED,
+                    headers={"X-Auth-Token": signed.headers["X-Auth-Token"]})
+    assert put.status_code == 201
+    host = env["S3_ENDPOINT"].removeprefix("http://")
+    return {"rbd": {"url": f"rbd://{env['CEPH_FSID']}/{env['CEPH_POOL']}/{key}/snap"},
+            "s3": {"url": f"s3://{host}/{backends.bucket}/{key}"},
+            "swift": {"url": f"swift+http://{host}/auth/1.0/{backends.container}/{key}"}}
+
+
+def test_glimpse_manage_store_check_probes_the_remote_stores(backends: Backends, tmp_path: Path) -> None:
+    stores = stores_config(backends)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+    command = [sys.executable, "-m", "glimpse.cli.manage", "--data-dir", str(tmp_path / "node"), "store", "check"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          env={**env, "GLIMPSE_STORES": json.dumps(stores)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [line.split(":")[0] for line in done.stdout.splitlines()[:4]] == [
+        "store 'file' (filesystem)", "store 'rbd' (rbd)", "store 's3' (s3)", "store 'swift' (swift)"]
+
+    secret = backends.ceph.env["S3_SECRET_KEY"]
+    stores["s3"]["secret_key"] = "wrong" + secret[5:]
+    failed = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                            env={**env, "GLIMPSE_STORES": json.dumps(stores)})
+    assert failed.returncode == 1
+    s3_line = failed.stdout.splitlines()[2]
+    assert s3_line.startswith("store 's3' (s3): FAILED") and "refused our credentials" in s3_line
+    assert secret[5:] not in failed.stdout + failed.stderr and "127.0.0.1" not in s3_line
+
 
 
 def test_radosgw_killed_mid_upload_gives_503_and_nothing_partial(four: Server, backends: Backends) -> None:
