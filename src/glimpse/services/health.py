@@ -29,7 +29,7 @@ import httpx
 
 from glimpse.db.engine import Database
 from glimpse.services.stores import StoreSet
-from glimpse.stores.base import Store, StoreError, StoreObjectNotFound
+from glimpse.stores.base import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,6 @@ class LocalStore(Protocol):
 
     root: Path
 
-
-#: A key no store holds: a read-only store answers "not found" for it when it is reachable.
-_HEALTH_PROBE = "glimpse-health-probe"
 
 
 class HealthChecks:
@@ -109,12 +106,7 @@ class HealthChecks:
     def _store(self, store_id: str, store: Store) -> PartHealth:
         name = f"store:{store_id}"
         try:
-            if store_id in self._stores.read_only:  # reachable is enough: it takes no writes
-                store.stat(_HEALTH_PROBE)
-            else:
-                store.check()
-        except StoreObjectNotFound:
-            pass
+            self._stores.check(store_id)  # read-only stores: reachable is enough
         except StoreError as exc:
             log.warning("health: store %s check failed: %s", store_id, exc)
             return PartHealth(name, False, "not writable")

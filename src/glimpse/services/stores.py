@@ -85,14 +85,19 @@ class StoreSet:
             raise StoreError(f"read back {len(back)} bytes that differ from the {len(data)} written")
         return f"ok, wrote, read and deleted {len(data)} bytes in {(time.monotonic() - started) * 1000:.1f} ms"
 
+    def check(self, store_id: str) -> None:
+        """Raise :class:`StoreError` unless ``store_id`` can take writes (read-only stores: can be reached)."""
+        store = self.stores[store_id]
+        if store_id in self.read_only:
+            _look_up(store)
+        else:
+            store.check()
+
     def require_reachable(self) -> None:
         """:class:`StoreSetupError` for the first store that cannot be reached (at start-up)."""
-        for store_id, store in self.stores.items():
+        for store_id in self.stores:
             try:
-                if store_id in self.read_only:
-                    _look_up(store)
-                else:
-                    store.check()
+                self.check(store_id)
             except (StoreError, GlimpseError) as exc:
                 raise StoreSetupError(store_id, None, f"cannot be reached: {exc}") from None
 
