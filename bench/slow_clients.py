@@ -3,7 +3,7 @@
 
 Against ``--endpoint`` (loopback only: the script refuses anything else) it creates ``--uploads``
 queued images spread over ``--projects`` projects, opens one upload per image and stalls it (half
-sized, half chunked; ``--trickle`` sends a byte a second instead), plus ``--slowloris`` connections
+sized, half chunked; ``--trickle`` sends a byte a second to each instead, once the probes are done), plus ``--slowloris`` connections
 trickling their headers. While they are open it measures ``/healthcheck`` and an image show
 ``--probes`` times each, then waits (at most ``--wait`` seconds) for every upload to be answered.
 It prints one JSON document: the answers by status (408 cut off, 429 per project, 503 per worker),
@@ -83,17 +83,18 @@ def main() -> None:
             started = time.perf_counter()
             client.get(f"/v2/images/{image_id}", headers={"X-Project-Id": project})
             shows.append(time.perf_counter() - started)
-            if args.trickle:
-                for conn, sized in uploads:
-                    try:
-                        conn.sendall(b"t" if sized else b"1\r\nt\r\n")
-                    except OSError:
-                        pass
 
     statuses: Counter[str] = Counter()
     pending = {conn.fileno(): conn for conn, _ in uploads}
+    sized = {conn.fileno(): is_sized for conn, is_sized in uploads}
     deadline = time.monotonic() + args.wait
     while pending and time.monotonic() < deadline:
+        if args.trickle:  # a byte a second to every upload still open
+            for fd, conn in pending.items():
+                try:
+                    conn.sendall(b"t" if sized[fd] else b"1\r\nt\r\n")
+                except OSError:
+                    pass
         ready, _, _ = select.select(list(pending.values()), [], [], 1.0)
         for conn in ready:
             try:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import select
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import Api, Server
+from tests.conftest import Api, Server, _server_database, start_server
+from tests.edge.conftest import EDGE_ENV
 from tests.support.raw_http import RawConnection, RawResponse, request_head
 
 CHUNKED = "Transfer-Encoding: chunked"
@@ -20,6 +22,19 @@ CHUNKED = "Transfer-Encoding: chunked"
 @pytest.fixture
 def api(edge_server: Server) -> Api:
     return Api(edge_server.url, uuid.uuid4().hex)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def any_db_server(request: pytest.FixtureRequest, edge_server: Server,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The edge server (SQLite), then one like it on PostgreSQL: where a cut-off upload's revert is stored."""
+    if request.param == "sqlite":
+        yield edge_server
+        return
+    for url in _server_database("postgresql", tmp_path_factory.mktemp("pace-db")):
+        server = start_server(tmp_path_factory.mktemp("pace-pg"), database_url=url, workers=1, env=EDGE_ENV)
+        yield server
+        server.stop()
 
 
 def start_upload(server: Server, api: Api, *headers: str) -> tuple[str, RawConnection]:
@@ -42,7 +57,8 @@ def assert_cut_off(response: RawResponse, server: Server, api: Api, image_id: st
     assert nothing_stored(server, image_id)
 
 
-def test_a_chunked_upload_that_stalls_is_answered_408_after_the_idle_timeout(edge_server: Server, api: Api) -> None:
+def test_a_chunked_upload_that_stalls_is_answered_408_after_the_idle_timeout(any_db_server: Server) -> None:
+    edge_server, api = any_db_server, Api(any_db_server.url, uuid.uuid4().hex)
     image_id, conn = start_upload(edge_server, api, CHUNKED)
     started = time.monotonic()
     conn.send(b"64\r\n" + b"x" * 100 + b"\r\n")  # one chunk, then nothing
@@ -53,7 +69,8 @@ def test_a_chunked_upload_that_stalls_is_answered_408_after_the_idle_timeout(edg
     assert conn.closed_by_server()
 
 
-def test_a_sized_upload_that_stalls_is_answered_408_after_the_idle_timeout(edge_server: Server, api: Api) -> None:
+def test_a_sized_upload_that_stalls_is_answered_408_after_the_idle_timeout(any_db_server: Server) -> None:
+    edge_server, api = any_db_server, Api(any_db_server.url, uuid.uuid4().hex)
     image_id, conn = start_upload(edge_server, api, f"Content-Length: {1 << 20}")
     conn.send(b"y" * 1000)
     response = conn.response()

@@ -150,3 +150,4 @@ def test_after_all_of_this_the_server_serves_and_logged_no_server_error(edge_ser
     assert httpx.get(f"{edge_server.url}/healthcheck", timeout=5).status_code == 200
     log = edge_server.log.read_text()
     assert "Exception in ASGI application" not in log and "unexpected error" not in log
+    assert "Task exception was never retrieved" not in log

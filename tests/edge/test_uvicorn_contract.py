@@ -12,7 +12,7 @@ from glimpse.server.limits import LimitedHttpToolsProtocol
 
 
 def test_the_parser_callbacks_and_answers_the_limits_override_exist_in_uvicorn() -> None:
-    for name in ("data_received", "on_message_begin", "on_url", "on_header", "on_headers_complete",
+    for name in ("data_received", "on_message_begin", "on_url", "on_headers_complete",
                  "on_message_complete", "send_400_response", "eof_received", "connection_made", "connection_lost"):
         assert callable(getattr(HttpToolsProtocol, name, None)), f"HttpToolsProtocol.{name} is gone"
 

@@ -48,10 +48,15 @@ class RequestChunks:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        if self._reader is not None and not self._reader.done():
-            self._reader.cancel()
+        reader = self._reader
+        if reader is None:
+            return
+        if not reader.done():
+            reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+                await reader
+        elif not reader.cancelled():
+            reader.exception()  # already handed to the consuming thread: not an unretrieved task error
 
     async def _read(self) -> None:
         pending: list[bytes] = []
