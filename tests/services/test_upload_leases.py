@@ -16,17 +16,21 @@ from glimpse.db.images import utcnow
 from glimpse.db.tables import image_locations, images
 from glimpse.services import Services, open_services
 from glimpse.settings import Settings
+from tests.conftest import _server_database
 
 LEASE = dt.timedelta(seconds=15)
 
 
 @pytest.fixture
-def nodes(database_url: str, tmp_path: Path) -> Iterator[list[Services]]:
-    settings = Settings(data_dir=tmp_path, database_url=database_url)
+def nodes(backend: str, tmp_path: Path) -> Iterator[list[Services]]:
+    # A database of their own: the session's server sweeps the shared one, and would be a fifth node.
+    databases = _server_database(backend, tmp_path)
+    settings = Settings(data_dir=tmp_path, database_url=next(databases))
     built = [open_services(settings), *(open_services(settings, migrate=False) for _ in range(3))]
     yield built
     for services in built:
         services.close()
+    next(databases, None)
 
 
 def abandoned_upload(services: Services, *, expired: bool) -> str:
