@@ -155,6 +155,16 @@ def test_the_total_size_of_an_images_properties_is_capped(api: Api) -> None:
     assert response.status_code == 200, response.text
 
 
+def test_a_metadef_description_larger_than_a_text_column_is_refused(admin: Api) -> None:
+    namespace = f"hostile-{uuid.uuid4().hex[:8]}"
+    assert admin.http.post("/v2/metadefs/namespaces", json={"namespace": namespace}).status_code == 201
+    response = admin.http.post(f"/v2/metadefs/namespaces/{namespace}/objects",
+                               json={"name": "big", "description": "d" * 70_000})
+    assert response.status_code == 413, response.text
+    assert "/description" in message(response) and "65535" in message(response)
+    assert admin.http.delete(f"/v2/metadefs/namespaces/{namespace}").status_code == 204
+
+
 def test_a_create_body_with_too_many_property_bytes_is_refused(api: Api) -> None:
     fields = {f"p{i}": "z" * 50_000 for i in range(6)}
     response = api.http.post("/v2/images", json=fields)

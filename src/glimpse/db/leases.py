@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -50,18 +49,27 @@ class LocationLeases:
         self._held: set[int] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
 
     def hold(self, location_id: int) -> None:
         """Renew ``location_id``'s lease for as long as it stays ``pending`` and this process lives."""
         with self._lock:
             self._held.add(location_id)
+            if self._closed.is_set():
+                return
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._renew_forever, name="glimpse-leases", daemon=True)
                 self._thread.start()
 
+    def close(self) -> None:
+        """Stop renewing (the services are closing): leases of uploads still running will expire."""
+        self._closed.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)
+
     def _renew_forever(self) -> None:
-        while True:
-            time.sleep(self._renew_every)
+        while not self._closed.wait(self._renew_every):
             with self._lock:
                 held = list(self._held)
             if not held:

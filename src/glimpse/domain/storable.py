@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from glimpse.errors import InvalidRequest
+from glimpse.errors import InvalidRequest, LimitExceeded
 
 #: Largest value of a 32-bit integer column (``min_ram``, ``min_disk``), as Glance enforces.
 INT32_MAX = 2**31 - 1
@@ -23,6 +23,8 @@ INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 #: Deepest nesting of arrays and objects a JSON body may have.
 DEFAULT_MAX_DEPTH = 32
+#: Longest string in bytes: what a MySQL/MariaDB ``TEXT`` column (descriptions, property values) holds.
+MAX_TEXT_BYTES = 65535
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -45,17 +47,21 @@ def check_text(where: str, text: str) -> None:
 
 
 def check_document(document: Any, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
-    """Check a decoded JSON document: depth, text (keys too) and integer range.
+    """Check a decoded JSON document: depth, text (keys too), string length and integer range.
 
     Raises :class:`InvalidRequest` naming the path of the first offending
-    value (``/properties/0/name``). Walks without recursion, so no depth makes
-    it fail.
+    value (``/properties/0/name``), :class:`LimitExceeded` for a string longer
+    than :data:`MAX_TEXT_BYTES`. Walks without recursion, so no depth makes it
+    fail.
     """
     pending: list[tuple[Any, str, int]] = [(document, "", 0)]
     while pending:
         value, path, depth = pending.pop()
         if isinstance(value, str):
             check_text(f"The value at '{path or '/'}'", value)
+            if len(value) > MAX_TEXT_BYTES // 4 and len(value.encode("utf-8")) > MAX_TEXT_BYTES:
+                raise LimitExceeded(f"The value at '{path}' has {len(value.encode('utf-8'))} bytes; "
+                                    f"a string may hold at most {MAX_TEXT_BYTES} bytes.")
         elif isinstance(value, bool):
             continue
         elif isinstance(value, int):

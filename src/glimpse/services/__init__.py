@@ -108,6 +108,8 @@ class Services:
 
     def close(self) -> None:
         self.imports.close()
+        if self.image_repository.leases is not None:
+            self.image_repository.leases.close()
         self.database.dispose()
 
 

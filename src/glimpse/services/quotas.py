@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from glimpse.db.transactions import TransactionGuard
 from glimpse.db.quotas import MiB, RESOURCES, QuotaCheck, QuotaRepository
 from glimpse.domain.images import RESERVED_PREFIX
-from glimpse.domain.storable import INT64_MAX
+from glimpse.domain.storable import INT64_MAX, MAX_TEXT_BYTES
 from glimpse.errors import InvalidRequest, QuotaExceeded
 
 _SIZED = ("image_size_total", "image_stage_total")
 #: Largest quota limit: a number of MiB whose bytes still fit a signed 64-bit integer.
 MAX_LIMIT = INT64_MAX // MiB
 #: Largest property value in bytes: what a MySQL/MariaDB TEXT column holds.
-MAX_VALUE_BYTES = 65535
+MAX_VALUE_BYTES = MAX_TEXT_BYTES
 
 
 def _size(properties: Mapping[str, object]) -> int:
