@@ -14,7 +14,7 @@ from glimpse.api.urls import base_url
 CURRENT_MINOR = 12
 VERSION_IDS = [f"v2.{n}" for n in range(CURRENT_MINOR, -1, -1)]
 _MINOR_PREFIX = re.compile(r"^/v2\.(\d+)(?=/|$)")
-_KNOWN_ROOTS = ("/v2", "/v3", "/versions", "/healthcheck", "/metrics")
+_KNOWN_ROOTS = ("/v2", "/identity", "/versions", "/healthcheck", "/metrics")
 _VND = re.compile(r"application/vnd\.openstack\.images-v2(\.\d+)?")
 
 
