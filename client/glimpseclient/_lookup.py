@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from glimpseclient._client import Client
-from glimpseclient._exceptions import ConfigurationError, NotFound
+from glimpseclient._exceptions import ConfigurationError
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 #: Matches listed in an ambiguity error, at most.
@@ -13,16 +13,17 @@ _SHOWN = 10
 
 
 def image_id(client: Client, reference: str) -> str:
-    """The ID of the image ``reference`` names: itself when it is an ID, else the one image of that name.
+    """The ID of the image ``reference`` names: itself when it is a UUID, else the one image of that name.
 
-    Raises :class:`NotFound` when no image has that name and
-    :class:`ConfigurationError` when several have, listing them.
+    A reference no image is named is taken as an ID (images may have IDs of
+    other shapes; an unknown one gets the service's own 404, with its request id).
+    Raises :class:`ConfigurationError` when several images have the name, listing them.
     """
     if _UUID.match(reference):
         return reference
     matches = [image.raw for image in client.images.list(name=reference, limit=_SHOWN + 1)]
     if not matches:
-        raise NotFound(404, f"no image has the ID or name {reference!r}")
+        return reference
     if len(matches) > 1:
         listed = "; ".join(f"{m.get('id')} ({m.get('status')}, owner {m.get('owner') or '-'})"
                            for m in matches[:_SHOWN])

@@ -71,8 +71,10 @@ def test_names_work_wherever_an_id_does_and_must_be_unique(node: Server, project
     message = ambiguous.stderr.decode()
     assert "2 images are named 'alpha'" in message
     assert str(images[0]["id"]) in message and str(images[1]["id"]) in message
-    missing = run(node.url, project, "image", "show", "gamma")
-    assert missing.returncode == 1 and "no image has the ID or name 'gamma'" in missing.stderr.decode()
+    missing = run(node.url, project, "image", "show", "gamma")  # no such name: the service is asked for that ID
+    assert missing.returncode == 1
+    assert missing.stderr.decode().startswith("glimpse: error: 404: ") and "gamma" in missing.stderr.decode()
+    assert "(request req-" in missing.stderr.decode()
 
 
 def test_an_error_is_one_line_with_the_request_id_once(node: Server, project: str, tmp_path: Path) -> None:

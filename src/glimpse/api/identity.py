@@ -6,7 +6,8 @@ calling the Images API. With ``auth_strategy`` ``noauth`` or ``tokens`` there is
 no identity service: a project is any id a caller names, so these routes
 answer a lookup with the project named in the request itself (id and name
 alike, in the ``default`` domain). Point ``identity_endpoint_override`` at
-``<node>/v3`` (see the README's ``clouds.yaml``). Nodes with ``keystone``
+``<node>/identity/v3`` (see the README's ``clouds.yaml``): under a prefix of its
+own, so that ``/v3`` keeps answering 300 like any unknown Images API version. Nodes with ``keystone``
 authentication do not serve them: Keystone does.
 """
 
@@ -24,31 +25,33 @@ from glimpse.errors import InvalidRequest, NotFound
 
 #: The identity API version these answers follow (what keystoneauth's discovery needs to see).
 VERSION = "v3.14"
+#: Where the identity routes live.
+PREFIX = "/identity/v3"
 DOMAIN = "default"
 
 
 def _project(request: Request, project_id: str) -> dict[str, Any]:
     return {"id": project_id, "name": project_id, "domain_id": DOMAIN, "enabled": True, "is_domain": False,
             "parent_id": DOMAIN, "description": "", "tags": [],
-            "links": {"self": f"{base_url(request)}/v3/projects/{project_id}"}}
+            "links": {"self": f"{base_url(request)}{PREFIX}/projects/{project_id}"}}
 
 
 async def version(request: Request) -> Response:
-    """``GET /v3``: the identity version document keystoneauth's discovery reads."""
+    """``GET /identity/v3``: the identity version document keystoneauth's discovery reads."""
     return JSONResponse({"version": {
         "id": VERSION, "status": "stable", "updated": "2020-04-07T00:00:00Z",
-        "links": [{"rel": "self", "href": f"{base_url(request)}/v3/"}],
+        "links": [{"rel": "self", "href": f"{base_url(request)}{PREFIX}/"}],
         "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]}})
 
 
 async def show_project(request: Request) -> Response:
-    """``GET /v3/projects/{project_id}``: the project of that id (every id names one here)."""
+    """``GET /identity/v3/projects/{project_id}``: the project of that id (every id names one here)."""
     context(request)  # authenticated like any other call
     return JSONResponse({"project": _project(request, request.path_params["project_id"])})
 
 
 async def list_projects(request: Request) -> Response:
-    """``GET /v3/projects[?name=]``: the project of that name; without a name, the caller's project."""
+    """``GET /identity/v3/projects[?name=]``: the project of that name; without a name, the caller's project."""
     ctx = context(request)
     name = request.query_params.get("name")
     if name is not None and not name.strip():
@@ -59,7 +62,7 @@ async def list_projects(request: Request) -> Response:
 
 
 async def show_domain(request: Request) -> Response:
-    """``GET /v3/domains/{domain_id}``: the one domain projects live in."""
+    """``GET /identity/v3/domains/{domain_id}``: the one domain projects live in."""
     context(request)
     domain_id = request.path_params["domain_id"]
     if domain_id not in (DOMAIN, "Default"):
@@ -68,8 +71,8 @@ async def show_domain(request: Request) -> Response:
 
 
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
-    ("/v3", {"GET": version}),
-    ("/v3/projects", {"GET": list_projects}),
-    ("/v3/projects/{project_id}", {"GET": show_project}),
-    ("/v3/domains/{domain_id}", {"GET": show_domain}),
+    (PREFIX, {"GET": version}),
+    (PREFIX + "/projects", {"GET": list_projects}),
+    (PREFIX + "/projects/{project_id}", {"GET": show_project}),
+    (PREFIX + "/domains/{domain_id}", {"GET": show_domain}),
 ]
