@@ -85,12 +85,11 @@ def test_the_compose_configuration_points_at_the_compose_services() -> None:
     services = compose()["services"]
     assert "@postgres:5432/" in config["database_url"]
     assert "@rabbitmq:5672/" in config["amqp_url"]
-    store = config["stores"][config["default_store"]]
-    assert store["endpoint_url"] == "http://minio:9000"
-    assert store["secret_key"] == services["minio"]["environment"]["MINIO_ROOT_PASSWORD"]
+    for store in (config["stores"][config["default_store"]], config["staging_store"]):
+        assert store["endpoint"] == "http://minio:9000"
+        assert store["secret_key"] == services["minio"]["environment"]["MINIO_ROOT_PASSWORD"]
     assert config["auth_strategy"] != "noauth"  # the nodes listen on the container network
-    settings = {k: v for k, v in config.items() if k not in ("stores", "default_store")}
-    Settings(**settings)  # every other key is a valid setting
+    Settings(**config)  # every key is a valid setting
 
 
 def test_the_proxy_sends_image_data_to_the_streaming_nodes() -> None:
