@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from glimpse.settings import Settings
+from glimpse.stores.loader import load_store
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = DEPLOY / "compose"
@@ -90,6 +91,8 @@ def test_the_compose_configuration_points_at_the_compose_services() -> None:
         assert store["secret_key"] == services["minio"]["environment"]["MINIO_ROOT_PASSWORD"]
     assert config["auth_strategy"] != "noauth"  # the nodes listen on the container network
     Settings(**config)  # every key is a valid setting
+    for store_id, options in (*config["stores"].items(), ("staging", config["staging_store"])):
+        load_store(store_id, options)  # the driver takes every option (it connects on first use)
 
 
 def test_the_proxy_sends_image_data_to_the_streaming_nodes() -> None:
