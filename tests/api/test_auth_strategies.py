@@ -65,4 +65,4 @@ def test_glimpse_api_refuses_an_unknown_strategy_in_one_line(tmp_path: Path) -> 
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: invalid settings: auth_strategy:") and "'ldap'" in lines[0]
+    assert lines[0].startswith("error: invalid settings: auth_strategy") and "'ldap'" in lines[0]

@@ -123,7 +123,7 @@ def test_unsafe_data_at_a_location_fails_the_format_gate(owner: Api, service: Ap
     url = placed(root, "archive", header.ljust(65536, b"\0") + b"/etc/shadow")
     image = owner.create(disk_format="qcow2")
     status, text = add(service, image["id"], {"url": url})
-    assert status == 415 and "backing file" in text
+    assert status == 400 and "backing file" in text
     assert owner.show(image["id"])["status"] == "queued"
 
 

@@ -16,9 +16,10 @@ from tests.conftest import Server, start_server
 
 @pytest.fixture(scope="module")
 def bounded(database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A node whose statements may run 1 s, allowing 1,000 tag filters."""
+    """A node whose statements may run 1 s, allowing 1,000 tag filters (and request lines long enough for them)."""
     srv = start_server(tmp_path_factory.mktemp(f"bounded-{backend}"), database_url=database_url,
-                       env={"GLIMPSE_DATABASE_STATEMENT_TIMEOUT": "1", "GLIMPSE_MAX_LIST_TAGS": "1000"})
+                       env={"GLIMPSE_DATABASE_STATEMENT_TIMEOUT": "1", "GLIMPSE_MAX_LIST_TAGS": "1000",
+                            "GLIMPSE_MAX_REQUEST_LINE": "65536"})
     yield srv
     srv.stop()
 

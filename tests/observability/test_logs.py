@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import free_port, start_server
+from tests.conftest import start_server
 
 KEYSTONE_PASSWORD = "Ks-Pa55word-" + uuid.uuid4().hex[:8]
 AMQP_PASSWORD = "Amqp-Pa55-" + uuid.uuid4().hex[:8]
@@ -37,15 +38,19 @@ def lines(log: Path) -> list[dict[str, Any]]:
 
 
 def test_a_token_workload_logs_json_access_lines_with_request_ids_and_no_secrets(tmp_path: Path, files: str) -> None:
+    # a listening socket stands in for the broker: a configured broker must be reachable for the node
+    # to be healthy, and its password must still never be logged
+    broker = socket.create_server(("127.0.0.1", 0))
     data_dir = tmp_path / "node"
     config = tmp_path / "glimpse.toml"
     config.write_text(f'''
 auth_strategy = "tokens"
 log_format = "json"
 keystone_password = "{KEYSTONE_PASSWORD}"
-amqp_url = "amqp://glimpse:{AMQP_PASSWORD}@127.0.0.1:{free_port()}/"
+amqp_url = "amqp://glimpse:{AMQP_PASSWORD}@127.0.0.1:{broker.getsockname()[1]}/"
 extensions = ["image-import"]
 web_download_allowed_ports = []
+web_download_allowed_networks = ["127.0.0.1/32"]
 ''')
     data_dir.mkdir()
     manage(data_dir, config, "db", "upgrade")
@@ -77,6 +82,7 @@ web_download_allowed_ports = []
         assert refused.status_code == 401
     finally:
         server.stop()
+        broker.close()
 
     text = server.log.read_text()
     for secret_text in (secret, KEYSTONE_PASSWORD, AMQP_PASSWORD, BOGUS_TOKEN):

@@ -68,7 +68,7 @@ def test_templates_that_do_not_compile_or_use_undeclared_variables_are_refused(
 
 def test_oversized_templates_are_refused(api: Api, image: dict[str, Any]) -> None:
     response = api.http.post("/v2/templates", json=template_body(
-        image["id"], user_data="#cloud-config\n" + "#" * (64 * 1024)))
+        image["id"], user_data="#cloud-config\n" + "#" * (61 * 1024)))
     assert response.status_code == 400 and "user_data" in response.json()["message"]
 
 

@@ -39,7 +39,8 @@ from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import SandboxedEnvironment
 
 #: Largest ``user_data`` template, in characters.
-MAX_TEMPLATE_SIZE = 64 * 1024
+#: Below the 65,535-byte cap on any string of a request body, so a too-long template hears this rule.
+MAX_TEMPLATE_SIZE = 60 * 1024
 #: Largest rendered output, in characters (Nova accepts 64 KiB of base64 user data).
 MAX_OUTPUT_SIZE = 48 * 1024
 #: Largest string or list any single operation may produce.
