@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -109,3 +113,40 @@ def test_a_503_on_a_keep_alive_connection_says_connection_close(node: Server, da
 def test_the_data_directory_holds_no_half_written_image_after_an_outage(node: Server) -> None:
     store = Path(node.data_dir) / "images"
     assert not [path for path in store.iterdir() if path.name.startswith(".incoming-")]
+
+
+@pytest.fixture(scope="module")
+def token_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _server_database("postgresql", tmp_path_factory.mktemp("outage-token-db"))
+
+
+def issue_token(database: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+    result = subprocess.run([sys.executable, "-m", "glimpse.cli.manage", "--database-url", database, "token", "create",
+                             "--project", "outage", "--user", "u"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    token: str = json.loads(result.stdout)["token"]
+    return token
+
+
+def test_authenticating_a_token_while_the_database_is_away_is_503_not_401_or_500(
+        token_database: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    server = start_server(tmp_path_factory.mktemp("outage-token-node"), database_url=token_database, workers=1,
+                          env={"GLIMPSE_AUTH_STRATEGY": "tokens"})
+    try:
+        token = issue_token(token_database)  # never seen by the node: checking it needs the database
+        set_connections(token_database, allowed=False)
+        try:
+            response = httpx.get(f"{server.url}/v2/images", headers={"X-Auth-Token": token}, timeout=30)
+            assert response.status_code == 503, response.text
+            assert response.headers["retry-after"].isdigit()
+            assert "5432" not in response.text and "psycopg" not in response.text
+        finally:
+            set_connections(token_database, allowed=True)
+        deadline = time.monotonic() + 20
+        while (answer := httpx.get(f"{server.url}/v2/images", headers={"X-Auth-Token": token}, timeout=30)
+               ).status_code != 200:
+            assert time.monotonic() < deadline, answer.text
+            time.sleep(0.2)
+    finally:
+        server.stop()

@@ -8,7 +8,7 @@ from starlette.types import Scope
 
 from glimpse.api.errors import error_response, status_for
 from glimpse.auth import Authenticator
-from glimpse.errors import IdentityUnavailable, InvalidRequest, Unauthenticated
+from glimpse.errors import IdentityUnavailable, InvalidRequest, Unauthenticated, Unavailable
 
 PUBLIC_PATHS = frozenset({"/", "/versions", "/healthcheck", "/openapi.json"})
 
@@ -23,8 +23,10 @@ async def authenticate(authenticator: Authenticator, scope: Scope, headers: Head
     state = scope.setdefault("state", {})
     try:
         state["context"] = await authenticator.authenticate(headers, state["request_id"])
-    except (Unauthenticated, IdentityUnavailable, InvalidRequest) as exc:
-        extra = {"WWW-Authenticate": exc.challenge} if isinstance(exc, Unauthenticated) else None
+    except (Unauthenticated, IdentityUnavailable, InvalidRequest, Unavailable) as exc:
+        # Unavailable: the tokens strategy looks tokens up in the database, which may be down (503)
+        extra = ({"WWW-Authenticate": exc.challenge} if isinstance(exc, Unauthenticated)
+                 else {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None)
         return error_response(headers.get("accept"), status_for(exc), exc.message, headers=extra,
                               request_id=state.get("request_id"))
     return None
