@@ -165,8 +165,9 @@ class Settings(BaseSettings):
 
     # -- extensions and AMQP
     extensions: list[str] = Field(
-        default_factory=lambda: ["templates"],
-        description="aliases of the extensions enabled on this node (built-in or installed); templates by default",
+        default_factory=lambda: ["image-import", "templates"],
+        description="aliases of the extensions enabled on this node (built-in or installed); image-import and "
+                    "templates by default",
     )
     amqp_url: str | None = Field(
         default=None, description="RabbitMQ URL (amqp://user:password@host:5672/vhost) for notifications and RPC"
