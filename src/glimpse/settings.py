@@ -187,8 +187,9 @@ class Settings(BaseSettings):
 
     # -- image import (the image-import extension)
     import_methods: list[str] = Field(
-        default_factory=lambda: ["glance-direct", "web-download"],
-        description="import methods offered when the image-import extension is enabled",
+        default_factory=lambda: ["glance-direct", "web-download", "copy-image"],
+        description="import methods offered when the image-import extension is enabled (copy-image only where more "
+                    "than one store takes data)",
     )
     import_plugins: list[str] = Field(
         default_factory=list, description="steps every import's data goes through: image-decompression, "
@@ -309,9 +310,10 @@ class Settings(BaseSettings):
     @field_validator("import_methods")
     @classmethod
     def _known_import_methods(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - {"glance-direct", "web-download"})
+        unknown = sorted(set(value) - {"glance-direct", "web-download", "copy-image"})
         if unknown:
-            raise ValueError(f"unknown import method(s) {', '.join(unknown)}; use glance-direct, web-download")
+            raise ValueError(f"unknown import method(s) {', '.join(unknown)}; use glance-direct, web-download, "
+                             "copy-image")
         return value
 
     @field_validator("import_plugins")

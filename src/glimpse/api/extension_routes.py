@@ -25,10 +25,11 @@ from glimpse.api.requests import json_object as json_object
 from glimpse.api.requests import services as services
 from glimpse.api.routing import resource as resource
 from glimpse.api.streaming import RequestChunks as RequestChunks
+from glimpse.api.upload_slots import upload_slots as upload_slots
 from glimpse.api.v2.image_data import data_request as data_request
 from glimpse.api.v2.image_data import redirected as redirected
 from glimpse.api.v2.routes import IMAGE as IMAGE
 from glimpse.api.v2.routes import role_routes as role_routes
 
 __all__ = ["IMAGE", "RequestChunks", "context", "data_request", "expect_no_body", "json_object", "redirected",
-           "resource", "role_routes", "services"]
+           "resource", "role_routes", "services", "upload_slots"]

@@ -6,9 +6,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glimpse.api.extension_routes import RequestChunks, context, data_request, redirected
+from glimpse.api.extension_routes import RequestChunks, context, data_request, redirected, upload_slots
 from glimpse.api.extension_routes import services as services_of
-from glimpse.api.upload_slots import upload_slots
 
 
 async def stage(request: Request) -> Response:

@@ -3,7 +3,8 @@
 Offers the import methods named in the ``import_methods`` setting to
 ``POST /v2/images/{id}/import``: ``glance-direct`` (import staged data; adds
 ``PUT /v2/images/{id}/stage``, a data route served by streaming nodes) and
-``web-download`` (import from a URL the operator's rules allow). Runs every
+``web-download`` (import from a URL the operator's rules allow) and ``copy-image`` (copy an active
+image into more stores, offered where more than one store takes data). Runs every
 import's data through the import plugins named in ``import_plugins``:
 ``image-decompression``, then ``image-conversion``.
 ``/v2/info/import`` and the ``OpenStack-image-import-methods`` header of image
@@ -22,9 +23,9 @@ from glimpse.imports.conversion import NAME as CONVERSION
 from glimpse.imports.conversion import Conversion
 from glimpse.imports.decompression import NAME as DECOMPRESSION
 from glimpse.imports.decompression import Decompression
-from glimpse.imports.methods import GlanceDirect, WebDownload
+from glimpse.imports.methods import CopyImage, GlanceDirect, WebDownload
 from glimpse.imports.web_download import UrlRules
-from glimpse.services.imports import GLANCE_DIRECT, WEB_DOWNLOAD, ImportMethod, ImportPlugin
+from glimpse.services.imports import COPY_IMAGE, GLANCE_DIRECT, WEB_DOWNLOAD, ImportMethod, ImportPlugin
 from glimpse.services.stores import STAGING_STORE, open_staging_store
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ def register_import_methods(services: Services) -> Sequence[ImportMethod]:
             max_redirects=settings.web_download_max_redirects,
             connect_timeout=settings.web_download_connect_timeout,
             read_timeout=settings.web_download_read_timeout)))
+    if COPY_IMAGE in settings.import_methods:
+        methods.append(CopyImage())
     return methods
 
 
