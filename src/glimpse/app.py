@@ -109,6 +109,9 @@ def upload_sweeper(services: Services) -> Callable[[], Awaitable[None]]:
             await anyio.sleep(lease.total_seconds() / 3 * random.uniform(0.8, 1.2))
             await anyio.to_thread.run_sync(functools.partial(services.maintenance.release_abandoned_uploads,
                                                              lease=lease))
+            await anyio.to_thread.run_sync(functools.partial(
+                services.maintenance.sweep_imports, lease=dt.timedelta(seconds=services.settings.import_lease_seconds),
+                staging_ttl=dt.timedelta(seconds=services.settings.staging_time_to_live)))
 
     return sweep_abandoned_uploads
 

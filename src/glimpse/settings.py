@@ -281,6 +281,14 @@ class Settings(BaseSettings):
         default=15.0, ge=1, description="an upload whose worker has not renewed its lease for this long is "
                                         "abandoned: its image returns to queued (checked on every node)"
     )
+    import_lease_seconds: float = Field(
+        default=120.0, ge=1, description="an import task with no sign of life for this long is failed (its node "
+                                         "died): its image returns to queued, or stays active for copy-image"
+    )
+    staging_time_to_live: float = Field(
+        default=86400.0, gt=0, description="seconds staged data waits for its import; then it is removed and its "
+                                           "image returns to queued"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -13,9 +13,9 @@ from glimpse.errors import ImageNotFound
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
 from glimpse.services.image_data import back_to_queued
-from glimpse.services.imports import ImportService
+from glimpse.services.imports import TASK_PROPERTY, ImportService
 from glimpse.services.ingest import IngestPipeline
-from glimpse.services.stores import StoreSet
+from glimpse.services.stores import STAGING_STORE, StoreSet
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,36 @@ class MaintenanceService:
                 log.warning("image %s returned to queued: the process uploading it stopped", expired.image_id)
                 reset += 1
         return reset
+
+    def sweep_imports(self, *, lease: dt.timedelta, staging_ttl: dt.timedelta) -> tuple[int, int]:
+        """Fail import tasks silent for ``lease`` (their node died) and remove staged data older than
+        ``staging_ttl`` (its image returns to ``queued``); ``(tasks failed, stages removed)``.
+
+        Safe on every node at once: a task is failed and an image reverted by
+        compare-and-swap, and a staging record is claimed (deleted) before its data is.
+        """
+        failed = self._imports.fail_stale(older_than=lease)
+        swept = 0
+        for staged in self._images.staged_before(STAGING_STORE, utcnow() - staging_ttl):
+            image = self._images.get(staged.image_id)
+            if image is not None and image.properties.get(TASK_PROPERTY):
+                continue  # being imported right now
+            if not self._images.claim_staged(staged.location_id):
+                continue  # another node took it, or the import did
+            try:
+                self._stores.get(STAGING_STORE).delete(staged.key)
+            except Exception:
+                log.warning("could not remove staged data of image %s", staged.image_id, exc_info=True)
+            try:
+                self._access.change(staged.image_id, back_to_queued, events=lambda before, after: [
+                    image_event("image.upload", None, after, error="staged data expired before it was imported"),
+                    image_event("image.update", None, after)])
+            except ImageNotFound:
+                pass
+            log.warning("image %s: staged data waited more than %s for its import; removed", staged.image_id,
+                        staging_ttl)
+            swept += 1
+        return failed, swept
 
     def purge(self, *, older_than: dt.timedelta) -> list[str]:
         """Forget images deleted more than ``older_than`` ago, and expired tasks, for good."""
