@@ -281,6 +281,15 @@ class Settings(BaseSettings):
         default=15.0, ge=1, description="an upload whose worker has not renewed its lease for this long is "
                                         "abandoned: its image returns to queued (checked on every node)"
     )
+    delayed_delete: bool = Field(
+        default=False, description="deleting an image with data moves it to pending_delete and keeps its data until "
+                                   "the scrubber removes it (after scrub_time); an operator can restore it until then"
+    )
+    scrub_time: float = Field(default=0.0, ge=0, description="seconds a pending_delete image's data is kept")
+    scrub_interval: float = Field(
+        default=300.0, ge=0, description="seconds between the scrubber's runs in each API process (0: only "
+                                         "glimpse-manage scrub); each image is claimed in the database, so once"
+    )
     import_lease_seconds: float = Field(
         default=120.0, ge=1, description="an import task with no sign of life for this long is failed (its node "
                                          "died): its image returns to queued, or stays active for copy-image"

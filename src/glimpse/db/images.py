@@ -284,6 +284,14 @@ class ImageRepository:
             conn.execute(image_locations.update().where(image_locations.c.id == location_id)
                          .values(status=status, updated_at=utcnow()))
 
+    def pending_delete_before(self, before: dt.datetime) -> list[str]:
+        """Ids of ``pending_delete`` images deleted (last changed) before ``before``."""
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(images.c.id).where(
+                images.c.status == ImageStatus.PENDING_DELETE.value, images.c.deleted.is_(False),
+                images.c.updated_at < before)).all()
+        return [str(row.id) for row in rows]
+
     def claim_staged(self, location_id: int) -> bool:
         """Forget one staging record if it is still there; ``True`` for the one caller that did."""
         with self._db.write() as conn:

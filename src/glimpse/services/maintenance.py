@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
 from glimpse.clock import utcnow
 from glimpse.db.images import ImageRepository
 from glimpse.db.tasks import TaskRepository
-from glimpse.domain.images import ImageStatus
-from glimpse.errors import ImageNotFound
+from glimpse.domain.images import Image, ImageStatus, transition
+from glimpse.errors import ImageGone, ImageNotFound
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
 from glimpse.services.image_data import back_to_queued
@@ -101,6 +102,29 @@ class MaintenanceService:
                 log.warning("image %s returned to queued: the process uploading it stopped", expired.image_id)
                 reset += 1
         return reset
+
+    def scrub(self, *, older_than: dt.timedelta) -> int:
+        """Remove the data of ``pending_delete`` images deleted more than ``older_than`` ago; how many images.
+
+        Each image is claimed by its ``pending_delete -> deleted`` change, a
+        compare-and-swap in the database: of several scrubbers (nodes, or
+        ``glimpse-manage scrub``) exactly one removes an image's data.
+        """
+        scrubbed = 0
+        for image_id in self._images.pending_delete_before(utcnow() - older_than):
+
+            def deleted(current: Image) -> Image:
+                if current.status is not ImageStatus.PENDING_DELETE:
+                    raise ImageGone(f"Image {current.id} is no longer pending delete.")
+                return dataclasses.replace(transition(current, ImageStatus.DELETED), locations=())
+
+            try:
+                self._access.change(image_id, deleted)
+            except (ImageNotFound, ImageGone):
+                continue  # restored, or another scrubber took it
+            self._stores.purge(self._images, image_id)
+            scrubbed += 1
+        return scrubbed
 
     def sweep_imports(self, *, lease: dt.timedelta, staging_ttl: dt.timedelta) -> tuple[int, int]:
         """Fail import tasks silent for ``lease`` (their node died) and remove staged data older than
