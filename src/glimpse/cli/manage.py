@@ -121,6 +121,8 @@ def parser() -> argparse.ArgumentParser:
     scrub = commands.add_parser("scrub", help="remove the data of pending_delete images (delayed_delete)")
     scrub.add_argument("--older-than", type=float, default=None,
                        help="only images deleted at least this many seconds ago (default: the scrub_time setting)")
+    orphans = commands.add_parser("orphans", help="list store objects no image refers to")
+    orphans.add_argument("--delete", action="store_true", help="remove them too")
     image = commands.add_parser("image", help="images").add_subparsers(dest="action", required=True, metavar="ACTION")
     restore = image.add_parser("restore", help="bring a pending_delete image back to active")
     restore.add_argument("image_id")
@@ -157,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f"error: {exc}")
     try:
         handlers = {"token": _token, "quota": _quota, "cleanup": _cleanup, "purge": _purge, "metadefs": _metadefs,
-                    "template": _template, "scrub": _scrub, "image": _image}
+                    "template": _template, "scrub": _scrub, "image": _image,
+                    "orphans": _orphans}
         handlers[args.command](args, services)
     except GlimpseError as exc:
         sys.exit(f"error: {exc.message}")
@@ -291,6 +294,11 @@ def _scrub(args: argparse.Namespace, services: Services) -> None:
     older_than = args.older_than if args.older_than is not None else services.settings.scrub_time
     print(f"removed the data of {services.maintenance.scrub(older_than=dt.timedelta(seconds=older_than))} "
           "pending_delete image(s)")
+
+
+def _orphans(args: argparse.Namespace, services: Services) -> None:
+    lines = services.maintenance.orphans(delete=args.delete)
+    print("\n".join(lines) if lines else "no orphans")
 
 
 def _image(args: argparse.Namespace, services: Services) -> None:

@@ -292,6 +292,12 @@ class ImageRepository:
                 images.c.updated_at < before)).all()
         return [str(row.id) for row in rows]
 
+    def referenced_keys(self, store: str) -> set[str]:
+        """Keys of ``store`` some location record names, whatever its status (nothing recorded is an orphan)."""
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(image_locations.c.key).where(image_locations.c.store == store)).all()
+        return {str(row.key) for row in rows}
+
     def claim_staged(self, location_id: int) -> bool:
         """Forget one staging record if it is still there; ``True`` for the one caller that did."""
         with self._db.write() as conn:

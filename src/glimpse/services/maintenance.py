@@ -126,6 +126,28 @@ class MaintenanceService:
             scrubbed += 1
         return scrubbed
 
+    def orphans(self, *, delete: bool = False) -> list[str]:
+        """Objects in the stores that no image record refers to, one line each (removed with ``delete``).
+
+        A store whose driver cannot list its objects (no ``list_keys``) is
+        skipped with a line saying so; read-only stores are listed, never changed.
+        """
+        lines: list[str] = []
+        for store_id, store in self._stores.stores.items():
+            list_keys = getattr(store, "list_keys", None)
+            if list_keys is None:
+                lines.append(f"store {store_id}: skipped, its driver cannot list its objects")
+                continue
+            keys = list(list_keys())
+            referenced = self._images.referenced_keys(store_id)  # read after listing: a new upload is never an orphan
+            for key in sorted(k for k in keys if k not in referenced):
+                if delete and store_id not in self._stores.read_only:
+                    self._stores.get(store_id).delete(key)
+                    lines.append(f"store {store_id}: removed orphan {key}")
+                else:
+                    lines.append(f"store {store_id}: orphan {key}")
+        return lines
+
     def sweep_imports(self, *, lease: dt.timedelta, staging_ttl: dt.timedelta) -> tuple[int, int]:
         """Fail import tasks silent for ``lease`` (their node died) and remove staged data older than
         ``staging_ttl`` (its image returns to ``queued``); ``(tasks failed, stages removed)``.
