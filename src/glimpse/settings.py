@@ -231,6 +231,10 @@ class Settings(BaseSettings):
     web_download_disallowed_networks: list[str] = Field(
         default_factory=list, description="networks (CIDR) web-download must never fetch from"
     )
+    glance_download_endpoints: dict[str, str] = Field(
+        default_factory=dict, description="glance-download: region name -> images endpoint URL of that region "
+                                          "(fetched under the web_download_* URL rules)"
+    )
     web_download_max_redirects: int = Field(default=5, ge=0, description="redirects web-download follows")
     web_download_connect_timeout: float = Field(default=10.0, gt=0, description="seconds to connect")
     web_download_read_timeout: float = Field(default=60.0, gt=0, description="seconds to wait for each read")
@@ -327,10 +331,10 @@ class Settings(BaseSettings):
     @field_validator("import_methods")
     @classmethod
     def _known_import_methods(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - {"glance-direct", "web-download", "copy-image"})
+        unknown = sorted(set(value) - {"glance-direct", "web-download", "copy-image", "glance-download"})
         if unknown:
             raise ValueError(f"unknown import method(s) {', '.join(unknown)}; use glance-direct, web-download, "
-                             "copy-image")
+                             "copy-image, glance-download")
         return value
 
     @field_validator("import_plugins")

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 GLANCE_DIRECT = "glance-direct"
 WEB_DOWNLOAD = "web-download"
 COPY_IMAGE = "copy-image"
+GLANCE_DOWNLOAD = "glance-download"
 TASK_PROPERTY = "os_glance_import_task"
 IMPORTING_PROPERTY = "os_glance_importing_to_stores"
 FAILED_PROPERTY = "os_glance_failed_import"
@@ -69,12 +70,19 @@ class ImportRequest:
     stores: tuple[str, ...] | None = None
     all_stores: bool = False
     all_stores_must_succeed: bool = True
+    #: glance-download: where the image comes from
+    glance_region: str | None = None
+    glance_image_id: str | None = None
+    glance_service_interface: str = "public"
 
     def as_input(self) -> dict[str, Any]:
         """The task ``input`` recorded for this request."""
         body: dict[str, Any] = {"import_req": {"method": {"name": self.method}}}
         if self.uri:
             body["import_req"]["method"]["uri"] = self.uri
+        if self.glance_image_id:
+            body["import_req"]["method"].update(glance_region=self.glance_region, glance_image_id=self.glance_image_id,
+                                                glance_service_interface=self.glance_service_interface)
         if self.stores is not None:
             body["import_req"]["stores"] = list(self.stores)
         if self.all_stores:
@@ -101,7 +109,16 @@ def parse_import_request(body: Mapping[str, Any]) -> ImportRequest:
     uri = method.get("uri")
     if method["name"] == WEB_DOWNLOAD and (not isinstance(uri, str) or not uri):
         raise InvalidRequest("The web-download method needs the 'uri' to import from.")
+    remote = {name: method.get(name) for name in ("glance_region", "glance_image_id", "glance_service_interface")}
+    if method["name"] == GLANCE_DOWNLOAD and not all(
+            isinstance(remote[name], str) and remote[name] for name in ("glance_region", "glance_image_id")):
+        raise InvalidRequest("The glance-download method needs 'glance_region' and 'glance_image_id' (strings).")
+    if remote["glance_service_interface"] is not None and remote["glance_service_interface"] not in (
+            "public", "internal", "admin"):
+        raise InvalidRequest("'glance_service_interface' must be public, internal or admin.")
     return ImportRequest(method=method["name"], uri=uri if isinstance(uri, str) else None,
+                         glance_region=remote["glance_region"], glance_image_id=remote["glance_image_id"],
+                         glance_service_interface=remote["glance_service_interface"] or "public",
                          stores=tuple(stores) if stores is not None else None,
                          all_stores=bool(body.get("all_stores", False)),
                          all_stores_must_succeed=bool(body.get("all_stores_must_succeed", True)))
