@@ -64,3 +64,22 @@ def test_staged_data_that_is_never_imported_expires(tmp_path: Path) -> None:
         assert refused.status_code == 409 and "uploading" in refused.json()["message"]
     finally:
         server.stop()
+
+
+def test_an_import_waiting_for_a_free_thread_keeps_its_lease(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "node", env={**FAST_SWEEP, "GLIMPSE_IMPORT_THREADS": "1"})
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        with serve_files() as base:
+            first, second = (api.create(disk_format="raw", container_format="bare") for _ in range(2))
+            for image in (first, second):
+                assert api.http.post(f"/v2/images/{image['id']}/import", json={
+                    "method": {"name": "web-download", "uri": f"{base}/slow"}}).status_code == 202
+            time.sleep(5)  # more than twice import_lease_seconds
+            waiting = api.http.get(f"/v2/images/{second['id']}/tasks").json()["tasks"][0]
+            assert waiting["status"] == "pending", waiting
+            assert api.show(second["id"])["status"] == "importing"
+            running = api.http.get(f"/v2/images/{first['id']}/tasks").json()["tasks"][0]
+            assert running["status"] == "processing", running
+    finally:
+        server.stop()

@@ -185,6 +185,8 @@ class ImportService:
         self._plugins: tuple[ImportPlugin, ...] = ()
         self._executor: ThreadPoolExecutor | None = None
         self._copies = ImageCopies(access, stores, ingest)
+        #: ids of the tasks this process runs or has queued: their leases are renewed by :meth:`renew`
+        self._held: set[str] = set()
 
     def enable(self, methods: Iterable[ImportMethod], plugins: Iterable[ImportPlugin] = ()) -> None:
         """Offer these import methods, and run every import's data through ``plugins`` in order
@@ -299,7 +301,7 @@ class ImportService:
             self._tasks.transition(task, TaskStatus.FAILURE, message=str(getattr(exc, "message", exc)),
                                    expires_at=utcnow() + self._task_lifetime)
             raise
-        self._pool().submit(contextvars.copy_context().run, self._run, ctx, task, method, request, stores)
+        self._submit(task, self._run, ctx, task, method, request, stores)
         return task
 
     def _start_copy(self, ctx: RequestContext, image: Image, request: ImportRequest, *, task_type: str,
@@ -333,7 +335,7 @@ class ImportService:
             self._tasks.transition(task, TaskStatus.FAILURE, message=str(getattr(exc, "message", exc)),
                                    expires_at=utcnow() + self._task_lifetime)
             raise
-        self._pool().submit(contextvars.copy_context().run, self._run_copy, ctx, task, request, stores)
+        self._submit(task, self._run_copy, ctx, task, request, stores)
         return task
 
     def _run_copy(self, ctx: RequestContext, task: Task, request: ImportRequest, stores: list[str]) -> None:
@@ -390,6 +392,27 @@ class ImportService:
         for store_id in request.stores:
             self._stores.writable(store_id)
         return list(dict.fromkeys(request.stores))
+
+    def _submit(self, task: Task, body: Callable[..., None], *args: Any) -> None:
+        """Run ``body(*args)`` in the pool, holding the task's lease until it ends."""
+        self._held.add(task.id)
+
+        def held() -> None:
+            try:
+                body(*args)
+            finally:
+                self._held.discard(task.id)
+
+        self._pool().submit(contextvars.copy_context().run, held)
+
+    def renew(self) -> int:
+        """Renew the lease (``updated_at``) of every task this process runs or has queued; how many.
+
+        Called by every process's sweep, so a task waiting for a free import
+        thread is not taken for one whose node died."""
+        for task_id in list(self._held):
+            self._tasks.touch(task_id)
+        return len(self._held)
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:

@@ -155,6 +155,7 @@ class MaintenanceService:
         Safe on every node at once: a task is failed and an image reverted by
         compare-and-swap, and a staging record is claimed (deleted) before its data is.
         """
+        self._imports.renew()
         failed = self._imports.fail_stale(older_than=lease)
         swept = 0
         for staged in self._images.staged_before(STAGING_STORE, utcnow() - staging_ttl):
