@@ -115,9 +115,23 @@ def image_upload(client: Client, args: argparse.Namespace) -> int:
 
 
 def image_import(client: Client, args: argparse.Namespace) -> int:
+    """Start an import (staging ``--file`` first for glance-direct); with ``--wait`` follow its task."""
+    if args.file is not None:
+        if args.method != "glance-direct":
+            raise ConfigurationError("--file stages data, which only the glance-direct method imports")
+        with _progress(args, "stage") as progress:
+            client.images.stage(args.image, _source(args), size=args.size, progress=progress)
+    known = [t.id for t in client.images.tasks(args.image)] if args.wait else []
     client.images.import_image(args.image, args.method, uri=args.uri, stores=args.store or None,
-                               all_stores=args.all_stores or None)
-    return 0
+                               all_stores=args.all_stores or None,
+                               all_stores_must_succeed=False if args.allow_failures else None)
+    if not args.wait:
+        return 0
+    task = client.images.wait_for_task(args.image, known=known, timeout=args.timeout)
+    if task.status != "success":
+        print(f"import of image {args.image} failed: {task.message}", file=sys.stderr)
+        return 1
+    return _out(args, client.images.get(args.image).raw)
 
 
 def image_download(client: Client, args: argparse.Namespace) -> int:

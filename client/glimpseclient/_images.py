@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from glimpseclient._downloads import ImageDownload
 from glimpseclient._models import IMAGE_BASE_KEYS, Image, Task
@@ -91,6 +92,23 @@ class ImagesAPI:
         """Tasks that worked on this image (``GET /v2/images/{id}/tasks``, API 2.12)."""
         body = self._session.json("GET", path("v2", "images", image_id, "tasks"))
         return [Task.from_dict(t) for t in body.get("tasks", [])]
+
+    def wait_for_task(self, image_id: str, *, known: Iterable[str] = (), timeout: float = 3600.0,
+                      interval: float = 0.5) -> Task:
+        """Follow the image's newest task not in ``known`` (ids seen before an import) until it finishes.
+
+        Raises :class:`TimeoutError` if none appears or it does not finish within ``timeout`` seconds.
+        """
+        seen = set(known)
+        deadline = time.monotonic() + timeout
+        while True:
+            fresh = [t for t in self.tasks(image_id) if t.id not in seen]
+            newest = max(fresh, key=lambda t: str(t.created_at or "")) if fresh else None
+            if newest is not None and newest.status in ("success", "failure"):
+                return newest
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the import of image {image_id} did not finish within {timeout:.0f} s")
+            time.sleep(interval)
 
     # -- data --------------------------------------------------------------------------------
 

@@ -94,6 +94,12 @@ def _image_commands(image: argparse.ArgumentParser) -> None:
     p.add_argument("--uri", help="source URI for web-download")
     p.add_argument("--store", action="append", help="target store (repeatable)")
     p.add_argument("--all-stores", action="store_true", help="import into every store")
+    p.add_argument("--allow-failures", action="store_true",
+                   help="keep the stores that succeeded when others fail (all_stores_must_succeed false)")
+    p.add_argument("--file", help="stage this file ('-' for stdin) first, with progress (glance-direct)")
+    p.add_argument("--size", type=int, help="size of the staged data, if --file cannot tell")
+    p.add_argument("--wait", action="store_true", help="follow the import task; exit 1 if it fails")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 3600)")
     p = _command(images, "download", "image_download",
                  "Download image data, resuming after breaks and verifying it against os_hash_value.")
     p.add_argument("image", help="image ID or name")

@@ -47,6 +47,8 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     """
     services = services or open_services(settings, migrate=migrate)
     background = [*services.extensions.background_tasks(services), upload_sweeper(services)]
+    if services.settings.delayed_delete and services.settings.scrub_interval > 0:
+        background.append(scrubber(services))
     authenticator = build_authenticator(settings, services)
 
     @contextlib.asynccontextmanager
@@ -109,8 +111,24 @@ def upload_sweeper(services: Services) -> Callable[[], Awaitable[None]]:
             await anyio.sleep(lease.total_seconds() / 3 * random.uniform(0.8, 1.2))
             await anyio.to_thread.run_sync(functools.partial(services.maintenance.release_abandoned_uploads,
                                                              lease=lease))
+            await anyio.to_thread.run_sync(functools.partial(
+                services.maintenance.sweep_imports, lease=dt.timedelta(seconds=services.settings.import_lease_seconds),
+                staging_ttl=dt.timedelta(seconds=services.settings.staging_time_to_live)))
 
     return sweep_abandoned_uploads
+
+
+def scrubber(services: Services) -> Callable[[], Awaitable[None]]:
+    """The background task removing the data of ``pending_delete`` images after ``scrub_time``."""
+    settings = services.settings
+
+    async def scrub_pending_deletes() -> None:
+        while True:
+            await anyio.sleep(settings.scrub_interval * random.uniform(0.8, 1.2))
+            await anyio.to_thread.run_sync(functools.partial(
+                services.maintenance.scrub, older_than=dt.timedelta(seconds=settings.scrub_time)))
+
+    return scrub_pending_deletes
 
 
 async def _supervised(task: Callable[[], Awaitable[None]]) -> None:

@@ -165,8 +165,9 @@ class Settings(BaseSettings):
 
     # -- extensions and AMQP
     extensions: list[str] = Field(
-        default_factory=lambda: ["templates"],
-        description="aliases of the extensions enabled on this node (built-in or installed); templates by default",
+        default_factory=lambda: ["image-import", "templates"],
+        description="aliases of the extensions enabled on this node (built-in or installed); image-import and "
+                    "templates by default",
     )
     amqp_url: str | None = Field(
         default=None, description="RabbitMQ URL (amqp://user:password@host:5672/vhost) for notifications and RPC"
@@ -186,8 +187,9 @@ class Settings(BaseSettings):
 
     # -- image import (the image-import extension)
     import_methods: list[str] = Field(
-        default_factory=lambda: ["glance-direct", "web-download"],
-        description="import methods offered when the image-import extension is enabled",
+        default_factory=lambda: ["glance-direct", "web-download", "copy-image"],
+        description="import methods offered when the image-import extension is enabled (copy-image only where more "
+                    "than one store takes data)",
     )
     import_plugins: list[str] = Field(
         default_factory=list, description="steps every import's data goes through: image-decompression, "
@@ -228,6 +230,10 @@ class Settings(BaseSettings):
     )
     web_download_disallowed_networks: list[str] = Field(
         default_factory=list, description="networks (CIDR) web-download must never fetch from"
+    )
+    glance_download_endpoints: dict[str, str] = Field(
+        default_factory=dict, description="glance-download: region name -> images endpoint URL of that region "
+                                          "(fetched under the web_download_* URL rules)"
     )
     web_download_max_redirects: int = Field(default=5, ge=0, description="redirects web-download follows")
     web_download_connect_timeout: float = Field(default=10.0, gt=0, description="seconds to connect")
@@ -279,6 +285,23 @@ class Settings(BaseSettings):
         default=15.0, ge=1, description="an upload whose worker has not renewed its lease for this long is "
                                         "abandoned: its image returns to queued (checked on every node)"
     )
+    delayed_delete: bool = Field(
+        default=False, description="deleting an image with data moves it to pending_delete and keeps its data until "
+                                   "the scrubber removes it (after scrub_time); an operator can restore it until then"
+    )
+    scrub_time: float = Field(default=0.0, ge=0, description="seconds a pending_delete image's data is kept")
+    scrub_interval: float = Field(
+        default=300.0, ge=0, description="seconds between the scrubber's runs in each API process (0: only "
+                                         "glimpse-manage scrub); each image is claimed in the database, so once"
+    )
+    import_lease_seconds: float = Field(
+        default=120.0, ge=1, description="an import task with no sign of life for this long is failed (its node "
+                                         "died): its image returns to queued, or stays active for copy-image"
+    )
+    staging_time_to_live: float = Field(
+        default=86400.0, gt=0, description="seconds staged data waits for its import; then it is removed and its "
+                                           "image returns to queued"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -308,9 +331,10 @@ class Settings(BaseSettings):
     @field_validator("import_methods")
     @classmethod
     def _known_import_methods(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - {"glance-direct", "web-download"})
+        unknown = sorted(set(value) - {"glance-direct", "web-download", "copy-image", "glance-download"})
         if unknown:
-            raise ValueError(f"unknown import method(s) {', '.join(unknown)}; use glance-direct, web-download")
+            raise ValueError(f"unknown import method(s) {', '.join(unknown)}; use glance-direct, web-download, "
+                             "copy-image, glance-download")
         return value
 
     @field_validator("import_plugins")

@@ -26,7 +26,7 @@ def test_create_answers_201_with_defaults_and_location(api: Api, project: str) -
     assert image["schema"] == "/v2/schemas/image"
     assert image["created_at"].endswith("Z") and len(image["created_at"]) == 20
     assert "direct_url" not in image and "locations" not in image and "stores" not in image
-    assert "OpenStack-image-import-methods" not in response.headers
+    assert response.headers["OpenStack-image-import-methods"] == "glance-direct,web-download"
 
 
 def test_create_keeps_all_given_attributes(api: Api) -> None:

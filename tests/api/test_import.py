@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -262,14 +263,29 @@ def test_openstacksdk_use_import(node: Server, tmp_path) -> None:  # type: ignor
     assert sdk.image.download_image(sdk.image.get_image(image.id)).content == path.read_bytes()
 
 
-def test_without_the_extension_there_is_no_import(server: Server) -> None:
+def test_import_is_on_by_default_with_glance_direct_and_web_download(server: Server) -> None:
     api = Api(server.url, uuid.uuid4().hex)
-    image = api.create()
-    assert api.http.get("/v2/info/import").json()["import-methods"]["value"] == []
-    assert stage(api, image["id"], b"x").status_code == 404
-    refused = start(api, image["id"], {"method": {"name": "glance-direct"}})
-    assert refused.status_code == 400 and "not enabled" in refused.json()["message"]
-    assert "openstack-image-import-methods" not in api.http.post("/v2/images", json={}).headers
+    assert api.http.get("/v2/info/import").json()["import-methods"]["value"] == ["glance-direct", "web-download"]
+    created = api.http.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"})
+    assert created.headers["openstack-image-import-methods"] == "glance-direct,web-download"
+    assert stage(api, created.json()["id"], b"staged by default").status_code == 204
+    assert start(api, created.json()["id"], {"method": {"name": "glance-direct"}}).status_code == 202
+    assert wait_for(api, created.json()["id"], "active")["size"] == len(b"staged by default")
+
+
+def test_without_the_extension_there_is_no_import(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "no-import", env={"GLIMPSE_EXTENSIONS": '["templates"]'})
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        image = api.create()
+        assert api.http.get("/v2/info/import").json()["import-methods"]["value"] == []
+        assert stage(api, image["id"], b"x").status_code == 404
+        refused = start(api, image["id"], {"method": {"name": "glance-direct"}})
+        assert refused.status_code == 400 and "not enabled" in refused.json()["message"]
+        assert "enabled: none" in refused.json()["message"]
+        assert "openstack-image-import-methods" not in api.http.post("/v2/images", json={}).headers
+    finally:
+        server.stop()
 
 
 def test_task_listing_needs_a_visible_image(api: Api) -> None:

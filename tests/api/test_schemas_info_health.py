@@ -61,9 +61,10 @@ def test_schema_validates_what_the_server_accepts(api: Api) -> None:
         assert api.http.post("/v2/images", json=body).status_code == 400
 
 
-def test_info_import_reports_no_methods_and_create_omits_header(api: Api) -> None:
+def test_info_import_reports_the_default_methods(api: Api) -> None:
     body = api.http.get("/v2/info/import").json()
-    assert body == {"import-methods": {"description": "Import methods available.", "type": "array", "value": []}}
+    assert body == {"import-methods": {"description": "Import methods available.", "type": "array",
+                                       "value": ["glance-direct", "web-download"]}}
 
 
 def test_info_stores(api: Api, admin: Api) -> None:
@@ -93,7 +94,8 @@ def test_healthcheck(api: Api) -> None:
     assert api.http.get("/healthcheck").json() == {"status": "ok"}  # public: names no part
     detail = api.http.get("/healthcheck?detail").json()  # the tests call from the loopback address
     assert detail["status"] == "ok"
-    assert detail["checks"] == {"database": {"ok": True, "detail": "ok"}, "store:file": {"ok": True, "detail": "ok"}}
+    assert detail["checks"] == {"database": {"ok": True, "detail": "ok"}, "store:file": {"ok": True, "detail": "ok"},
+                                "store:os_glance_staging_store": {"ok": True, "detail": "ok"}}
 
 
 def test_bodies_with_typed_properties_validate_against_the_served_schemas(api: Api, catalog: object) -> None:

@@ -124,7 +124,12 @@ def test_glanceclient_tasks(node: Server, files: str) -> None:
     assert task.id in [t.id for t in glance.tasks.list()]
 
 
-def test_without_web_download_import_tasks_are_refused(server: Server) -> None:
-    admin = Api(server.url)
-    response = admin.http.post("/v2/tasks", json={"type": "import", "input": {"import_from": "http://x/y"}})
-    assert response.status_code == 400 and "web-download" in response.json()["message"]
+def test_without_web_download_import_tasks_are_refused(tmp_path_factory: pytest.TempPathFactory) -> None:
+    server = start_server(tmp_path_factory.mktemp("no-web-download"),
+                          env={"GLIMPSE_IMPORT_METHODS": '["glance-direct"]'})
+    try:
+        admin = Api(server.url)
+        response = admin.http.post("/v2/tasks", json={"type": "import", "input": {"import_from": "http://x/y"}})
+        assert response.status_code == 400 and "web-download" in response.json()["message"]
+    finally:
+        server.stop()

@@ -22,7 +22,7 @@ from tests.conftest import Server, start_server
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("osc-projects"), env={"GLIMPSE_EXTENSIONS": '["image-import"]'})
+    server = start_server(tmp_path_factory.mktemp("osc-projects"))  # the default configuration: import is on
     yield server
     server.stop()
 
@@ -80,3 +80,27 @@ def test_stage_import_and_tasks(osc: Any, node: Server, tmp_path: Path) -> None:
     assert tasks and all(task["Status"] in ("pending", "processing", "success", "failure") for task in tasks)
     stores = json.loads(osc("image", "stores", "list", "-f", "json"))
     assert [store["ID"] for store in stores] == ["file"]
+
+
+def test_openstack_image_create_import_and_glance_image_create_via_import(osc: Any, node: Server,
+                                                                         tmp_path: Path) -> None:
+    source = tmp_path / "disk.raw"
+    source.write_bytes(os.urandom(50_000))
+    created = json.loads(osc("image", "create", "--import", "--disk-format", "raw", "--container-format", "bare",
+                             "--file", str(source), f"osc-import-{uuid.uuid4().hex[:6]}", "-f", "json"))
+    deadline = time.monotonic() + 30
+    while (shown := json.loads(osc("image", "show", created["id"], "-f", "json")))["status"] != "active":
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+    assert shown["size"] == source.stat().st_size
+    glance = subprocess.run(
+        [str(Path(sys.executable).parent / "glance"), "--os-image-url", node.url, "--os-auth-token", "unused",
+         "image-create-via-import", "--disk-format", "raw", "--container-format", "bare", "--name", "via-import",
+         "--import-method", "glance-direct"], stdin=source.open("rb"),  # glance reads the data from stdin
+        capture_output=True, text=True, timeout=120, env={k: v for k, v in os.environ.items() if not k.startswith("OS_")})
+    assert glance.returncode == 0, glance.stderr
+    image_id = next(line.split("|")[2].strip() for line in glance.stdout.splitlines() if line.startswith("| id "))
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{node.url}/v2/images/{image_id}").json()["status"] != "active":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

@@ -43,12 +43,13 @@ def test_without_a_broker_notifications_are_logged_and_disabled_ones_left_out(tm
         ("image.create", "image.test-node"), ("image.delete", "image.test-node")]
 
 
-def test_only_the_templates_extension_is_loaded_unless_others_are_enabled(tmp_path: Path) -> None:
+def test_only_image_import_and_templates_are_loaded_unless_others_are_enabled(tmp_path: Path) -> None:
     server = start_server(tmp_path / "node")
     try:
         listing = Api(server.url).http.get("/v2/extensions").json()["extensions"]
-        assert [(e["alias"], e["builtin"]) for e in listing] == [("templates", True)]
-        assert "/v2/templates" in listing[0]["adds"]["routes"]
+        assert sorted((e["alias"], e["builtin"]) for e in listing) == [("image-import", True), ("templates", True)]
+        templates = next(e for e in listing if e["alias"] == "templates")
+        assert "/v2/templates" in templates["adds"]["routes"]
     finally:
         server.stop()
 

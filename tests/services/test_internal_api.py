@@ -157,7 +157,7 @@ def test_invalid_input_raises_domain_errors(services: Services, ctx: RequestCont
 
 
 def test_health_reports_each_part(services: Services) -> None:
-    assert services.health() == {"database": "ok", "store:file": "ok"}
+    assert services.health() == {"database": "ok", "store:file": "ok", "store:os_glance_staging_store": "ok"}
 
 
 def test_import_through_python(database_url: str, tmp_path: Path, ctx: RequestContext) -> None:

@@ -51,8 +51,8 @@ OPERATIONS = [
     Operation("upload", S.SAVING, frozenset({S.QUEUED}), errors.ImageStatusConflict,
               lambda sv, ctx, image_id: sv.image_data.upload(ctx, image_id, iter([b"data"])), S.ACTIVE),
 ]
-#: Statuses an image can be found in (a deleted one is gone: 404 for every operation).
-LIVE = [s for s in S if s is not S.DELETED]
+#: Statuses an image can be found in (a deleted one is gone: 404 for every operation; so is one pending delete).
+LIVE = [s for s in S if s not in (S.DELETED, S.PENDING_DELETE)]
 
 
 def image_in(services: Services, ctx: RequestContext, status: ImageStatus) -> str:
@@ -92,7 +92,16 @@ def test_an_operation_on_an_image_in_each_status_follows_the_table(services: Ser
 
 
 def test_delete_is_allowed_from_every_status_but_deleted_as_in_glance() -> None:
-    assert [s for s in S if S.DELETED in TRANSITIONS[s]] == LIVE
+    assert [s for s in S if S.DELETED in TRANSITIONS[s]] == [s for s in S if s is not S.DELETED]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_an_image_pending_delete_is_gone_for_every_operation(services: Services, operation: Operation) -> None:
+    ctx = RequestContext.for_project(uuid.uuid4().hex)
+    image_id = image_in(services, ctx, S.PENDING_DELETE)
+    with pytest.raises(errors.ImageNotFound):
+        operation.run(services, ctx, image_id)
+    assert services.image_repository.get(image_id).status is S.PENDING_DELETE  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("target", list(S), ids=str)

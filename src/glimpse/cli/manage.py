@@ -1,4 +1,5 @@
-"""``glimpse-manage``: operator commands (database, tokens, quotas, metadefs catalog, templates, stores, cleanup)."""
+"""``glimpse-manage``: operator commands (database, tokens, quotas, metadefs catalog, templates, stores, cleanup,
+scrub, image restore)."""
 
 from __future__ import annotations
 
@@ -117,6 +118,15 @@ def parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser("cleanup", help="remove data of deleted images and of abandoned uploads")
     cleanup.add_argument("--stale-minutes", type=float, default=10.0,
                          help="an upload without progress for this long counts as abandoned (default 10)")
+
+    scrub = commands.add_parser("scrub", help="remove the data of pending_delete images (delayed_delete)")
+    scrub.add_argument("--older-than", type=float, default=None,
+                       help="only images deleted at least this many seconds ago (default: the scrub_time setting)")
+    orphans = commands.add_parser("orphans", help="list store objects no image refers to")
+    orphans.add_argument("--delete", action="store_true", help="remove them too")
+    image = commands.add_parser("image", help="images").add_subparsers(dest="action", required=True, metavar="ACTION")
+    restore = image.add_parser("restore", help="bring a pending_delete image back to active")
+    restore.add_argument("image_id")
     return p
 
 
@@ -153,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f"error: {exc}")
     try:
         handlers = {"token": _token, "quota": _quota, "cleanup": _cleanup, "purge": _purge, "metadefs": _metadefs,
-                    "template": _template}
+                    "template": _template, "scrub": _scrub, "image": _image,
+                    "orphans": _orphans}
         handlers[args.command](args, services)
     except GlimpseError as exc:
         sys.exit(f"error: {exc.message}")
@@ -281,6 +292,22 @@ def _purge(args: argparse.Namespace, services: Services) -> None:
 def _cleanup(args: argparse.Namespace, services: Services) -> None:
     for line in services.maintenance.cleanup(stale_after=dt.timedelta(minutes=args.stale_minutes)):
         print(line)
+
+
+def _scrub(args: argparse.Namespace, services: Services) -> None:
+    older_than = args.older_than if args.older_than is not None else services.settings.scrub_time
+    print(f"removed the data of {services.maintenance.scrub(older_than=dt.timedelta(seconds=older_than))} "
+          "pending_delete image(s)")
+
+
+def _orphans(args: argparse.Namespace, services: Services) -> None:
+    lines = services.maintenance.orphans(delete=args.delete)
+    print("\n".join(lines) if lines else "no orphans")
+
+
+def _image(args: argparse.Namespace, services: Services) -> None:
+    image = services.images.restore(RequestContext.admin("admin"), args.image_id)
+    print(f"image {image.id} restored: {image.status}")
 
 
 def _store_check(settings: Settings) -> int:

@@ -102,7 +102,8 @@ def _bind(name: str, column: sa.ColumnElement[Any]) -> sa.BindParameter[Any]:
 def _build(query: ImageQuery, scope: ListScope, marker: Image | None) -> sa.Select[Any]:
     conditions = [
         images.c.deleted.is_(False),
-        images.c.status.not_in([sa.literal(ImageStatus.DELETED.value), sa.literal(ImageStatus.KILLED.value)]),
+        images.c.status.not_in([sa.literal(ImageStatus.DELETED.value), sa.literal(ImageStatus.KILLED.value),
+                                sa.literal(ImageStatus.PENDING_DELETE.value)]),
         images.c.os_hidden.is_(query.os_hidden),
         _visibility_clause(query, scope),
         *_filter_clauses(query, scope),

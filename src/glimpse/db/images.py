@@ -284,6 +284,27 @@ class ImageRepository:
             conn.execute(image_locations.update().where(image_locations.c.id == location_id)
                          .values(status=status, updated_at=utcnow()))
 
+    def pending_delete_before(self, before: dt.datetime) -> list[str]:
+        """Ids of ``pending_delete`` images deleted (last changed) before ``before``."""
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(images.c.id).where(
+                images.c.status == ImageStatus.PENDING_DELETE.value, images.c.deleted.is_(False),
+                images.c.updated_at < before)).all()
+        return [str(row.id) for row in rows]
+
+    def referenced_keys(self, store: str) -> set[str]:
+        """Keys of ``store`` some location record names, whatever its status (nothing recorded is an orphan)."""
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(image_locations.c.key).where(image_locations.c.store == store)).all()
+        return {str(row.key) for row in rows}
+
+    def claim_staged(self, location_id: int) -> bool:
+        """Forget one staging record if it is still there; ``True`` for the one caller that did."""
+        with self._db.write() as conn:
+            result = conn.execute(image_locations.delete().where(
+                image_locations.c.id == location_id, image_locations.c.status == "staged"))
+        return result.rowcount == 1
+
     def release_staged(self, image_id: str, location_id: int | None = None) -> None:
         """Forget the staging record(s) of an image whose staged data is gone."""
         condition = image_locations.c.id == location_id if location_id is not None else sa.and_(
@@ -320,6 +341,14 @@ class ImageRepository:
             condition = sa.and_(condition, image_locations.c.image_id == image_id)
         with self._db.read() as conn:
             rows = conn.execute(sa.select(image_locations).where(condition)).all()
+        return [PendingDeletion(r.id, r.image_id, r.store, r.key, r.status) for r in rows]
+
+    def staged_before(self, store: str, before: dt.datetime) -> list[PendingDeletion]:
+        """Staged data in ``store`` (complete, awaiting its import) last touched before ``before``."""
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(image_locations).where(
+                image_locations.c.store == store, image_locations.c.status == "staged",
+                image_locations.c.updated_at < before)).all()
         return [PendingDeletion(r.id, r.image_id, r.store, r.key, r.status) for r in rows]
 
     def _cached(self, loaded: list[Image]) -> list[Image]:

@@ -34,7 +34,7 @@ TRANSITIONS: dict[ImageStatus, frozenset[ImageStatus]] = {
     S.ACTIVE: frozenset({S.PENDING_DELETE, S.DELETED, S.DEACTIVATED}),
     S.KILLED: frozenset({S.DELETED}),
     S.PENDING_DELETE: frozenset({S.DELETED, S.ACTIVE}),
-    S.DEACTIVATED: frozenset({S.ACTIVE, S.DELETED}),
+    S.DEACTIVATED: frozenset({S.ACTIVE, S.PENDING_DELETE, S.DELETED}),
     S.DELETED: frozenset(),
 }
 
@@ -64,8 +64,8 @@ class Visibility(StrEnum):
     PRIVATE = "private"
 
 
-#: Statuses whose images never appear in lists.
-UNLISTED_STATUSES = frozenset({S.DELETED, S.KILLED})
+#: Statuses whose images never appear in lists (``pending_delete``: deleted, its data kept for the scrubber).
+UNLISTED_STATUSES = frozenset({S.DELETED, S.KILLED, S.PENDING_DELETE})
 #: Statuses in which disk_format and container_format may still change.
 FORMAT_MUTABLE_STATUSES = frozenset({S.QUEUED, S.IMPORTING})
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from glimpse.domain.images import Image, ImageStatus
 from glimpse.errors import Conflict, ImageGone, InvalidRequest
 from glimpse.imports.web_download import UrlRules, fetch
-from glimpse.services.imports import GLANCE_DIRECT, WEB_DOWNLOAD, ImportRequest
+from glimpse.services.imports import COPY_IMAGE, GLANCE_DIRECT, WEB_DOWNLOAD, ImportRequest
 from glimpse.stores.base import Store, StoreObjectNotFound
 
 Source = tuple[Iterator[bytes], int | None]
@@ -83,6 +83,27 @@ class WebDownload:
     def open(self, image: Image, request: ImportRequest) -> AbstractContextManager[Source]:
         assert request.uri is not None
         return fetch(request.uri, self._rules)
+
+    def finished(self, image_id: str) -> None:
+        return None
+
+
+class CopyImage:
+    """Copy an active image's data into more stores; the import service runs the copies (it owns the stores)."""
+
+    name = COPY_IMAGE
+    source_status = ImageStatus.ACTIVE
+
+    def check_request(self, request: ImportRequest) -> None:
+        if request.uri is not None:
+            raise InvalidRequest("copy-image copies the image's own data; it takes no 'uri'.")
+
+    def check_image(self, image: Image) -> None:
+        if image.status is not ImageStatus.ACTIVE:
+            raise Conflict(f"Image {image.id} is '{image.status}'; copy-image needs an 'active' image.")
+
+    def open(self, image: Image, request: ImportRequest) -> AbstractContextManager[Source]:
+        raise InvalidRequest("copy-image reads the image's stored data, not a source of its own.")
 
     def finished(self, image_id: str) -> None:
         return None

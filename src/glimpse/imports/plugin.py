@@ -3,7 +3,8 @@
 Offers the import methods named in the ``import_methods`` setting to
 ``POST /v2/images/{id}/import``: ``glance-direct`` (import staged data; adds
 ``PUT /v2/images/{id}/stage``, a data route served by streaming nodes) and
-``web-download`` (import from a URL the operator's rules allow). Runs every
+``web-download`` (import from a URL the operator's rules allow) and ``copy-image`` (copy an active
+image into more stores, offered where more than one store takes data). Runs every
 import's data through the import plugins named in ``import_plugins``:
 ``image-decompression``, then ``image-conversion``.
 ``/v2/info/import`` and the ``OpenStack-image-import-methods`` header of image
@@ -22,9 +23,17 @@ from glimpse.imports.conversion import NAME as CONVERSION
 from glimpse.imports.conversion import Conversion
 from glimpse.imports.decompression import NAME as DECOMPRESSION
 from glimpse.imports.decompression import Decompression
-from glimpse.imports.methods import GlanceDirect, WebDownload
+from glimpse.imports.glance_download import GlanceDownload
+from glimpse.imports.methods import CopyImage, GlanceDirect, WebDownload
 from glimpse.imports.web_download import UrlRules
-from glimpse.services.imports import GLANCE_DIRECT, WEB_DOWNLOAD, ImportMethod, ImportPlugin
+from glimpse.services.imports import (
+    COPY_IMAGE,
+    GLANCE_DIRECT,
+    GLANCE_DOWNLOAD,
+    WEB_DOWNLOAD,
+    ImportMethod,
+    ImportPlugin,
+)
 from glimpse.services.stores import STAGING_STORE, open_staging_store
 
 if TYPE_CHECKING:
@@ -54,16 +63,21 @@ def register_import_methods(services: Services) -> Sequence[ImportMethod]:
         staging = open_staging_store(settings)
         services.stores.add_internal(STAGING_STORE, staging)
         methods.append(GlanceDirect(staging, services.image_repository))
+    rules = UrlRules(
+        schemes=settings.web_download_allowed_schemes, ports=settings.web_download_allowed_ports,
+        allowed_hosts=settings.web_download_allowed_hosts,
+        disallowed_hosts=settings.web_download_disallowed_hosts,
+        allowed_networks=settings.web_download_allowed_networks,
+        disallowed_networks=settings.web_download_disallowed_networks,
+        max_redirects=settings.web_download_max_redirects,
+        connect_timeout=settings.web_download_connect_timeout,
+        read_timeout=settings.web_download_read_timeout)
     if WEB_DOWNLOAD in settings.import_methods:
-        methods.append(WebDownload(UrlRules(
-            schemes=settings.web_download_allowed_schemes, ports=settings.web_download_allowed_ports,
-            allowed_hosts=settings.web_download_allowed_hosts,
-            disallowed_hosts=settings.web_download_disallowed_hosts,
-            allowed_networks=settings.web_download_allowed_networks,
-            disallowed_networks=settings.web_download_disallowed_networks,
-            max_redirects=settings.web_download_max_redirects,
-            connect_timeout=settings.web_download_connect_timeout,
-            read_timeout=settings.web_download_read_timeout)))
+        methods.append(WebDownload(rules))
+    if GLANCE_DOWNLOAD in settings.import_methods and settings.glance_download_endpoints:
+        methods.append(GlanceDownload(settings.glance_download_endpoints, rules))
+    if COPY_IMAGE in settings.import_methods:
+        methods.append(CopyImage())
     return methods
 
 

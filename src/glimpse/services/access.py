@@ -12,7 +12,14 @@ from glimpse.db.images import ImageRepository
 from glimpse.db.transactions import TransactionGuard
 from glimpse.db.members import MemberRepository
 from glimpse.domain.events import DomainEvent, OutboxMessage
-from glimpse.domain.images import Image, Visibility, check_transition, is_visible_to, sees_private_properties
+from glimpse.domain.images import (
+    Image,
+    ImageStatus,
+    Visibility,
+    check_transition,
+    is_visible_to,
+    sees_private_properties,
+)
 from glimpse.errors import Forbidden, ImageNotFound, ImageStatusConflict, PreconditionFailed
 from glimpse.extensions.manager import Extensions
 from glimpse.lru import LruCache
@@ -83,6 +90,8 @@ class ImageAccess:
         state: the policy's answer depends only on that, the caller's credentials and
         ``member``, and is remembered for them (the rules never change in a process).
         """
+        if image.status is ImageStatus.PENDING_DELETE:
+            return False  # deleted; only the scrubber and an operator's restore reach it
         if member is None:
             member = self.is_member(ctx, image)
         if not is_visible_to(image, ctx.project_id, is_admin=ctx.is_admin, is_member=member):

@@ -29,7 +29,9 @@ from glimpse.domain.queries import ImageQuery
 from glimpse.domain.schemas import ImageSchema
 from glimpse.errors import (
     Forbidden,
+    ImageNotFound,
     ImageProtected,
+    ImageStatusConflict,
     InvalidQuery,
     InvalidStateForAction,
     QuotaExceeded,
@@ -57,8 +59,9 @@ class ImagePage:
 
 class ImageService:
     def __init__(self, access: ImageAccess, schema: ImageSchema, limits: ImageLimits, stores: StoreSet,
-                 quotas: ProjectQuotas, catalog: PropertyCatalog) -> None:
+                 quotas: ProjectQuotas, catalog: PropertyCatalog, *, delayed_delete: bool = False) -> None:
         self._access = access
+        self._delayed_delete = delayed_delete
         self._images = access.images
         self._policy = access.policy
         self._protections = access.protections
@@ -240,13 +243,18 @@ class ImageService:
     def delete(self, ctx: RequestContext, image_id: str, *, expected_revisions: Collection[int] | None = None) -> None:
         """Delete the image and its data. :class:`ImageProtected` if it is protected.
 
-        ``expected_revisions`` as for :meth:`update`.
+        With ``delayed_delete`` an image holding data goes to ``pending_delete``
+        instead: gone for the API, its data kept until the scrubber removes it
+        (or an operator restores it). ``expected_revisions`` as for :meth:`update`.
         """
         image = self._access.find_for(ctx, image_id, "delete_image", "delete")
 
         def deleted(current: Image) -> Image:
             if current.protected:
                 raise ImageProtected(f"Image {current.id} is protected and cannot be deleted.")
+            if self._delayed_delete and current.locations and current.status in (ImageStatus.ACTIVE,
+                                                                                 ImageStatus.DEACTIVATED):
+                return transition(current, ImageStatus.PENDING_DELETE)
             return dataclasses.replace(transition(current, ImageStatus.DELETED), locations=())
 
         last: list[Image] = []
@@ -258,6 +266,27 @@ class ImageService:
         self._access.change(image.id, deleted, events=events, expected_revisions=expected_revisions)
         self._stores.purge(self._images, image.id)
         self._extensions.observe(self._hooks.image_deleted, ctx=ctx, image=last[0])
+
+    def restore(self, ctx: RequestContext, image_id: str) -> Image:
+        """Bring a ``pending_delete`` image back to ``active`` (admins only; ``glimpse-manage image restore``).
+
+        :class:`Forbidden` for others, :class:`ImageNotFound` if unknown or gone,
+        :class:`ImageStatusConflict` unless it is ``pending_delete``.
+        """
+        if not ctx.is_admin:
+            raise Forbidden("Only an administrator can restore a deleted image.")
+        found = self._images.get(image_id)
+        if found is None:
+            raise ImageNotFound(image_id)
+
+        def restored(current: Image) -> Image:
+            if current.status is not ImageStatus.PENDING_DELETE:
+                raise ImageStatusConflict(f"Image {current.id} is '{current.status}'; only a 'pending_delete' image "
+                                          "can be restored.")
+            return transition(current, ImageStatus.ACTIVE)
+
+        return self._access.change(found.id, restored,
+                                   events=lambda before, after: [image_event("image.update", ctx, after)])
 
     def deactivate(self, ctx: RequestContext, image_id: str) -> Image:
         """``active -> deactivated``: data can no longer be downloaded by non-admins."""

@@ -42,6 +42,7 @@ from glimpse.errors import (
 )
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
+from glimpse.services.image_copies import ImageCopies
 from glimpse.services.image_data import ImageDataService, back_to_queued
 from glimpse.services.ingest import IngestPipeline
 from glimpse.services.quotas import ProjectQuotas
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 
 GLANCE_DIRECT = "glance-direct"
 WEB_DOWNLOAD = "web-download"
+COPY_IMAGE = "copy-image"
+GLANCE_DOWNLOAD = "glance-download"
 TASK_PROPERTY = "os_glance_import_task"
 IMPORTING_PROPERTY = "os_glance_importing_to_stores"
 FAILED_PROPERTY = "os_glance_failed_import"
@@ -67,12 +70,19 @@ class ImportRequest:
     stores: tuple[str, ...] | None = None
     all_stores: bool = False
     all_stores_must_succeed: bool = True
+    #: glance-download: where the image comes from
+    glance_region: str | None = None
+    glance_image_id: str | None = None
+    glance_service_interface: str = "public"
 
     def as_input(self) -> dict[str, Any]:
         """The task ``input`` recorded for this request."""
         body: dict[str, Any] = {"import_req": {"method": {"name": self.method}}}
         if self.uri:
             body["import_req"]["method"]["uri"] = self.uri
+        if self.glance_image_id:
+            body["import_req"]["method"].update(glance_region=self.glance_region, glance_image_id=self.glance_image_id,
+                                                glance_service_interface=self.glance_service_interface)
         if self.stores is not None:
             body["import_req"]["stores"] = list(self.stores)
         if self.all_stores:
@@ -99,7 +109,16 @@ def parse_import_request(body: Mapping[str, Any]) -> ImportRequest:
     uri = method.get("uri")
     if method["name"] == WEB_DOWNLOAD and (not isinstance(uri, str) or not uri):
         raise InvalidRequest("The web-download method needs the 'uri' to import from.")
+    remote = {name: method.get(name) for name in ("glance_region", "glance_image_id", "glance_service_interface")}
+    if method["name"] == GLANCE_DOWNLOAD and not all(
+            isinstance(remote[name], str) and remote[name] for name in ("glance_region", "glance_image_id")):
+        raise InvalidRequest("The glance-download method needs 'glance_region' and 'glance_image_id' (strings).")
+    if remote["glance_service_interface"] is not None and remote["glance_service_interface"] not in (
+            "public", "internal", "admin"):
+        raise InvalidRequest("'glance_service_interface' must be public, internal or admin.")
     return ImportRequest(method=method["name"], uri=uri if isinstance(uri, str) else None,
+                         glance_region=remote["glance_region"], glance_image_id=remote["glance_image_id"],
+                         glance_service_interface=remote["glance_service_interface"] or "public",
                          stores=tuple(stores) if stores is not None else None,
                          all_stores=bool(body.get("all_stores", False)),
                          all_stores_must_succeed=bool(body.get("all_stores_must_succeed", True)))
@@ -165,6 +184,9 @@ class ImportService:
         self._methods: dict[str, ImportMethod] = {}
         self._plugins: tuple[ImportPlugin, ...] = ()
         self._executor: ThreadPoolExecutor | None = None
+        self._copies = ImageCopies(access, stores, ingest)
+        #: ids of the tasks this process runs or has queued: their leases are renewed by :meth:`renew`
+        self._held: set[str] = set()
 
     def enable(self, methods: Iterable[ImportMethod], plugins: Iterable[ImportPlugin] = ()) -> None:
         """Offer these import methods, and run every import's data through ``plugins`` in order
@@ -174,8 +196,9 @@ class ImportService:
 
     @property
     def methods(self) -> tuple[str, ...]:
-        """Names of the enabled import methods, for ``/v2/info/import``."""
-        return tuple(self._methods)
+        """Names of the import methods that work on this node, for ``/v2/info/import``
+        (copy-image only where more than one store takes data)."""
+        return tuple(name for name in self._methods if name != COPY_IMAGE or self._copies.possible)
 
     # -- staging
 
@@ -252,18 +275,17 @@ class ImportService:
         :class:`Conflict` (wrong status, formats unset, unknown store, another
         import running).
         """
-        method = self._methods.get(request.method)
+        method = self._methods.get(request.method) if request.method in self.methods else None
         if method is None:
-            enabled = ", ".join(self._methods) or "none"
+            enabled = ", ".join(self.methods) or "none"
             raise InvalidRequest(f"Import method '{request.method}' is not enabled on this site; enabled: {enabled}.")
         method.check_request(request)
         image = self._access.find_for(ctx, image_id, "modify_image", "import data into")
+        if method.name == COPY_IMAGE:
+            return self._start_copy(ctx, image, request, task_type=task_type, task_input=task_input)
         stores = self._target_stores(request)
         _check_importable(image, method)  # a refused import answers the request and leaves no failed task
-        now = utcnow()
-        task = Task(id=str(uuid.uuid4()), type=task_type, status=TaskStatus.PENDING, owner=image.owner,
-                    created_at=now, updated_at=now, image_id=image.id, request_id=ctx.request_id,
-                    user_id=ctx.user_id, input=task_input if task_input is not None else request.as_input())
+        task = _new_task(ctx, image, request, task_type, task_input)
 
         def importing(current: Image) -> Image:
             _check_importable(current, method)
@@ -279,8 +301,78 @@ class ImportService:
             self._tasks.transition(task, TaskStatus.FAILURE, message=str(getattr(exc, "message", exc)),
                                    expires_at=utcnow() + self._task_lifetime)
             raise
-        self._pool().submit(contextvars.copy_context().run, self._run, ctx, task, method, request, stores)
+        self._submit(task, self._run, ctx, task, method, request, stores)
         return task
+
+    def _start_copy(self, ctx: RequestContext, image: Image, request: ImportRequest, *, task_type: str,
+                    task_input: dict[str, Any] | None) -> Task:
+        """copy-image: the image stays ``active`` while its data is copied into more stores."""
+        if request.all_stores:
+            stores = self._copies.missing_from(image)
+            if not stores:
+                raise Conflict(f"Image {image.id} is already in every store of this site "
+                               f"({', '.join(self._stores.writable_ids)}).")
+        elif request.stores is None:
+            raise InvalidRequest("copy-image needs 'stores' (the stores to copy the image to) or 'all_stores': true.")
+        else:
+            stores = self._target_stores(request)
+
+        def copying(current: Image) -> Image:
+            self._copies.check_targets(current, stores)
+            if current.properties.get(TASK_PROPERTY):
+                raise Conflict(f"Image {current.id} is already being imported or copied by task "
+                               f"{current.properties[TASK_PROPERTY]}.")
+            properties = {k: v for k, v in current.properties.items() if k != FAILED_PROPERTY}
+            properties.update({TASK_PROPERTY: task.id, IMPORTING_PROPERTY: ",".join(stores)})
+            return dataclasses.replace(current, properties=properties)
+
+        task = _new_task(ctx, image, request, task_type, task_input)
+        copying(image)  # a refused copy answers the request and leaves no failed task
+        self._tasks.add(task)
+        try:
+            self._access.change(image.id, copying, events=lambda before, after: [image_event("image.update", ctx, after)])
+        except BaseException as exc:
+            self._tasks.transition(task, TaskStatus.FAILURE, message=str(getattr(exc, "message", exc)),
+                                   expires_at=utcnow() + self._task_lifetime)
+            raise
+        self._submit(task, self._run_copy, ctx, task, request, stores)
+        return task
+
+    def _run_copy(self, ctx: RequestContext, task: Task, request: ImportRequest, stores: list[str]) -> None:
+        """The copy-image task body: each store in turn; the image stays active in those that succeeded."""
+        running = self._tasks.transition(task, TaskStatus.PROCESSING) or task
+        image_id = task.image_id or ""
+        beat = _Heartbeat(lambda: self._tasks.touch(task.id))
+        copied: list[str] = []
+        failed: list[str] = []
+        errors: list[str] = []
+        for store_id in stores:
+            if failed and request.all_stores_must_succeed:
+                failed.append(store_id)
+                continue
+            try:
+                self._copies.copy(ctx, image_id, store_id, heartbeat=beat)
+                copied.append(store_id)
+            except Exception as exc:
+                log.info("copy of image %s to store %s failed: %s", image_id, store_id, exc)
+                failed.append(store_id)
+                errors.append(f"Copying image {image_id} to store '{store_id}' failed: "
+                              f"{getattr(exc, 'message', exc)}")
+
+        def settled(current: Image) -> Image:
+            if current.properties.get(TASK_PROPERTY) != task.id:
+                return current
+            return _finished(current, failed)
+
+        with contextlib.suppress(ImageNotFound):
+            self._access.change(image_id, settled, events=lambda before, after: [image_event("image.update", ctx, after)])
+        expires = utcnow() + self._task_lifetime
+        if failed and (request.all_stores_must_succeed or not copied):
+            kept = f" It stays active in {', '.join(copied)} and the stores it was in before." if copied else ""
+            self._tasks.transition(running, TaskStatus.FAILURE, message=" ".join(errors) + kept, expires_at=expires)
+        else:
+            self._tasks.transition(running, TaskStatus.SUCCESS, result={"image_id": image_id, "stores": copied,
+                                                                        "failed_stores": failed}, expires_at=expires)
 
     def tasks_for_image(self, ctx: RequestContext, image_id: str) -> list[Task]:
         """The image's unexpired tasks; :class:`ImageNotFound` if the caller cannot see it."""
@@ -300,6 +392,27 @@ class ImportService:
         for store_id in request.stores:
             self._stores.writable(store_id)
         return list(dict.fromkeys(request.stores))
+
+    def _submit(self, task: Task, body: Callable[..., None], *args: Any) -> None:
+        """Run ``body(*args)`` in the pool, holding the task's lease until it ends."""
+        self._held.add(task.id)
+
+        def held() -> None:
+            try:
+                body(*args)
+            finally:
+                self._held.discard(task.id)
+
+        self._pool().submit(contextvars.copy_context().run, held)
+
+    def renew(self) -> int:
+        """Renew the lease (``updated_at``) of every task this process runs or has queued; how many.
+
+        Called by every process's sweep, so a task waiting for a free import
+        thread is not taken for one whose node died."""
+        for task_id in list(self._held):
+            self._tasks.touch(task_id)
+        return len(self._held)
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -392,6 +505,14 @@ def _staged(image: Image, size: int) -> Image:
     if image.status is not ImageStatus.UPLOADING:
         raise ImageGone(f"Image {image.id} was deleted while its data was being staged.")
     return dataclasses.replace(image, size=size)
+
+
+def _new_task(ctx: RequestContext, image: Image, request: ImportRequest, task_type: str,
+              task_input: dict[str, Any] | None) -> Task:
+    now = utcnow()
+    return Task(id=str(uuid.uuid4()), type=task_type, status=TaskStatus.PENDING, owner=image.owner,
+                created_at=now, updated_at=now, image_id=image.id, request_id=ctx.request_id,
+                user_id=ctx.user_id, input=task_input if task_input is not None else request.as_input())
 
 
 def _check_importable(image: Image, method: ImportMethod) -> None:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
 from glimpse.clock import utcnow
 from glimpse.db.images import ImageRepository
 from glimpse.db.tasks import TaskRepository
-from glimpse.domain.images import ImageStatus
-from glimpse.errors import ImageNotFound
+from glimpse.domain.images import Image, ImageStatus, transition
+from glimpse.errors import ImageGone, ImageNotFound
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
 from glimpse.services.image_data import back_to_queued
-from glimpse.services.imports import ImportService
+from glimpse.services.imports import TASK_PROPERTY, ImportService
 from glimpse.services.ingest import IngestPipeline
-from glimpse.services.stores import StoreSet
+from glimpse.services.stores import STAGING_STORE, StoreSet
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,82 @@ class MaintenanceService:
                 log.warning("image %s returned to queued: the process uploading it stopped", expired.image_id)
                 reset += 1
         return reset
+
+    def scrub(self, *, older_than: dt.timedelta) -> int:
+        """Remove the data of ``pending_delete`` images deleted more than ``older_than`` ago; how many images.
+
+        Each image is claimed by its ``pending_delete -> deleted`` change, a
+        compare-and-swap in the database: of several scrubbers (nodes, or
+        ``glimpse-manage scrub``) exactly one removes an image's data.
+        """
+        scrubbed = 0
+        for image_id in self._images.pending_delete_before(utcnow() - older_than):
+
+            def deleted(current: Image) -> Image:
+                if current.status is not ImageStatus.PENDING_DELETE:
+                    raise ImageGone(f"Image {current.id} is no longer pending delete.")
+                return dataclasses.replace(transition(current, ImageStatus.DELETED), locations=())
+
+            try:
+                self._access.change(image_id, deleted)
+            except (ImageNotFound, ImageGone):
+                continue  # restored, or another scrubber took it
+            self._stores.purge(self._images, image_id)
+            scrubbed += 1
+        return scrubbed
+
+    def orphans(self, *, delete: bool = False) -> list[str]:
+        """Objects in the stores that no image record refers to, one line each (removed with ``delete``).
+
+        A store whose driver cannot list its objects (no ``list_keys``) is
+        skipped with a line saying so; read-only stores are listed, never changed.
+        """
+        lines: list[str] = []
+        for store_id, store in self._stores.stores.items():
+            list_keys = getattr(store, "list_keys", None)
+            if list_keys is None:
+                lines.append(f"store {store_id}: skipped, its driver cannot list its objects")
+                continue
+            keys = list(list_keys())
+            referenced = self._images.referenced_keys(store_id)  # read after listing: a new upload is never an orphan
+            for key in sorted(k for k in keys if k not in referenced):
+                if delete and store_id not in self._stores.read_only:
+                    self._stores.get(store_id).delete(key)
+                    lines.append(f"store {store_id}: removed orphan {key}")
+                else:
+                    lines.append(f"store {store_id}: orphan {key}")
+        return lines
+
+    def sweep_imports(self, *, lease: dt.timedelta, staging_ttl: dt.timedelta) -> tuple[int, int]:
+        """Fail import tasks silent for ``lease`` (their node died) and remove staged data older than
+        ``staging_ttl`` (its image returns to ``queued``); ``(tasks failed, stages removed)``.
+
+        Safe on every node at once: a task is failed and an image reverted by
+        compare-and-swap, and a staging record is claimed (deleted) before its data is.
+        """
+        self._imports.renew()
+        failed = self._imports.fail_stale(older_than=lease)
+        swept = 0
+        for staged in self._images.staged_before(STAGING_STORE, utcnow() - staging_ttl):
+            image = self._images.get(staged.image_id)
+            if image is not None and image.properties.get(TASK_PROPERTY):
+                continue  # being imported right now
+            if not self._images.claim_staged(staged.location_id):
+                continue  # another node took it, or the import did
+            try:
+                self._stores.get(STAGING_STORE).delete(staged.key)
+            except Exception:
+                log.warning("could not remove staged data of image %s", staged.image_id, exc_info=True)
+            try:
+                self._access.change(staged.image_id, back_to_queued, events=lambda before, after: [
+                    image_event("image.upload", None, after, error="staged data expired before it was imported"),
+                    image_event("image.update", None, after)])
+            except ImageNotFound:
+                pass
+            log.warning("image %s: staged data waited more than %s for its import; removed", staged.image_id,
+                        staging_ttl)
+            swept += 1
+        return failed, swept
 
     def purge(self, *, older_than: dt.timedelta) -> list[str]:
         """Forget images deleted more than ``older_than`` ago, and expired tasks, for good."""

@@ -115,6 +115,16 @@ class FilesystemStore:
         except OSError as exc:
             raise StoreUnavailableError(f"filesystem store {self.root} is not writable: {exc.strerror}") from exc
 
+    def list_keys(self) -> Iterator[str]:
+        """Every committed object's key (the optional listing ``glimpse-manage orphans`` uses)."""
+        try:
+            entries = list(os.scandir(self.root))
+        except OSError as exc:
+            raise _translate(exc) from exc
+        for entry in entries:
+            if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                yield entry.name
+
     def purge_incomplete(self, *, older_than: float) -> list[str]:
         """Remove temporary files of writes abandoned more than ``older_than`` seconds ago."""
         cutoff = time.time() - older_than
