@@ -31,7 +31,7 @@ def test_signing_in_lists_the_projects_images_and_a_filter_narrows_the_list(page
     assert sorted(page.locator("#images tbody td:first-child").all_inner_texts()) == ["alpha", "beta"]
     page.select_option("select[name=disk_format]", "qcow2")
     page.click("form.filters button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#images tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#images tbody tr').length === 1")
     assert page.locator("#images tbody td:first-child").all_inner_texts() == ["alpha"]
     assert "disk_format=qcow2" in page.url
 
@@ -87,7 +87,7 @@ def test_a_typed_property_is_checked_as_you_type_and_saved_with_if_match(page: A
     field.fill("4")
     assert page.inner_text(f"#hint-{prefix}cores") == ""
     page.click("form[aria-label=Properties] button[type=submit]")
-    page.wait_for_function(f"document.querySelector('input[name={prefix}cores]') "
+    page.wait_for_function(f"() => document.querySelector('input[name={prefix}cores]') "
                            f"&& document.querySelector('input[name={prefix}cores]').value === '4' "
                            "&& !document.querySelector('form[aria-label=Properties] .error')")
     assert Api(console_server.url, owner).show(image["id"])[f"{prefix}cores"] in (4, "4")

@@ -1,5 +1,5 @@
 // The console's entry point: sign-in, sign-out and the hash router (#/images, #/images/<id>, ...).
-import { AUTH, endSession, get, keystoneSignIn, onUnauthorized, saveSession, session } from "./api.js";
+import { AUTH, call, endSession, get, keystoneSignIn, onUnauthorized, saveSession, session } from "./api.js";
 import { clear, errorBox } from "./dom.js";
 import { imageDetail, imageList, sharedWithMe } from "./images.js";
 import { uploadPage } from "./upload.js";
@@ -41,7 +41,7 @@ async function signIn(event) {
       saveSession({ project: data.project_id.trim(), roles: data.roles.trim(), user: data.user_id.trim(),
                     label: data.project_id.trim() || "administrator" });
     }
-    await get("/v2/images?limit=1");  // check the credentials before closing
+    await call("GET", "/v2/images?limit=1", { retried: true });  // check the credentials; a 401 shows here
   } catch (error) {
     endSession();
     slot.append(errorBox(error));
