@@ -43,11 +43,11 @@ def test_without_a_broker_notifications_are_logged_and_disabled_ones_left_out(tm
         ("image.create", "image.test-node"), ("image.delete", "image.test-node")]
 
 
-def test_only_the_templates_extension_is_loaded_unless_others_are_enabled(tmp_path: Path) -> None:
+def test_only_the_templates_and_console_extensions_are_loaded_unless_others_are_enabled(tmp_path: Path) -> None:
     server = start_server(tmp_path / "node")
     try:
         listing = Api(server.url).http.get("/v2/extensions").json()["extensions"]
-        assert [(e["alias"], e["builtin"]) for e in listing] == [("templates", True)]
+        assert [(e["alias"], e["builtin"]) for e in listing] == [("templates", True), ("console", True)]
         assert "/v2/templates" in listing[0]["adds"]["routes"]
     finally:
         server.stop()

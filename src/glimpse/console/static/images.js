@@ -104,7 +104,7 @@ async function storesPanel(image) {
   try { info = await get("/v2/info/stores"); } catch (error) { panel.append(errorBox(error)); return panel; }
   const have = (image.stores || "").split(",").filter(Boolean);
   const others = (info.stores || []).map((s) => s.id).filter((s) => !have.includes(s));
-  panel.append(h("p", { text: `In: ${have.join(", ") || "no store yet"}` }));
+  panel.append(h("p", { text: `In: ${have.join(", ") || (image.status === "active" ? "the default store" : "no data yet")}` }));
   if (others.length) panel.append(h("p", { class: "note", text: `Other stores of this node: ${others.join(", ")}.` }));
   return panel;
 }
