@@ -64,10 +64,14 @@ def page(browser: Any, console_server: Server) -> Iterator[Any]:
     tab = context.new_page()
     tab.dialogs = []
     tab.errors = []
+    tab.accept_dialogs = False  # confirmations are dismissed unless a test says otherwise
 
     def on_dialog(dialog: Any) -> None:
         tab.dialogs.append(dialog.message)
-        dialog.dismiss()
+        if tab.accept_dialogs:
+            dialog.accept()
+        else:
+            dialog.dismiss()
 
     tab.on("dialog", on_dialog)
     tab.on("pageerror", lambda error: tab.errors.append(str(error)))

@@ -169,3 +169,40 @@ def test_every_page_loads_without_script_errors_under_the_strict_policy(page: An
     page.goto(path)
     page.wait_for_selector("main h2")
     assert page.errors == []
+
+
+def test_a_refused_upload_says_which_state_the_image_was_left_in(page: Any, console_server: Server,
+                                                                   tmp_path: Path) -> None:
+    owner = project()
+    data = tmp_path / "not.qcow2"
+    data.write_bytes(b"\0" * 65536)  # zeros are no qcow2: the format check refuses them
+    sign_in(page, owner)
+    page.goto("/console/#/upload")
+    page.fill("input[name=name]", "bad-format")
+    page.select_option("select[name=disk_format]", "qcow2")
+    page.set_input_files("input[type=file]", str(data))
+    page.click("form[aria-label='Upload a file'] button[type=submit]")
+    error = page.wait_for_selector("form[aria-label='Upload a file'] .error")
+    [image] = Api(console_server.url, owner).http.get("/v2/images", params={"name": "bad-format"}).json()["images"]
+    assert f"with status {image['status']}" in error.inner_text() and "HTTP 4" in error.inner_text()
+
+
+def test_an_image_is_deactivated_reactivated_and_deleted_after_confirmation(page: Any, console_server: Server) -> None:
+    owner = project()
+    api = Api(console_server.url, owner)
+    image = api.create(name="lifecycle")
+    assert api.upload(image["id"], b"\0" * 4096).status_code == 204
+    sign_in(page, owner)
+    page.goto(f"/console/#/images/{image['id']}")
+    page.click("button:has-text('Deactivate')")
+    page.wait_for_selector("button:has-text('Reactivate')")
+    assert api.show(image["id"])["status"] == "deactivated"
+    page.click("button:has-text('Reactivate')")
+    page.wait_for_selector("button:has-text('Deactivate')")
+    page.click("button:has-text('Delete…')")  # the page fixture dismisses the confirmation
+    assert page.dialogs and "lifecycle" in page.dialogs[-1]
+    assert api.show(image["id"])["status"] == "active"
+    page.accept_dialogs = True
+    page.click("button:has-text('Delete…')")
+    page.wait_for_selector("#images")
+    assert api.http.get(f"/v2/images/{image['id']}").status_code == 404
