@@ -7,6 +7,7 @@ Without ``chromium`` or ``playwright`` the browser tests skip, saying so; with
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -49,9 +50,13 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A node of role all with its default extensions (templates and the console) and image import."""
-    srv = start_server(tmp_path_factory.mktemp("console"), workers=2,
-                       env={"GLIMPSE_EXTENSIONS": '["templates", "console", "image-import"]'})
+    """A node of role all with its default extensions (templates and the console), image import and two
+    filesystem stores (``fast``, the default, and ``slow``)."""
+    data_dir = tmp_path_factory.mktemp("console")
+    stores = {name: {"driver": "filesystem", "path": str(data_dir / name), "description": f"{name} disks"}
+              for name in ("fast", "slow")}
+    srv = start_server(data_dir, workers=2, env={"GLIMPSE_EXTENSIONS": '["templates", "console", "image-import"]',
+                                                 "GLIMPSE_STORES": json.dumps(stores), "GLIMPSE_DEFAULT_STORE": "fast"})
     yield srv
     srv.stop()
 

@@ -65,6 +65,27 @@ def test_an_upload_shows_progress_to_100_percent_and_the_image_becomes_active(
     assert page.eval_on_selector("#upload-progress", "bar => bar.value") == 100
     [image] = Api(console_server.url, owner).http.get("/v2/images", params={"name": "uploaded"}).json()["images"]
     assert image["status"] == "active" and image["size"] == data.stat().st_size
+    assert image["stores"] == "fast"
+
+
+def test_an_upload_goes_to_the_store_chosen_when_the_node_has_several(
+        page: Any, console_server: Server, tmp_path: Path) -> None:
+    owner = project()
+    data = tmp_path / "small.raw"
+    data.write_bytes(b"\1" * 100_000)
+    sign_in(page, owner)
+    page.goto("/console/#/upload")
+    form = "form[aria-label='Upload a file']"
+    page.wait_for_selector(f"{form} select[name=stores]")
+    assert page.locator(f"{form} select[name=stores] option").all_inner_texts() == ["fast — fast disks",
+                                                                                     "slow — slow disks"]
+    page.fill(f"{form} input[name=name]", "to-slow")
+    page.select_option(f"{form} select[name=stores]", "slow")
+    page.set_input_files("input[type=file]", str(data))
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector("#upload-status:has-text('Done: the image is active')")
+    [image] = Api(console_server.url, owner).http.get("/v2/images", params={"name": "to-slow"}).json()["images"]
+    assert image["stores"] == "slow"
 
 
 def test_a_typed_property_is_checked_as_you_type_and_saved_with_if_match(page: Any, console_server: Server) -> None:

@@ -75,13 +75,14 @@ export async function keystoneSignIn(fields) {
 }
 
 // Upload a File with XMLHttpRequest, for its progress events. Returns {promise, cancel}.
-export function upload(imageId, file, onProgress) {
+export function upload(imageId, file, onProgress, headers = {}) {
   const xhr = new XMLHttpRequest();
   const promise = new Promise((resolve, reject) => {
     xhr.open("PUT", `/v2/images/${encodeURIComponent(imageId)}/file`);
     for (const [name, value] of Object.entries(identityHeaders())) xhr.setRequestHeader(name, value);
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     xhr.setRequestHeader("Accept", "application/json");
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener("progress", (event) => onProgress(event.loaded, event.lengthComputable ? event.total : file.size));
     xhr.addEventListener("load", () => {
       if (xhr.status >= 200 && xhr.status < 300) { resolve(); return; }

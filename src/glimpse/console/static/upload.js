@@ -21,14 +21,24 @@ function create(f) {
 }
 
 export async function uploadPage(view) {
-  view.append(h("h2", { text: "Upload an image" }), fileForm());
+  let stores = [];
+  try { stores = ((await get("/v2/info/stores")).stores || []).filter((s) => !s["read-only"]); } catch { /* one store */ }
+  view.append(h("h2", { text: "Upload an image" }), fileForm(stores));
   let methods = [];
   try { methods = ((await get("/v2/info/import"))["import-methods"] || {}).value || []; } catch { /* no import */ }
-  if (methods.includes("web-download")) view.append(urlForm());
+  if (methods.includes("web-download")) view.append(urlForm(stores));
 }
 
-function fileForm() {
+// With several stores: where the data goes (one for an upload; several for an import).
+function storePicker(stores, multiple) {
+  if (stores.length < 2) return null;
+  return h("select", { name: "stores", multiple }, stores.map((s) => h("option", {
+    value: s.id, text: s.description ? `${s.id} — ${s.description}` : s.id, selected: !!s.default })));
+}
+
+function fileForm(stores) {
   const f = metadataFields();
+  const store = storePicker(stores, false);
   const file = h("input", { type: "file", name: "file", required: true });
   const bar = h("progress", { id: "upload-progress", max: 100, value: 0, "aria-label": "Upload progress" });
   const status = h("p", { id: "upload-status", "aria-live": "polite" });
@@ -36,7 +46,8 @@ function fileForm() {
   const cancel = h("button", { type: "button", class: "secondary", text: "Cancel upload", hidden: true });
   const form = h("form", { class: "panel", "aria-label": "Upload a file" }, h("h3", { text: "From a file" }),
     field("Name", f.name), field("Disk format", f.disk), field("Container format", f.container),
-    field("Visibility", f.visibility), field("File", file), h("button", { type: "submit", text: "Upload" }), " ", cancel,
+    field("Visibility", f.visibility), store ? field("Store", store) : null, field("File", file),
+    h("button", { type: "submit", text: "Upload" }), " ", cancel,
     bar, status, slot);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -50,7 +61,7 @@ function fileForm() {
       const seconds = (performance.now() - started) / 1000, speed = loaded / Math.max(seconds, 0.001);
       bar.value = total ? Math.round((100 * loaded) / total) : 0;
       status.textContent = `${bar.value}% — ${humanSize(loaded)} of ${humanSize(total)}, ${humanSize(speed)}/s, ${humanDuration((total - loaded) / speed)} left`;
-    });
+    }, store ? { "X-Image-Meta-Store": store.value } : {});
     cancel.hidden = false;
     cancel.onclick = () => sending.cancel();
     try {
@@ -69,20 +80,23 @@ function fileForm() {
   return form;
 }
 
-function urlForm() {
+function urlForm(stores) {
   const f = metadataFields();
+  const targets = storePicker(stores, true);
   const url = h("input", { name: "uri", type: "url", required: true });
   const status = h("p", { id: "import-status", "aria-live": "polite" });
   const slot = h("div");
   const form = h("form", { class: "panel", "aria-label": "Import from a URL" }, h("h3", { text: "From a URL (web-download)" }),
     field("Name", f.name), field("Disk format", f.disk), field("Container format", f.container),
-    field("Visibility", f.visibility), field("URL", url), h("button", { type: "submit", text: "Import" }), status, slot);
+    field("Visibility", f.visibility), targets ? field("Stores (one or more)", targets) : null, field("URL", url),
+    h("button", { type: "submit", text: "Import" }), status, slot);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const created = await attempt(slot, () => create(f));
     if (!created) return;
     const image = created.data, path = `/v2/images/${encodeURIComponent(image.id)}`;
-    if (await attempt(slot, () => call("POST", `${path}/import`, { body: { method: { name: "web-download", uri: url.value } } })) === undefined) return;
+    if (await attempt(slot, () => call("POST", `${path}/import`, { body: { method: { name: "web-download", uri: url.value },
+        ...(targets ? { stores: [...targets.selectedOptions].map((o) => o.value) } : {}) } })) === undefined) return;
     for (let i = 0; i < 600; i += 1) {
       const [now, tasks] = await Promise.all([get(path), get(`${path}/tasks`)]);
       const task = (tasks.tasks || [])[0];
