@@ -56,7 +56,10 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     stores = {name: {"driver": "filesystem", "path": str(data_dir / name), "description": f"{name} disks"}
               for name in ("fast", "slow")}
     srv = start_server(data_dir, workers=2, env={"GLIMPSE_EXTENSIONS": '["templates", "console", "image-import"]',
-                                                 "GLIMPSE_STORES": json.dumps(stores), "GLIMPSE_DEFAULT_STORE": "fast"})
+                                                 "GLIMPSE_STORES": json.dumps(stores), "GLIMPSE_DEFAULT_STORE": "fast",
+                                                 # web-download from the tests' loopback file server
+                                                 "GLIMPSE_WEB_DOWNLOAD_ALLOWED_PORTS": "[]",
+                                                 "GLIMPSE_WEB_DOWNLOAD_ALLOWED_NETWORKS": '["127.0.0.1/32"]'})
     yield srv
     srv.stop()
 

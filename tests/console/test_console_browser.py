@@ -227,3 +227,20 @@ def test_an_image_is_deactivated_reactivated_and_deleted_after_confirmation(page
     page.click("button:has-text('Delete…')")
     page.wait_for_selector("#images")
     assert api.http.get(f"/v2/images/{image['id']}").status_code == 404
+
+
+@pytest.mark.parametrize(("path", "outcome"), [("/300000", "Image active; task success"), ("/missing", "task failure")])
+def test_an_import_by_url_shows_the_tasks_progress_to_its_end(page: Any, console_server: Server, files: str,
+                                                              path: str, outcome: str) -> None:
+    owner = project()
+    sign_in(page, owner)
+    page.goto("/console/#/upload")
+    form = "form[aria-label='Import from a URL']"
+    page.fill(f"{form} input[name=name]", "from-url")
+    page.select_option(f"{form} select[name=stores]", ["fast", "slow"])
+    page.fill(f"{form} input[name=uri]", files + path)
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector(f"#import-status:has-text('{outcome}')", timeout=30_000)
+    [image] = Api(console_server.url, owner).http.get("/v2/images", params={"name": "from-url"}).json()["images"]
+    if outcome.startswith("Image active"):
+        assert image["size"] == 300000 and sorted(image["stores"].split(",")) == ["fast", "slow"]

@@ -54,25 +54,30 @@ async function signIn(event) {
   for (const resolve of resolved) resolve();
 }
 
+let generation = 0;
+
 async function route() {
+  const mine = ++generation;  // a later navigation wins over a slower earlier one
   const path = location.hash.replace(/^#/, "") || "/images";
   for (const link of document.querySelectorAll("header nav a")) {
     if (path.startsWith(link.getAttribute("href").slice(1))) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   if (!session()) await askSignIn("Sign in to use the console.");
+  if (mine !== generation) return;
   const [, section, id] = path.split("/");
-  clear(view);
+  const page = document.createElement("div");
   try {
-    if (section === "images" && id) await imageDetail(view, decodeURIComponent(id));
-    else if (section === "upload") await uploadPage(view);
-    else if (section === "shared") await sharedWithMe(view);
-    else if (section === "templates" && id) await templateDetail(view, decodeURIComponent(id));
-    else if (section === "templates") await templateList(view);
-    else await imageList(view, new URLSearchParams(location.hash.split("?")[1] || ""));
+    if (section === "images" && id) await imageDetail(page, decodeURIComponent(id));
+    else if (section === "upload") await uploadPage(page);
+    else if (section === "shared") await sharedWithMe(page);
+    else if (section === "templates" && id) await templateDetail(page, decodeURIComponent(id));
+    else if (section === "templates") await templateList(page);
+    else await imageList(page, new URLSearchParams(location.hash.split("?")[1] || ""));
   } catch (error) {
-    view.append(errorBox(error));
+    page.append(errorBox(error));
   }
+  if (mine === generation) view.replaceChildren(page);
 }
 
 async function offerTemplates() {
