@@ -61,7 +61,9 @@ def test_an_upload_shows_progress_to_100_percent_and_the_image_becomes_active(
     page.fill("input[name=name]", "uploaded")
     page.set_input_files("input[type=file]", str(data))
     page.click("form[aria-label='Upload a file'] button[type=submit]")
-    page.wait_for_selector("#upload-status:has-text('Done: the image is active')", timeout=60_000)
+    page.wait_for_selector("#upload-status:has-text('Done'), form[aria-label='Upload a file'] .error", timeout=60_000)
+    assert page.inner_text("#upload-status").startswith("Done: the image is active"), \
+        page.inner_text("form[aria-label='Upload a file']")
     assert page.eval_on_selector("#upload-progress", "bar => bar.value") == 100
     [image] = Api(console_server.url, owner).http.get("/v2/images", params={"name": "uploaded"}).json()["images"]
     assert image["status"] == "active" and image["size"] == data.stat().st_size

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.api.test_serving import pki, tls_server, trusting  # noqa: F401 - fixtures of a TLS node
 from tests.conftest import Server, start_server
 
 
@@ -92,3 +94,10 @@ def test_the_default_node_offers_the_console(server: Server) -> None:
     aliases = [e["alias"] for e in httpx.get(f"{server.url}/v2/extensions").json()["extensions"]]
     assert "console" in aliases
     assert httpx.get(f"{server.url}/console/").status_code == 200
+
+
+def test_over_tls_the_csrf_cookie_is_also_secure(tls_server: Server, pki: dict[str, Path]) -> None:  # noqa: F811
+    response = httpx.get(f"{tls_server.url}/console/", verify=trusting(pki))
+    assert response.status_code == 200
+    cookie = response.headers["set-cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
