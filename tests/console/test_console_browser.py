@@ -55,7 +55,7 @@ def test_an_upload_shows_progress_to_100_percent_and_the_image_becomes_active(
         page: Any, console_server: Server, tmp_path: Path) -> None:
     owner = project()
     data = tmp_path / "disk.raw"
-    data.write_bytes(bytes(range(256)) * (24 * 1024 * 4))  # 24 MiB
+    data.write_bytes(bytes(range(256)) * (8 * 1024 * 4))  # 8 MiB
     sign_in(page, owner)
     page.goto("/console/#/upload")
     page.fill("input[name=name]", "uploaded")
