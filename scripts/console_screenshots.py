@@ -102,7 +102,7 @@ def main() -> None:
                 page.select_option("select[name=hw_disk_bus]", "virtio")
                 shoot(page, "image-detail")
                 page.goto("/console/#/upload")
-                page.fill("input[name=name]", "fedora-41")
+                page.fill("form[aria-label='Upload a file'] input[name=name]", "fedora-41")
                 page.set_input_files("input[type=file]", str(big))
                 page.click("form[aria-label='Upload a file'] button[type=submit]")
                 page.wait_for_selector("#upload-status:has-text('Done')", timeout=60_000)

@@ -29,7 +29,7 @@ def test_signing_in_lists_the_projects_images_and_a_filter_narrows_the_list(page
     sign_in(page, owner)
     page.wait_for_selector("#images")
     assert sorted(page.locator("#images tbody td:first-child").all_inner_texts()) == ["alpha", "beta"]
-    page.select_option("select[name=disk_format]", "qcow2")
+    page.select_option("form.filters select[name=disk_format]", "qcow2")
     page.click("form.filters button[type=submit]")
     page.wait_for_function("() => document.querySelectorAll('#images tbody tr').length === 1")
     assert page.locator("#images tbody td:first-child").all_inner_texts() == ["alpha"]
@@ -58,7 +58,7 @@ def test_an_upload_shows_progress_to_100_percent_and_the_image_becomes_active(
     data.write_bytes(bytes(range(256)) * (8 * 1024 * 4))  # 8 MiB
     sign_in(page, owner)
     page.goto("/console/#/upload")
-    page.fill("input[name=name]", "uploaded")
+    page.fill("form[aria-label='Upload a file'] input[name=name]", "uploaded")
     page.set_input_files("input[type=file]", str(data))
     page.click("form[aria-label='Upload a file'] button[type=submit]")
     page.wait_for_selector("#upload-status:has-text('Done'), form[aria-label='Upload a file'] .error", timeout=60_000)
@@ -201,8 +201,8 @@ def test_a_refused_upload_says_which_state_the_image_was_left_in(page: Any, cons
     data.write_bytes(b"\0" * 65536)  # zeros are no qcow2: the format check refuses them
     sign_in(page, owner)
     page.goto("/console/#/upload")
-    page.fill("input[name=name]", "bad-format")
-    page.select_option("select[name=disk_format]", "qcow2")
+    page.fill("form[aria-label='Upload a file'] input[name=name]", "bad-format")
+    page.select_option("form[aria-label='Upload a file'] select[name=disk_format]", "qcow2")
     page.set_input_files("input[type=file]", str(data))
     page.click("form[aria-label='Upload a file'] button[type=submit]")
     error = page.wait_for_selector("form[aria-label='Upload a file'] .error")
