@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     extensions: list[str] = Field(
         default_factory=lambda: ["image-import", "templates"],
         description="aliases of the extensions enabled on this node (built-in or installed); image-import and "
-                    "templates by default",
+                    "templates by default, and console on a node of role all",
     )
     amqp_url: str | None = Field(
         default=None, description="RabbitMQ URL (amqp://user:password@host:5672/vhost) for notifications and RPC"
@@ -406,6 +406,8 @@ class Settings(BaseSettings):
         if self.stores[self.default_store].get("read_only"):
             raise ValueError(f"default_store {self.default_store!r} is read-only; new image data needs a writable "
                              "store")
+        if "extensions" not in self.model_fields_set and self.role == "all" and "console" not in self.extensions:
+            self.extensions = [*self.extensions, "console"]  # the web console: on by default where it is whole
         if not self.notification_publisher_id:
             self.notification_publisher_id = f"image.{socket.gethostname()}"
         if self.auth_strategy == "keystone" and not (

@@ -43,11 +43,12 @@ def test_without_a_broker_notifications_are_logged_and_disabled_ones_left_out(tm
         ("image.create", "image.test-node"), ("image.delete", "image.test-node")]
 
 
-def test_only_image_import_and_templates_are_loaded_unless_others_are_enabled(tmp_path: Path) -> None:
+def test_only_image_import_templates_and_console_are_loaded_unless_others_are_enabled(tmp_path: Path) -> None:
     server = start_server(tmp_path / "node")
     try:
         listing = Api(server.url).http.get("/v2/extensions").json()["extensions"]
-        assert sorted((e["alias"], e["builtin"]) for e in listing) == [("image-import", True), ("templates", True)]
+        assert sorted((e["alias"], e["builtin"]) for e in listing) == [
+            ("console", True), ("image-import", True), ("templates", True)]
         templates = next(e for e in listing if e["alias"] == "templates")
         assert "/v2/templates" in templates["adds"]["routes"]
     finally:

@@ -11,6 +11,9 @@ from glimpse.auth import Authenticator
 from glimpse.errors import IdentityUnavailable, InvalidRequest, Unauthenticated, Unavailable
 
 PUBLIC_PATHS = frozenset({"/", "/versions", "/healthcheck", "/openapi.json"})
+#: The web console's page, static files and sign-in exchange (the ``console`` extension): they carry no
+#: API credentials; the page then calls the API with the user's, like any other client.
+PUBLIC_PREFIXES = ("/console/",)
 
 
 async def authenticate(authenticator: Authenticator, scope: Scope, headers: Headers) -> Response | None:
@@ -18,7 +21,7 @@ async def authenticate(authenticator: Authenticator, scope: Scope, headers: Head
 
     Version discovery and health checks (:data:`PUBLIC_PATHS`) need no identity.
     """
-    if scope["path"] in PUBLIC_PATHS:
+    if scope["path"] in PUBLIC_PATHS or scope["path"] == "/console" or scope["path"].startswith(PUBLIC_PREFIXES):
         return None
     state = scope.setdefault("state", {})
     try:

@@ -17,7 +17,7 @@ CURRENT_MINOR = 17
 CACHE_API_MINORS = frozenset({14, 16})
 VERSION_IDS = [f"v2.{n}" for n in range(CURRENT_MINOR, -1, -1) if n not in CACHE_API_MINORS]
 _MINOR_PREFIX = re.compile(r"^/v2\.(\d+)(?=/|$)")
-_KNOWN_ROOTS = ("/v2", "/identity", "/versions", "/healthcheck", "/openapi.json", "/metrics")
+_KNOWN_ROOTS = ("/v2", "/identity", "/versions", "/healthcheck", "/openapi.json", "/metrics", "/console")
 _VND = re.compile(r"application/vnd\.openstack\.images-v2(\.\d+)?")
 
 

@@ -1,0 +1,32 @@
+// Sharing an image: its members (add, remove) as the owner sees them.
+import { call, get } from "./api.js";
+import { attempt, clear, field, h } from "./dom.js";
+
+export async function membersPanel(image) {
+  const panel = h("section", { class: "panel", "aria-label": "Members" });
+  const path = `/v2/images/${encodeURIComponent(image.id)}/members`;
+  const render = async () => {
+    clear(panel).append(h("h3", { text: "Members" }));
+    const slot = h("div");
+    let members = [];
+    try { members = (await get(path)).members || []; } catch (error) { await attempt(slot, () => { throw error; }); }
+    const list = h("ul", { id: "members" });
+    for (const member of members) {
+      list.append(h("li", {}, `${member.member_id} — ${member.status} `, h("button", { type: "button", class: "secondary",
+        text: `Remove ${member.member_id}`, onclick: async () => {
+          if (await attempt(slot, () => call("DELETE", `${path}/${encodeURIComponent(member.member_id)}`)) !== undefined) await render();
+        } })));
+    }
+    if (!members.length) list.append(h("li", { text: "Not shared with any project." }));
+    const project = h("input", { name: "member" });
+    const form = h("form", {}, field("Share with project id", project), h("button", { type: "submit", text: "Share" }));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (await attempt(slot, () => call("POST", path, { body: { member: project.value.trim() } })) !== undefined) await render();
+    });
+    if (image.visibility !== "shared") panel.append(h("p", { class: "note", text: "Set visibility to shared for members to see the image." }));
+    panel.append(list, form, slot);
+  };
+  await render();
+  return panel;
+}
