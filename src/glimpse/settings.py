@@ -165,9 +165,9 @@ class Settings(BaseSettings):
 
     # -- extensions and AMQP
     extensions: list[str] = Field(
-        default_factory=lambda: ["image-import", "templates"],
-        description="aliases of the extensions enabled on this node (built-in or installed); image-import and "
-                    "templates by default, and console on a node of role all",
+        default_factory=lambda: ["image-import", "templates", "console"],
+        description="aliases of the extensions enabled on this node (built-in or installed); image-import, "
+                    "templates and console by default (console only on a node of role all unless listed)",
     )
     amqp_url: str | None = Field(
         default=None, description="RabbitMQ URL (amqp://user:password@host:5672/vhost) for notifications and RPC"
@@ -406,8 +406,9 @@ class Settings(BaseSettings):
         if self.stores[self.default_store].get("read_only"):
             raise ValueError(f"default_store {self.default_store!r} is read-only; new image data needs a writable "
                              "store")
-        if "extensions" not in self.model_fields_set and self.role == "all" and "console" not in self.extensions:
-            self.extensions = [*self.extensions, "console"]  # the web console: on by default where it is whole
+        if "extensions" not in self.model_fields_set and self.role != "all":
+            # the web console is on by default only where it is whole (a registry or streaming node alone is not)
+            self.extensions = [name for name in self.extensions if name != "console"]
         if not self.notification_publisher_id:
             self.notification_publisher_id = f"image.{socket.gethostname()}"
         if self.auth_strategy == "keystone" and not (

@@ -33,7 +33,7 @@ def _missing_browser() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # Playwright's sync API runs an event loop: gone before other packages' tests
 def browser() -> Iterator[Any]:
     reason = _missing_browser()
     if reason:
