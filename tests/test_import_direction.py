@@ -7,6 +7,7 @@ its reason; a rule that is broken names the module, the line and the import.
 from __future__ import annotations
 
 import ast
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,13 @@ PACKAGE = SRC / "glimpse"
 BUILTIN_EXTENSIONS = ("glimpse.console", "glimpse.imports", "glimpse.notifications", "glimpse.rpc")
 #: Store drivers: the modules of ``glimpse.stores`` other than the protocol and the loader.
 DRIVER_SHARED = ("glimpse.stores.base", "glimpse.stores.loader")
+#: Transports: what turns requests (HTTP, RPC, commands, browsers) into service calls. They get the services
+#: they use from the composition root and never hold the database or a repository.
+TRANSPORTS = ("glimpse.api", "glimpse.server", "glimpse.cli", "glimpse.auth", "glimpse.app", *BUILTIN_EXTENSIONS,
+              "glimpse.templates")
+#: What of ``glimpse.db`` a transport may use: the engine and the migrator (serving and ``db upgrade`` migrate
+#: the schema before anything runs), never a repository.
+SCHEMA_ONLY = ("glimpse.db.engine", "glimpse.db.migrate")
 BELOW_THE_SERVER = ("glimpse.domain", "glimpse.services", "glimpse.api", "glimpse.db", "glimpse.stores",
                     "glimpse.extensions", "glimpse.auth", "glimpse.policy", *BUILTIN_EXTENSIONS)
 
@@ -81,8 +89,14 @@ def _broken_rules(module: str, imported: str, names: tuple[str, ...]) -> Iterato
     if _within(module, "glimpse.api") and _within(imported, ("glimpse.db", "glimpse.cli", "glimpse.app",
                                                              *BUILTIN_EXTENSIONS)):
         yield "the edge reaches persistence and extensions through the service layer only"
-    if _within(module, BELOW_THE_SERVER) and _within(imported, ("glimpse.server", "glimpse.app")):
-        yield "only the composition root (app.py) and the commands use the server package"
+    if _within(module, BELOW_THE_SERVER) and _within(imported, ("glimpse.server", "glimpse.app",
+                                                                  "glimpse.composition")):
+        yield "only the composition root (composition.py) and the commands use the server package"
+    if (_within(module, TRANSPORTS) and _within(imported, "glimpse.db") and not _within(imported, SCHEMA_ONLY)
+            and not (imported == "glimpse.db" and set(names) <= {"engine", "migrate"})):
+        yield "transports never touch repositories: the composition root hands them services"
+    if not _within(module, ("glimpse.composition", "glimpse.cli")) and _within(imported, "glimpse.composition"):
+        yield "the composition root is used by the commands only: nothing it wires imports it"
     if not _within(module, "glimpse.cli") and _within(imported, "glimpse.cli"):
         yield "the command line is the outermost layer: nothing imports it"
     if (_within(module, "glimpse.stores") and not _within(module, DRIVER_SHARED)
@@ -132,13 +146,32 @@ def test_every_listed_exception_is_still_needed() -> None:
     ("glimpse.stores.filesystem", "import glimpse.services.images\n", "only move bytes"),
     ("glimpse.imports.api", "from glimpse.api.requests import context\n", "public surface"),
     ("glimpse.notifications.relay", "from glimpse.db.outbox import OutboxRepository\n", "through the service layer"),
+    ("glimpse.server.workers", "from glimpse.db.images import ImageRepository\n", "never touch repositories"),
+    ("glimpse.cli.manage", "from glimpse.db.quotas import RESOURCES\n", "never touch repositories"),
+    ("glimpse.app", "from glimpse.db.statistics import StatisticsRepository\n", "never touch repositories"),
+    ("glimpse.services.images", "from glimpse.composition import open_services\n", "composition root"),
+    ("glimpse.server.workers", "from glimpse.composition import open_node\n", "composition root"),
 ])
 def test_an_import_against_the_direction_is_reported_with_its_reason(module: str, source: str, reason: str) -> None:
     found = violations(module, source)
-    assert found and reason in found[0], found
+    assert found and any(reason in line for line in found), found
 
 
 def test_an_allowed_import_is_not_reported() -> None:
     assert violations("glimpse.server.workers", "from glimpse.api.server_offers import SOCKET_BODY\n") == []
     assert violations("glimpse.imports.plugin", "from glimpse.api.extension_routes import IMAGE\n") == []
     assert violations("glimpse.services.images", "from glimpse.clock import utcnow\n") == []
+    assert violations("glimpse.cli.manage", "from glimpse.db import migrate\n") == []
+    assert violations("glimpse.server.startup", "from glimpse.db.engine import Database\n") == []
+    assert violations("glimpse.composition", "from glimpse.db.images import ImageRepository\n") == []
+    assert violations("glimpse.cli.serve", "from glimpse.composition import serve\n") == []
+
+
+def test_the_services_a_transport_receives_carry_no_database_or_repository() -> None:
+    from glimpse.services import Services
+
+    hints = typing.get_type_hints(Services)
+    assert len(hints) >= 20, hints  # the check must really see the container's fields
+    below = {name: hint for name, hint in hints.items()
+             if _within(getattr(hint, "__module__", ""), "glimpse.db")}
+    assert not below, f"Services hands transports parts of the persistence layer: {below}"

@@ -1,4 +1,9 @@
-"""``build_app(settings)``: the only place the parts are wired together."""
+"""``build_app(settings, services)``: the HTTP transport of a node, built by the composition root.
+
+It receives the services and, as narrow values, the two things it needs of the
+infrastructure (the database figures ``/metrics`` shows and, for tracing, the
+engine to instrument); :mod:`glimpse.composition` wires them.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
+from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp
 
 from glimpse.api import health, identity, metrics, versions
@@ -26,11 +32,10 @@ from glimpse.auth import Authenticator
 from glimpse.auth.loader import load_authenticator
 from glimpse.server.body_pace import BodyPace
 from glimpse.server.guard import EdgeGuard
-from glimpse.db.statistics import StatisticsRepository
 from glimpse.observability import metrics as node_metrics
 from glimpse.observability.access import ObservedApp
 from glimpse.observability.state import DatabaseFigures
-from glimpse.services import Services, open_services
+from glimpse.services import Services
 from glimpse.settings import Settings
 
 log = logging.getLogger("glimpse")
@@ -39,13 +44,15 @@ log = logging.getLogger("glimpse")
 _RESTART_DELAY = 5.0
 
 
-def build_app(settings: Settings, *, services: Services | None = None, migrate: bool = True) -> ASGIApp:
-    """The ASGI application of one node, serving ``services`` (opened from ``settings`` if not given).
+def build_app(settings: Settings, services: Services, *, figures: DatabaseFigures,
+              engine: Engine | None = None) -> ASGIApp:
+    """The ASGI application of one node, serving ``services``.
 
     The node serves the API of ``settings.role``, plus the routes of its enabled
-    extensions, and runs their background tasks while it is up.
+    extensions, and runs their background tasks while it is up; closing it (the
+    lifespan's end) closes the services. ``figures`` are what ``/metrics``
+    reports of the database; ``engine`` is instrumented when tracing is on.
     """
-    services = services or open_services(settings, migrate=migrate)
     background = [*services.extensions.background_tasks(services), upload_sweeper(services)]
     if services.settings.delayed_delete and services.settings.scrub_interval > 0:
         background.append(scrubber(services))
@@ -83,17 +90,16 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     app.state.services = services
     app.state.image_bodies = ImageBodies(services.schema, multi_store=services.stores.multiple)
     app.state.upload_slots = UploadSlots(settings.max_uploads_per_worker, settings.max_uploads_per_project)
-    figures = DatabaseFigures(StatisticsRepository(services.database), max_age=settings.metrics_cache_seconds)
     app.state.scrape = lambda: node_metrics.render(figures)
     edge = EdgeMiddleware(app, authenticator, settings.public_endpoint,
                           registry=settings.registry_endpoint, streaming=settings.streaming_endpoint)
     observed: ASGIApp = ObservedApp(EdgeGuard(edge, BodyPace.from_settings(settings)),
                                     metrics_access=settings.metrics_access, scrape=app.state.scrape,
                                     access_log_enabled=settings.access_log)
-    if settings.otel_enabled:
+    if settings.otel_enabled and engine is not None:
         from glimpse.observability.tracing import instrument
 
-        observed = instrument(observed, services.database.engine)
+        observed = instrument(observed, engine)
     return observed
 
 

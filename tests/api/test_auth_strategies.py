@@ -17,7 +17,8 @@ from glimpse.auth.keystone import KeystoneAuthenticator
 from glimpse.auth.loader import load_authenticator, strategy_names
 from glimpse.auth.noauth import HeaderAuthenticator
 from glimpse.auth.tokens import TokenAuthenticator
-from glimpse.services import Services, open_services
+from glimpse.composition import open_services
+from glimpse.services import Services
 from glimpse.settings import Settings
 
 KEYSTONE = {"keystone_url": "http://127.0.0.1:9/v3", "keystone_username": "glimpse", "keystone_password": "secret"}

@@ -19,7 +19,8 @@ from glimpse import errors
 from glimpse.context import RequestContext
 from glimpse.domain.patch import parse_patch
 from glimpse.domain.queries import parse_image_query
-from glimpse.services import Services, open_services
+from glimpse.composition import open_services
+from glimpse.services import Services
 from glimpse.settings import Settings
 from tests.conftest import Api, Server
 

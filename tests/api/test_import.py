@@ -213,7 +213,7 @@ def test_deleting_a_staged_image_removes_the_staged_data(api: Api, node: Server)
 
 
 def test_staging_quota_is_never_overshot(api: Api, node: Server, database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from glimpse.services import open_services
+    from glimpse.composition import open_services
     from glimpse.settings import Settings
 
     services = open_services(Settings(data_dir=tmp_path, database_url=database_url))

@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from glimpse.services import Services, open_services
+from glimpse.composition import open_services
+from glimpse.services import Services
 from glimpse.settings import Settings
 from tests.conftest import Api, Server, start_server
 

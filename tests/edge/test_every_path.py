@@ -24,14 +24,14 @@ from tests.support.raw_http import RawConnection, request_head
 PLAIN_SERVER = """
 import sys
 import uvicorn
-from glimpse.app import build_app
+from glimpse.composition import http_app
 from glimpse.server.body_pace import BodyPace
 from glimpse.server.limits import HeadLimits, LimitedHttpToolsProtocol, with_limits
 from glimpse.settings import Settings
 
 settings = Settings(data_dir=sys.argv[2], body_idle_timeout=2)
 protocol = with_limits(LimitedHttpToolsProtocol, HeadLimits.from_settings(settings), BodyPace.from_settings(settings))
-uvicorn.run(build_app(settings), host="127.0.0.1", port=int(sys.argv[1]), http=protocol, log_level="warning")
+uvicorn.run(http_app(settings), host="127.0.0.1", port=int(sys.argv[1]), http=protocol, log_level="warning")
 """
 
 

@@ -15,7 +15,8 @@ from glimpse.context import RequestContext
 from glimpse.domain.images import PropertyVisibility
 from glimpse.domain.patch import parse_patch
 from glimpse.domain.properties import Precondition
-from glimpse.services import Services, open_services
+from glimpse.composition import open_services
+from glimpse.services import Services
 from glimpse.settings import Settings
 from tests.conftest import CATALOG_DIR
 

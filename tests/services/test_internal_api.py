@@ -18,13 +18,19 @@ from glimpse.context import RequestContext
 from glimpse.domain.images import ImageStatus
 from glimpse.domain.patch import parse_patch
 from glimpse.domain.queries import parse_image_query
-from glimpse.services import Services, open_services
+from glimpse.composition import Infrastructure, build_services, open_infrastructure, open_services
+from glimpse.services import Services
 from glimpse.settings import Settings
 
 
 @pytest.fixture
-def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
-    built = open_services(Settings(data_dir=tmp_path, database_url=database_url))
+def infrastructure(database_url: str, tmp_path: Path) -> Infrastructure:
+    return open_infrastructure(Settings(data_dir=tmp_path, database_url=database_url))
+
+
+@pytest.fixture
+def services(infrastructure: Infrastructure) -> Iterator[Services]:
+    built = build_services(infrastructure)  # closing the services releases the infrastructure
     yield built
     built.close()
 
@@ -65,7 +71,8 @@ def test_life_cycle_through_python(services: Services, ctx: RequestContext) -> N
     assert image.id not in store_files(services)
 
 
-def test_failing_stream_leaves_no_bytes_and_a_queued_image(services: Services, ctx: RequestContext) -> None:
+def test_failing_stream_leaves_no_bytes_and_a_queued_image(services: Services, infrastructure: Infrastructure,
+                                                          ctx: RequestContext) -> None:
     image = services.images.create(ctx, {"disk_format": "raw", "container_format": "bare"})
 
     def broken() -> Iterator[bytes]:
@@ -77,7 +84,7 @@ def test_failing_stream_leaves_no_bytes_and_a_queued_image(services: Services, c
     after = services.images.get(ctx, image.id)
     assert after.status is ImageStatus.QUEUED and after.size is None and after.locations == ()
     assert store_files(services) == []
-    assert services.image_repository.pending_deletions(image_id=image.id, stale_before=None) == []
+    assert infrastructure.image_repository.pending_deletions(image_id=image.id, stale_before=None) == []
     services.image_data.upload(ctx, image.id, [b"second try"])
     assert services.images.get(ctx, image.id).size == len(b"second try")
 

@@ -3,7 +3,7 @@
 Service methods are plain blocking Python. Handing one to a thread costs a
 round trip between the event loop and the thread pool, which on two cores is
 about as much as a whole cached image lookup on SQLite. So reads whose
-reader is local (:attr:`glimpse.db.image_reads.ImageReader.inline`: an SQLite
+reader is local (:attr:`glimpse.services.Services.reads_inline`: an SQLite
 file in WAL mode, where readers never wait for writers; chosen once at start-up)
 run inline on the event loop; anything that can wait (writes, which queue for
 the write lock, network databases, store I/O) goes to a thread.
@@ -24,6 +24,6 @@ T = TypeVar("T")
 
 async def read(services: Services, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``function(*args, **kwargs)``, a read that touches only the database, run where it is cheapest."""
-    if services.image_repository.reader.inline:
+    if services.reads_inline:
         return function(*args, **kwargs)
     return await run_in_threadpool(function, *args, **kwargs)

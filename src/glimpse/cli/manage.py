@@ -22,11 +22,12 @@ from glimpse.cli.options import add_common, check_files, settings_from
 from glimpse.context import RequestContext
 from glimpse.db import migrate
 from glimpse.db.engine import Database
-from glimpse.db.quotas import RESOURCES
 from glimpse.domain.images import ImageStatus
 from glimpse.domain.queries import parse_image_query
 from glimpse.errors import DatabaseUnavailable, DuplicateTemplate, GlimpseError, TemplateInvalid
-from glimpse.services import Services, open_services
+from glimpse.composition import open_services
+from glimpse.services import Services
+from glimpse.services.quotas import RESOURCES
 from glimpse.services.stores import open_node_stores
 from glimpse.settings import Settings
 from glimpse.stores.base import StoreError

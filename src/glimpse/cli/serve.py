@@ -13,7 +13,7 @@ from glimpse import __version__
 from glimpse.cli.options import add_common, check_files, settings_from
 from glimpse.db.engine import Database
 from glimpse.extensions.manager import ExtensionNotFound, load_extensions
-from glimpse.server import workers
+from glimpse.composition import serve
 from glimpse.server.startup import migrate_in_child
 from glimpse.services.stores import open_node_stores
 from glimpse.stores.loader import StoreSetupError
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> None:
              __version__, settings.role, database.url.render_as_string(), ", ".join(settings.stores),
              settings.default_store, ", ".join(settings.extensions) or "none", settings.workers)
     database.dispose()
-    workers.serve(settings)
+    serve(settings)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ Source = tuple[Iterator[bytes], int | None]
 
 
 class StagingRecords(Protocol):
-    """Where an image's staged data is recorded (``services.image_repository``)."""
+    """Where an image's staged data is recorded (``services.imports``)."""
 
     def release_staged(self, image_id: str) -> None:
         """Forget the staging record of an image whose staged data is gone."""

@@ -62,7 +62,7 @@ def register_import_methods(services: Services) -> Sequence[ImportMethod]:
     if GLANCE_DIRECT in settings.import_methods:
         staging = open_staging_store(settings)
         services.stores.add_internal(STAGING_STORE, staging)
-        methods.append(GlanceDirect(staging, services.image_repository))
+        methods.append(GlanceDirect(staging, services.imports))
     rules = UrlRules(
         schemes=settings.web_download_allowed_schemes, ports=settings.web_download_allowed_ports,
         allowed_hosts=settings.web_download_allowed_hosts,

@@ -52,6 +52,6 @@ def register_background_tasks(services: Services) -> Sequence[Callable[[], Await
     if settings.amqp_url:
         publisher = AmqpPublisher(settings.amqp_url, exchange=settings.notification_exchange,
                                   topics=settings.notification_topics, durable=settings.amqp_durable)
-    relay = OutboxRelay(services.outbox, publisher, poll_interval=settings.outbox_poll_interval,
+    relay = OutboxRelay(services.outbox_messages, publisher, poll_interval=settings.outbox_poll_interval,
                         retention=dt.timedelta(seconds=settings.outbox_retention))
     return [relay.run]

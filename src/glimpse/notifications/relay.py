@@ -36,7 +36,7 @@ PRUNE_EVERY = 300.0
 
 
 class Outbox(Protocol):
-    """What the relay needs of the outbox (``services.outbox``)."""
+    """What the relay needs of the outbox (``services.outbox_messages``)."""
 
     def claim(self, relay_id: str, *, limit: int, lease: dt.timedelta) -> list[ClaimedMessage]: ...
 

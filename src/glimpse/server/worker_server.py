@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, cast
 
 import uvicorn
 
-from glimpse.db.images import ImageRepository
 from glimpse.server.balance import Acceptor, Share
 from glimpse.server.idle_gc import IdleCollector
 from glimpse.server.protocol import HttpProtocol
@@ -30,13 +30,32 @@ log = logging.getLogger(__name__)
 MOST_PER_TICK = 256
 
 
+class LocalReads(Protocol):
+    @property
+    def inline(self) -> bool:
+        """True when a read is local and never waits (SQLite): cheaper on the event loop than via a thread."""
+        ...
+
+
+class ImageCache(Protocol):
+    """What a worker uses of the node's image cache (:class:`glimpse.db.images.ImageRepository`), handed
+    to it by the composition root: the worker never holds the database or a repository otherwise."""
+
+    @property
+    def reader(self) -> LocalReads: ...
+
+    def watch_writes(self, listener: Callable[[str], None]) -> None: ...
+
+    def warm(self, image_ids: Sequence[str]) -> int: ...
+
+
 class CacheFollower:
     """Loads into this worker's cache the images its sibling workers wrote since the last :meth:`follow`."""
 
-    def __init__(self, writes: WriteFollower, repository: ImageRepository, *, inline: bool) -> None:
+    def __init__(self, writes: WriteFollower, cache: ImageCache) -> None:
         self._writes = writes
-        self._repository = repository
-        self._inline = inline  # SQLite: a local read, cheaper on the event loop than through a thread
+        self._cache = cache
+        self._inline = cache.reader.inline  # SQLite: a local read, cheaper on the event loop than through a thread
 
     async def follow(self) -> int:
         """Load what the siblings wrote since the last call; how many images were loaded."""
@@ -45,8 +64,8 @@ class CacheFollower:
             return 0
         try:
             if self._inline:
-                return self._repository.warm(ids)
-            return await asyncio.to_thread(self._repository.warm, ids)
+                return self._cache.warm(ids)
+            return await asyncio.to_thread(self._cache.warm, ids)
         except Exception:  # only a head start: the first read loads what this could not
             log.warning("could not load %d images written by other workers", len(ids), exc_info=True)
             return 0

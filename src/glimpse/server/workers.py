@@ -7,7 +7,9 @@ lets every worker finish its requests (up to ``graceful_timeout``) before
 exiting. ``SIGHUP`` replaces the workers one by one; ``SIGTTIN``/``SIGTTOU``
 add or remove one. The application modules are imported before the fork, so
 their memory is shared; the application itself (database engine, stores,
-threads) is built inside each worker, after the fork.
+threads) is built inside each worker, after the fork, by the composition root
+(:func:`glimpse.composition.serve` hands :func:`serve` the function that builds
+a :class:`WorkerNode`).
 
 Each worker runs uvicorn with :class:`~glimpse.server.protocol.HttpProtocol`
 (httptools plus zero-copy ``sendfile`` for file-backed downloads and sized
@@ -33,6 +35,8 @@ import os
 import signal
 import ssl
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -41,23 +45,29 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 from starlette.types import ASGIApp
 
-from glimpse.app import build_app
 from glimpse.server.balance import LoadBoard, Share
 from glimpse.server.idle_gc import IdleCollector
 from glimpse.server.protocol import HttpProtocol
 from glimpse.server.sibling_writes import SiblingWrites, WriteFollower, WritePublisher
-from glimpse.server.worker_server import CacheFollower, WorkerServer
+from glimpse.server.worker_server import CacheFollower, ImageCache, WorkerServer
 from glimpse.server.body_pace import BodyPace
 from glimpse.server.limits import HeadLimits, LimitedHttpToolsProtocol, with_limits
 from glimpse.observability import metrics as node_metrics
 from glimpse.observability.logging import gunicorn_logger_class
-from glimpse.services import Services, open_services
 from glimpse.settings import Settings
 
 #: Seconds a stopping worker gets to finish its requests before it is killed.
 GRACEFUL_TIMEOUT = 30
 #: Seconds an idle keep-alive connection stays open.
 KEEP_ALIVE = 30
+
+
+@dataclass(frozen=True)
+class WorkerNode:
+    """What a worker serves, built after the fork: the application, and the image cache its siblings warm."""
+
+    app: ASGIApp
+    image_cache: ImageCache
 
 
 class GlimpseWorker(Worker):  # type: ignore[misc]
@@ -102,10 +112,9 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
         slot: int | None = getattr(self, "board_slot", None)
         follower = None
         if slot is not None:  # keep this worker's image cache warm with what its siblings write
-            repository = self.app.services.image_repository
-            repository.watch_writes(WritePublisher(self.app.sibling_writes, slot))
-            follower = CacheFollower(WriteFollower(self.app.sibling_writes, slot), repository,
-                                     inline=repository.reader.inline)
+            cache = self.app.node.image_cache
+            cache.watch_writes(WritePublisher(self.app.sibling_writes, slot))
+            follower = CacheFollower(WriteFollower(self.app.sibling_writes, slot), cache)
         return WorkerServer(config, Share(self.app.board, slot), IdleCollector(), follower)
 
     async def _notify(self) -> None:
@@ -132,11 +141,12 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
 class _Arbiter(BaseApplication):  # type: ignore[misc]
     """gunicorn configured from :class:`Settings` instead of its command line."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, build: Callable[[], WorkerNode]) -> None:
         self.settings = settings
         self.board = LoadBoard()
         self.sibling_writes = SiblingWrites(self.board.slots)
-        self.services: Services
+        self._build = build
+        self.node: WorkerNode
         super().__init__()
 
     def load_config(self) -> None:
@@ -166,8 +176,8 @@ class _Arbiter(BaseApplication):  # type: ignore[misc]
             self.cfg.set(name, value)
 
     def load(self) -> ASGIApp:
-        self.services = open_services(self.settings, migrate=False)
-        return build_app(self.settings, services=self.services)
+        self.node = self._build()
+        return self.node.app
 
     def _claim_slot(self, arbiter: Arbiter, worker: Worker) -> None:
         # In the arbiter, before the fork: the new worker's place on the board.
@@ -189,6 +199,6 @@ def _freeze_heap(_arbiter: Arbiter | None) -> None:
     gc.freeze()
 
 
-def serve(settings: Settings) -> None:
-    """Serve ``settings.workers`` worker processes until stopped by a signal."""
-    _Arbiter(settings).run()
+def serve(settings: Settings, build: Callable[[], WorkerNode]) -> None:
+    """Serve ``settings.workers`` worker processes until stopped by a signal; each calls ``build`` once."""
+    _Arbiter(settings, build).run()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from glimpse.context import RequestContext
 from glimpse.db.images import ImageRepository
-from glimpse.domain.images import Image, ImageLocation, ImageStatus
+from glimpse.domain.images import Image, ImageLocation, ImageStatus, transition
 from glimpse.errors import (
     Conflict,
     Forbidden,
@@ -232,7 +232,7 @@ class ImageDataService:
                 raise ImageGone(f"Image {current.id} was deleted while its data was being written.")
             self._limits.check_locations(len(current.locations) + len(locations))
             active = dataclasses.replace(
-                current, status=ImageStatus.ACTIVE, size=ingested.size, virtual_size=ingested.virtual_size,
+                transition(current, ImageStatus.ACTIVE), size=ingested.size, virtual_size=ingested.virtual_size,
                 checksum=ingested.checksum, os_hash_algo=ingested.os_hash_algo,
                 os_hash_value=ingested.os_hash_value, locations=(*current.locations, *locations))
             return finish(active, failed) if finish is not None else active
@@ -388,7 +388,7 @@ def _start_saving(image: Image) -> Image:
     missing = [name for name in ("disk_format", "container_format") if getattr(image, name) is None]
     if missing:
         raise ImageFormatsMissing(f"Property(ies) {', '.join(missing)} must be set prior to saving data.")
-    return dataclasses.replace(image, status=ImageStatus.SAVING)
+    return transition(image, ImageStatus.SAVING)
 
 
 #: Statuses an image is in while data is being written to it.
@@ -399,4 +399,4 @@ def back_to_queued(image: Image) -> Image:
     """An image whose upload, staging or import failed or was abandoned, ready for another try."""
     if image.status not in _WRITING:
         return image
-    return dataclasses.replace(image, status=ImageStatus.QUEUED, size=None, virtual_size=None)
+    return dataclasses.replace(transition(image, ImageStatus.QUEUED), size=None, virtual_size=None)

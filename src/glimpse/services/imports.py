@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from glimpse.context import RequestContext
 from glimpse.clock import utcnow
 from glimpse.db.tasks import TaskRepository
-from glimpse.domain.images import Image, ImageStatus
+from glimpse.domain.images import Image, ImageStatus, transition
 from glimpse.domain.tasks import IMPORT_TASK_TYPE, Task, TaskStatus
 from glimpse.errors import (
     Conflict,
@@ -291,7 +291,7 @@ class ImportService:
             _check_importable(current, method)
             properties = {k: v for k, v in current.properties.items() if k != FAILED_PROPERTY}
             properties.update({TASK_PROPERTY: task.id, IMPORTING_PROPERTY: ",".join(stores)})
-            return dataclasses.replace(current, status=ImageStatus.IMPORTING, properties=properties)
+            return dataclasses.replace(transition(current, ImageStatus.IMPORTING), properties=properties)
 
         self._tasks.add(task)
         try:
@@ -487,6 +487,10 @@ class ImportService:
                        [s for s in stores.split(",") if s], self._methods.get(name))
         return len(stale)
 
+    def release_staged(self, image_id: str) -> None:
+        """Forget the staging record of an image whose staged data is gone (the glance-direct method's end)."""
+        self._images.release_staged(image_id)
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -498,7 +502,7 @@ def _start_uploading(image: Image) -> Image:
             f"Image status transition from '{image.status}' to 'uploading' is not allowed: "
             "data can only be staged for a queued image."
         )
-    return dataclasses.replace(image, status=ImageStatus.UPLOADING)
+    return transition(image, ImageStatus.UPLOADING)
 
 
 def _staged(image: Image, size: int) -> Image:

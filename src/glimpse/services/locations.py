@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from glimpse.context import RequestContext
-from glimpse.domain.images import Image, ImageLocation, ImageStatus
+from glimpse.domain.images import Image, ImageLocation, ImageStatus, transition
 from glimpse.errors import Conflict, ImageGone, ImageStatusConflict, InvalidRequest
 from glimpse.services.access import ImageAccess
 from glimpse.services.events import image_event
@@ -112,7 +112,7 @@ class LocationService:
                     raise ImageGone(f"Image {current.id} was deleted while its location was being checked.")
                 self._limits.check_locations(len(current.locations) + 1)
                 return dataclasses.replace(
-                    current, status=ImageStatus.ACTIVE, size=found.size, virtual_size=found.virtual_size,
+                    transition(current, ImageStatus.ACTIVE), size=found.size, virtual_size=found.virtual_size,
                     checksum=found.checksum, os_hash_algo=found.os_hash_algo, os_hash_value=found.os_hash_value,
                     locations=(*current.locations, placed))
 
@@ -143,7 +143,7 @@ def _start_saving_from_location(image: Image) -> Image:
     missing = [name for name in ("disk_format", "container_format") if getattr(image, name) is None]
     if missing:
         raise InvalidRequest(f"Property(ies) {', '.join(missing)} must be set before a location is added.")
-    return dataclasses.replace(image, status=ImageStatus.SAVING)
+    return transition(image, ImageStatus.SAVING)
 
 
 def _check_claims(location: NewLocation, checksum: str, os_hash_value: str) -> None:

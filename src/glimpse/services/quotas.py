@@ -6,7 +6,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from glimpse.db.transactions import TransactionGuard
-from glimpse.db.quotas import MiB, RESOURCES, QuotaCheck, QuotaRepository
+from glimpse.db.quotas import RESOURCES as RESOURCES  # the quota resources, for the commands' choices
+from glimpse.db.quotas import MiB, QuotaCheck, QuotaRepository
 from glimpse.domain.images import RESERVED_PREFIX
 from glimpse.domain.storable import INT64_MAX, MAX_TEXT_BYTES
 from glimpse.errors import InvalidRequest, QuotaExceeded
