@@ -9,6 +9,14 @@ Servers run with the server's fast paths on (``glimpse.server``), unless
 ``GLIMPSE_TEST_SERVER_FAST_PATHS=0``: then every test server is plain uvicorn
 and Starlette. Modules that take their ``server`` from
 :func:`on_both_server_paths` run each test on both, in every run.
+
+The whole API suite runs both ways in every full run: when ``python -m pytest``
+is given no paths (the README's command, which CI runs), it ends with a second
+pass over ``tests/api`` and ``tests/edge`` with every server plain, on SQLite
+(the server's paths do not depend on the database), and fails if that pass
+fails (:func:`pytest_sessionfinish`). ``GLIMPSE_TEST_PLAIN_PASS=1`` adds the pass
+to any run, ``=0`` leaves it out. ``GLIMPSE_TEST_BACKENDS=sqlite`` (a comma list)
+runs only those backends.
 """
 
 from __future__ import annotations
@@ -36,7 +44,9 @@ ADMIN_URLS = {
     ),
     "mariadb": os.environ.get("GLIMPSE_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
 }
-BACKENDS = ["sqlite", "postgresql", "mariadb"]
+#: ``GLIMPSE_TEST_BACKENDS``: the backends this run uses (all three unless set).
+BACKENDS = [b for b in ("sqlite", "postgresql", "mariadb")
+            if b in {x.strip() for x in os.environ.get("GLIMPSE_TEST_BACKENDS", "sqlite,postgresql,mariadb").split(",")}]
 #: ``GLIMPSE_TEST_SERVER_FAST_PATHS=0``: every test server runs with ``server_fast_paths = false``.
 FAST_PATHS = os.environ.get("GLIMPSE_TEST_SERVER_FAST_PATHS", "1").strip().lower() not in ("0", "false", "no", "off")
 #: Backends that must be reachable (CI sets this): failing beats silently skipping there.
@@ -204,6 +214,8 @@ def on_both_server_paths() -> Any:
     @pytest.fixture(params=SERVER_PATHS)
     def server(request: pytest.FixtureRequest, backend: str) -> Server:
         if request.param == "fast-paths":
+            if not FAST_PATHS:
+                pytest.skip("fast paths are off in this run (GLIMPSE_TEST_SERVER_FAST_PATHS=0): the plain run covers it")
             shared: Server = request.getfixturevalue("server_for_backend")
             return shared
         if backend != "sqlite":
@@ -322,3 +334,38 @@ def files() -> Iterator[str]:
 
     with serve_files() as url:
         yield url
+
+
+#: The suites the plain pass runs again: every test of the API and of the edge.
+PLAIN_PASS_PATHS = ("tests/api", "tests/edge")
+
+
+def _plain_pass_wanted(session: pytest.Session) -> bool:
+    wanted = os.environ.get("GLIMPSE_TEST_PLAIN_PASS", "auto").strip().lower()
+    if wanted in ("0", "false", "no", "off") or not FAST_PATHS:
+        return False  # never from the plain pass itself, nor from a run that is plain already
+    if wanted in ("1", "true", "yes", "on"):
+        return True
+    config = session.config  # auto: the full run, ``python -m pytest`` with no paths and no selection
+    return (not config.invocation_params.args or all(a.startswith("-") for a in config.invocation_params.args)) \
+        and not config.getoption("keyword") and not config.getoption("markexpr") and not config.getoption("exitfirst")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a full run, run the API suite again with every server plain; its failure fails the run."""
+    if not _plain_pass_wanted(session) or exitstatus not in (0, 1):
+        return
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "GLIMPSE_TEST_SERVER_FAST_PATHS": "0", "GLIMPSE_TEST_BACKENDS": "sqlite",
+           "GLIMPSE_TEST_PLAIN_PASS": "0"}
+    env.pop("GLIMPSE_TEST_REQUIRE_BACKENDS", None)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PLAIN_PASS_PATHS]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "plain pass: " + " ".join(PLAIN_PASS_PATHS) + " with server_fast_paths = false")
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=root, env=env, check=False)
+    if reporter is not None:
+        reporter.write_sep("=", f"plain pass: exit {result.returncode} in {time.monotonic() - started:.0f} s")
+    if result.returncode != 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
