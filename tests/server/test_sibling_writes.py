@@ -99,7 +99,8 @@ def test_images_a_sibling_writes_are_loaded_into_the_cache(two_workers_db: tuple
     writer = ImageRepository(first_db)
     writer.watch_writes(WritePublisher(shared, 0))
     cache_of = ImageRepository(second_db if reader == "sqlite" else plain_db)
-    follower = CacheFollower(WriteFollower(shared, own_slot=1), cache_of, inline=reader == "sqlite")
+    assert cache_of.reader.inline is (reader == "sqlite")  # the follower loads inline or through a thread
+    follower = CacheFollower(WriteFollower(shared, own_slot=1), cache_of)
 
     created = writer.add(_image(str(uuid.uuid4()), tags=("t",), properties={"os_distro": "debian"}))
     assert asyncio.run(follower.follow()) == 1
@@ -137,7 +138,7 @@ def test_a_burst_of_sibling_writes_is_loaded_latest_first_and_no_more_than_a_tic
     shared = SiblingWrites(slots=2, depth=1024)
     writer = ImageRepository(first_db)
     writer.watch_writes(WritePublisher(shared, 0))
-    follower = CacheFollower(WriteFollower(shared, own_slot=1), ImageRepository(second_db), inline=True)
+    follower = CacheFollower(WriteFollower(shared, own_slot=1), ImageRepository(second_db))
     for _ in range(MOST_PER_TICK + 20):
         writer.add(_image(str(uuid.uuid4())))
     assert asyncio.run(follower.follow()) == MOST_PER_TICK
