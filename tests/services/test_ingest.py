@@ -167,3 +167,59 @@ def test_store_errors_become_domain_errors_naming_the_store(pipeline: IngestPipe
     (tmp_path / "store").rmdir()
     with pytest.raises(errors.StoreUnavailable, match="'file'"):
         pipeline.ingest("file", store, "k", [b"data"], inspect=image())
+
+
+def _outcome(pipeline: IngestPipeline, store: object, key: str, path: Path, case: object) -> object:
+    """The virtual size an ingest of ``path`` records, or the class of the error that refused it."""
+    from tests.support.image_cases import Case
+
+    assert isinstance(case, Case)
+    now = dt.datetime.now(dt.timezone.utc)
+    target = Image(id=key, name=case.name, status=ImageStatus.SAVING, visibility=Visibility.PRIVATE, owner="p",
+                   created_at=now, updated_at=now, disk_format=case.disk_format,
+                   container_format=case.container_format)
+    data = path.read_bytes()
+    chunks = [data[i:i + 300_000] for i in range(0, len(data), 300_000)]  # blocks that do not align with anything
+    try:
+        return pipeline.ingest("s", store, key, chunks, inspect=target).virtual_size  # type: ignore[arg-type]
+    except (errors.ImageFormatMismatch, errors.ImageUnsafe) as exc:
+        return type(exc)
+
+
+def test_every_catalogued_image_gets_the_same_verdict_through_a_spool_as_from_a_local_file(tmp_path: Path) -> None:
+    """Plain data is spooled sparse (head and tail only): the verdict must not change for any catalogued image."""
+    from tests.support.disk_images import require_qemu_img
+    from tests.support.image_cases import ALL, build_all
+
+    require_qemu_img()
+    (tmp_path / "cases").mkdir()
+    images = build_all(tmp_path / "cases")
+    pipeline = IngestPipeline(FormatGate(), hash_algorithm="sha256", size_cap=1 << 40, spool_dir=tmp_path / "spool",
+                              block_size=MiB)
+    local, remote = FilesystemStore(path=str(tmp_path / "local")), RemoteLikeStore(tmp_path / "remote")
+    compared = 0
+    for number, case in enumerate(ALL):
+        expected = _outcome(pipeline, local, f"l{number}", images[case.name], case)
+        assert _outcome(pipeline, remote, f"r{number}", images[case.name], case) == expected, case.name
+        compared += 1
+    assert compared == len(ALL) and list((tmp_path / "spool").iterdir()) == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 511, 4096, 0x8006, MiB, MiB + 1, 3 * MiB + 4097])
+def test_plain_data_is_spooled_sparse_with_its_head_and_tail_in_place(tmp_path: Path, size: int) -> None:
+    from glimpse.formats import PLAIN_HEAD, PLAIN_TAIL
+    from glimpse.services.ingest import _Spool
+
+    data = os.urandom(size)
+    spool = _Spool(tmp_path, "k", (PLAIN_HEAD, PLAIN_TAIL))
+    for start in range(0, size, 100_000):
+        spool.write(memoryview(data)[start:start + 100_000])
+    spool.complete(size)
+    copy = Path(spool.path).read_bytes()
+    assert len(copy) == size and copy[:PLAIN_HEAD] == data[:PLAIN_HEAD]
+    assert copy[-PLAIN_TAIL:] == data[-PLAIN_TAIL:] if size else copy == b""
+    if size > PLAIN_HEAD + PLAIN_TAIL:
+        assert copy[PLAIN_HEAD:-PLAIN_TAIL] == bytes(size - PLAIN_HEAD - PLAIN_TAIL)  # nothing written between
+        assert os.stat(spool.path).st_blocks * 512 < size  # a hole, not written zeros
+    spool.remove()
+    assert not Path(spool.path).exists()

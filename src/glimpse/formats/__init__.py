@@ -19,7 +19,7 @@ from glimpse.formats import archives, qcow2, signatures, vdi, vhd, vhdx, vmdk
 from glimpse.formats.source import ImageFile
 from glimpse.formats.verdict import Verdict
 
-__all__ = ["InspectionRules", "Verdict", "inspect", "inspect_file"]
+__all__ = ["InspectionRules", "Verdict", "inspect", "inspect_file", "regions_read"]
 
 TiB = 1024 ** 4
 
@@ -35,6 +35,10 @@ DIRECT_CONTAINERS = frozenset({"bare", "ovf", "ami", "ari", "aki"})
 ARCHIVE_CONTAINERS = frozenset({"ova", "docker"})
 #: formats whose bytes at 32 KiB are their own metadata, so an ISO volume descriptor there is a second format
 _METADATA_AT_32K = frozenset({"qcow2", "vmdk", "vhdx", "vdi"})
+#: what inspection (and ``qemu-img info -f raw``) reads of plain data: the signatures in its first 64 KiB
+#: (at 0 and at 32 KiB) and in its last 512 bytes; kept with a wide margin
+PLAIN_HEAD = 1024 * 1024
+PLAIN_TAIL = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,19 @@ class InspectionRules:
 
     max_virtual_size: int = 16 * TiB
     refuse_archives: bool = True
+
+
+def regions_read(disk_format: str | None, container_format: str | None) -> tuple[int, int] | None:
+    """``(head, tail)`` when inspecting such data reads only its first ``head`` and last ``tail`` bytes (and its size).
+
+    True of the plain formats in a direct container: a file holding those two
+    regions at their places, zeros between, and the right length, gets the same
+    verdict as the whole data. ``None`` when inspection may read anywhere (a
+    format with metadata of its own, an archive): the whole data is needed.
+    """
+    if disk_format in PLAIN and container_format in DIRECT_CONTAINERS:
+        return PLAIN_HEAD, PLAIN_TAIL
+    return None
 
 
 def inspect(path: str, disk_format: str | None, container_format: str | None,

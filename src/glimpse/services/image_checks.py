@@ -40,6 +40,14 @@ class FormatGate:
         """Which views check image data on this node (for logs and health details)."""
         return self._qemu.describe()
 
+    def regions(self, image: Image) -> tuple[int, int] | None:
+        """``(head, tail)``: the first and last bytes of ``image``'s data that :meth:`verify` reads; ``None``: all of it.
+
+        A local file with those two regions in place, zeros between and the
+        data's length is verified exactly as the whole data would be.
+        """
+        return formats.regions_read(image.disk_format, image.container_format)
+
     def verify(self, image: Image, path: str, size: int) -> int | None:
         """The virtual size to record for ``image`` whose data is the ``size`` bytes at ``path``.
 

@@ -11,7 +11,11 @@ keeps nothing. Drivers never hash or inspect.
 
 The local file is the driver's own (:meth:`PendingObject.local_path`), or, for
 drivers that have none, a spool file the pipeline tees the bytes into while
-writing, under the node's data directory and removed afterwards.
+writing, under the node's data directory and removed afterwards. The spool is
+sparse where the gate allows it (:meth:`FormatGate.regions`: plain data, whose
+inspection reads only its first and last bytes): only those regions are
+written, at their places, in a file of the data's length; data with metadata
+of its own (qcow2, vmdk, ...) is spooled whole.
 """
 
 from __future__ import annotations
@@ -107,10 +111,12 @@ class IngestPipeline:
         try:
             local = pending.local_path() if inspect is not None else None
             if inspect is not None and local is None:
-                spool = _Spool(self._spool_dir, key)
+                spool = _Spool(self._spool_dir, key, self.gate.regions(inspect))
                 local = spool.path
             _write(pending, inbound, spool)
             inbound.verify_size()
+            if spool is not None:
+                spool.complete(inbound.received)
             virtual_size = self.gate.verify(inspect, local, inbound.received) if inspect and local else None
             checksum, os_hash = inbound.md5.hexdigest(), inbound.hash.hexdigest()
             if expect is not None:
@@ -147,9 +153,10 @@ class IngestPipeline:
         try:
             inbound = Inbound(chunks, self.hash_algorithm, self._size_cap, None, quota_left, heartbeat=heartbeat,
                               block_size=self._block_size)
-            spool = _Spool(self._spool_dir, key)
+            spool = _Spool(self._spool_dir, key, self.gate.regions(image))
             for chunk in inbound:
                 spool.write(chunk)
+            spool.complete(inbound.received)
             virtual_size = self.gate.verify(image, spool.path, inbound.received)
         except StoreError as exc:
             raise _store_failure(store_id, exc) from exc
@@ -189,11 +196,19 @@ def _spool_failure(exc: OSError) -> StoreUnavailable:
 
 
 class _Spool:
-    """A private local file the bytes are teed into, for stores with no local file of their own."""
+    """A private local file the bytes are teed into, for stores with no local file of their own.
 
-    def __init__(self, directory: Path, key: str) -> None:
+    With ``regions`` ``(head, tail)`` only the first ``head`` bytes are written
+    as they come and the last ``tail`` kept in memory; :meth:`complete` puts
+    them at the end of a sparse file of the data's full length.
+    """
+
+    def __init__(self, directory: Path, key: str, regions: tuple[int, int] | None = None) -> None:
         self.path = str(directory / f"{key}-{os.getpid()}-{time.monotonic_ns()}")
         self._fd: int | None = None
+        self._head, self._tail = regions if regions else (-1, 0)
+        self._last = bytearray()
+        self._written = 0
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -201,11 +216,30 @@ class _Spool:
             raise _spool_failure(exc) from exc
 
     def write(self, chunk: bytes | memoryview) -> None:
+        view = memoryview(chunk).cast("B")
+        if self._head >= 0:
+            if self._tail:
+                self._last += view[-self._tail:]
+                del self._last[:-self._tail]
+            view = view[:max(0, self._head - self._written)]
+        self._pwrite(view, self._written)
+        self._written += len(chunk)
+
+    def complete(self, size: int) -> None:
+        """Give a sparse spool its last bytes and its full length (``size``, the bytes written)."""
+        if self._head >= 0 and size > self._head:
+            self._pwrite(memoryview(self._last), size - len(self._last))
+            try:
+                os.ftruncate(self._fd, size)  # type: ignore[arg-type]
+            except OSError as exc:
+                raise _spool_failure(exc) from exc
+
+    def _pwrite(self, view: memoryview, offset: int) -> None:
         assert self._fd is not None
-        view = memoryview(chunk)
         try:
             while view:
-                view = view[os.write(self._fd, view):]
+                done = os.pwrite(self._fd, view, offset)
+                view, offset = view[done:], offset + done
         except OSError as exc:
             raise _spool_failure(exc) from exc
 

@@ -22,12 +22,14 @@ import importlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
 from glimpse.stores import options
+from glimpse.stores.pieces import PieceWriter
 from glimpse.stores.base import (
     StoredObject,
     StoreConfigError,
@@ -39,6 +41,8 @@ from glimpse.stores.base import (
 
 log = logging.getLogger(__name__)
 SNAPSHOT = "snap"
+#: image metadata set when an upload starts (its time): what tells our uncommitted images from anyone else's
+PENDING_MARK = "glimpse.upload_started"
 READ_CHUNK = 4 * options.MiB
 
 
@@ -82,7 +86,13 @@ class RbdStore:
         except BaseException as exc:
             ioctx.close()
             raise self.translate(exc) from None
-        return RbdUpload(self, ioctx, image, key, size or 0)
+        upload = RbdUpload(self, ioctx, image, key, size or 0)
+        try:
+            image.metadata_set(PENDING_MARK, repr(time.time()))
+        except BaseException as exc:
+            upload.abort()
+            raise self.translate(exc) from None
+        return upload
 
     def open(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         ioctx = self.ioctx()
@@ -131,6 +141,38 @@ class RbdStore:
 
     def check(self) -> None:
         self.ioctx().close()
+
+    def purge_incomplete(self, *, older_than: float) -> list[str]:
+        """Remove the RBD images of uploads started ``older_than`` seconds ago or more that never got ``snap``.
+
+        Only images this driver started (marked with :data:`PENDING_MARK`), so
+        a pool shared with others' volumes is safe; one still open by a live
+        writer is busy and stays. Returns their keys.
+        """
+        cutoff = time.time() - older_than
+        rbd = self._rbd
+        purged: list[str] = []
+        ioctx = self.ioctx()
+        try:
+            for name in rbd.RBD().list(ioctx):
+                try:
+                    with rbd.Image(ioctx, name, read_only=True) as image:
+                        started = float(image.metadata_get(PENDING_MARK))
+                        committed = any(snap["name"] == SNAPSHOT for snap in image.list_snaps())
+                except (KeyError, ValueError, rbd.ImageNotFound):
+                    continue  # not ours, or gone meanwhile
+                if committed or started >= cutoff:
+                    continue
+                try:
+                    rbd.RBD().remove(ioctx, name)
+                except (rbd.ImageNotFound, rbd.ImageBusy, rbd.ImageHasSnapshots):
+                    continue
+                purged.append(str(name))
+        except BaseException as exc:
+            raise self.translate(exc) from None
+        finally:
+            ioctx.close()
+        return purged
 
     def writers(self) -> ThreadPoolExecutor:
         """The threads that write pieces of uploads in the background (made on first use, after fork)."""
@@ -190,7 +232,7 @@ class RbdStore:
         raise exc
 
 
-class RbdUpload:
+class RbdUpload(PieceWriter):
     """A pending RBD image: one ``chunk_size`` piece filling while the previous one is written by the store's threads.
 
     Snapshot on commit, removal on abort. No thread holds the upload between
@@ -198,7 +240,10 @@ class RbdUpload:
     RBD image handle when collected.
     """
 
+    driver = "rbd store"
+
     def __init__(self, store: RbdStore, ioctx: Any, image: Any, key: str, capacity: int) -> None:
+        super().__init__(store.chunk_size)
         self.key = key
         self._store = store
         self._ioctx = ioctx
@@ -207,25 +252,18 @@ class RbdUpload:
         self._buffer = bytearray()
         self._in_flight: Future[None] | None = None
         self._offset = 0
-        self._finished = False
 
     def local_path(self) -> str | None:
         return None
 
-    def write(self, chunk: bytes | memoryview) -> None:
-        if self._finished:
-            raise StoreError("rbd store: write after commit or abort")
-        view = memoryview(chunk).cast("B")
-        limit = self._store.chunk_size
-        while view:
-            take = min(limit - len(self._buffer), len(view))
-            self._buffer += view[:take]
-            view = view[take:]
-            if len(self._buffer) == limit:
-                self._hand_over()
+    def add_to_piece(self, data: memoryview) -> None:
+        self._buffer += data
+
+    def end_piece(self) -> None:
+        self._hand_over()
 
     def commit(self) -> StoredObject:
-        if self._finished:
+        if self.finished:
             raise StoreError("rbd store: commit after commit or abort")
         try:
             self._hand_over()
@@ -239,13 +277,13 @@ class RbdUpload:
             self.abort()
             raise self._store.translate(exc) from None
         self._close()
-        self._finished = True
+        self.finished = True
         return StoredObject(key=self.key, url=self._store.url_for(self.key), size=self._offset)
 
     def abort(self) -> None:
-        if self._finished:
+        if self.finished:
             return
-        self._finished = True
+        self.finished = True
         self._buffer = bytearray()
         try:
             self._settle()

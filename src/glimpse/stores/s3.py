@@ -31,6 +31,7 @@ from glimpse.stores.base import (
     StoreUnavailableError,
 )
 from glimpse.stores.body_pipe import BodyPipe
+from glimpse.stores.pieces import PieceWriter
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1024 * 1024
@@ -179,44 +180,38 @@ class S3Store:
             raise _translate(exc) from None
 
 
-class S3Upload:
+class S3Upload(PieceWriter):
     """A pending S3 object: one part filling in memory while the previous one is sent in the background.
 
     The first full part starts a multipart upload; until then the object may
     still become a single PUT at commit.
     """
 
+    driver = "S3 store"
+
     def __init__(self, store: S3Store, key: str) -> None:
+        super().__init__(store.part_size)
         self.key = key
         self._store = store
         self._buffer = bytearray()
         self._sender: BodyPipe[None] | None = None
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
-        self._size = 0
-        self._finished = False
 
     def local_path(self) -> str | None:
         return None
 
-    def write(self, chunk: bytes | memoryview) -> None:
-        if self._finished:
-            raise StoreError("S3 store: write after commit or abort")
-        view = memoryview(chunk).cast("B")
-        part = self._store.part_size
-        while view:
-            if len(self._buffer) == part:  # full, and more is coming: it is not the last part
-                self._send_part()
-            take = min(part - len(self._buffer), len(view))
-            self._buffer += view[:take]
-            view = view[take:]
-            self._size += take
+    def add_to_piece(self, data: memoryview) -> None:
+        self._buffer += data
+
+    def end_piece(self) -> None:
+        self._send_part()
 
     def commit(self) -> StoredObject:
-        if self._finished:
+        if self.finished:
             raise StoreError("S3 store: commit after commit or abort")
         try:
-            if self._sender is None and self._size <= self._store._large_object_size:
+            if self._sender is None and self.size <= self._store._large_object_size:
                 self._store._call("put_object", Key=self.key, Body=bytes(self._buffer))
             else:
                 if self._buffer or self._sender is None:
@@ -228,14 +223,14 @@ class S3Upload:
         except BaseException:
             self.abort()
             raise
-        self._finished = True
+        self.finished = True
         self._buffer = bytearray()
-        return StoredObject(key=self.key, url=self._store.url_for(self.key), size=self._size)
+        return StoredObject(key=self.key, url=self._store.url_for(self.key), size=self.size)
 
     def abort(self) -> None:
-        if self._finished:
+        if self.finished:
             return
-        self._finished = True
+        self.finished = True
         self._buffer = bytearray()
         if self._sender is not None:
             self._sender.cancel()

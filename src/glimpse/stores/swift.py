@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -36,6 +38,8 @@ from glimpse.stores.base import (
     StoreUnavailableError,
 )
 from glimpse.stores.body_pipe import BodyCancelled, BodyPipe
+from glimpse.stores.pieces import PieceWriter
+from glimpse.stores.swift_segments import UPLOAD_HEADER, purge_abandoned_segments
 from glimpse.stores.swift_auth import TOKEN_REFRESH, SwiftAuth, SwiftSession, keystone_scope
 
 log = logging.getLogger(__name__)
@@ -120,7 +124,17 @@ class SwiftStore:
     def delete(self, key: str) -> None:
         _raise_for_delete(self.request("DELETE", self._path(key)))
         for name in self.list_names(self.container_for(key), prefix=f"{key}/"):
-            _raise_for_delete(self.request("DELETE", f"{quote(self.container_for(key))}/{quote(name)}"))
+            self.delete_name(self.container_for(key), name)
+
+    def delete_name(self, container: str, name: str) -> None:
+        """Delete the object ``name`` in ``container``; one gone already is no error."""
+        _raise_for_delete(self.request("DELETE", f"{quote(container)}/{quote(name)}"))
+
+    @staticmethod
+    def raise_for(answer: httpx.Response, action: str, *, missing_ok: bool = False) -> None:
+        """Our error for an answer that is not a success (a 404 passes with ``missing_ok``)."""
+        if not (missing_ok and answer.status_code == 404):
+            _raise_for(answer, action)
 
     def stat(self, key: str) -> int:
         answer = self.request("HEAD", self._path(key))
@@ -132,19 +146,36 @@ class SwiftStore:
 
     def list_names(self, container: str, *, prefix: str = "") -> list[str]:
         """Names of the objects in ``container`` starting with ``prefix`` (a missing container has none)."""
-        names: list[str] = []
+        return [str(entry["name"]) for entry in self.list_entries(container, prefix=prefix)]
+
+    def list_entries(self, container: str, *, prefix: str = "") -> list[dict[str, Any]]:
+        """Swift's JSON listing entries (``name``, ``last_modified``, ...) of ``container``, or of the account for ``""``."""
+        entries: list[dict[str, Any]] = []
         marker = ""
         while True:
             answer = self.request("GET", f"{quote(container)}?format=json&prefix={quote(prefix)}"
                                          f"&marker={quote(marker)}")
             if answer.status_code == 404:
-                return names
+                return entries
             _raise_for(answer, "list the container")
-            page = [str(entry["name"]) for entry in answer.json()] if answer.status_code == 200 else []
+            page = list(answer.json()) if answer.status_code == 200 else []
             if not page:
-                return names
-            names += page
-            marker = page[-1]
+                return entries
+            entries += page
+            marker = str(page[-1]["name"])
+
+    def containers(self) -> list[str]:
+        """Every container this store may have written to: ``container``, or all its shards."""
+        if not self._seed:
+            return [self._container]
+        return [str(entry["name"]) for entry in self.list_entries("", prefix=f"{self._container}_")]
+
+    def purge_incomplete(self, *, older_than: float) -> list[str]:
+        """Delete the segments of uploads that never got a manifest, last written ``older_than`` seconds ago or more.
+
+        Returns the keys they were for. Segments a manifest refers to are kept.
+        """
+        return purge_abandoned_segments(self, older_than=older_than)
 
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                 content: bytes | None = None, stream: bool = False) -> httpx.Response:
@@ -178,10 +209,16 @@ class SwiftStore:
         return f"{quote(self.container_for(key))}/{quote(_checked(key))}"
 
 
-class SwiftUpload:
-    """A pending Swift object: one streamed PUT in flight at a time, and the segments already sent."""
+class SwiftUpload(PieceWriter):
+    """A pending Swift object: one streamed PUT in flight at a time, and the segments already sent.
+
+    A whole object is one piece (of unbounded size); otherwise each segment is one.
+    """
+
+    driver = "swift store"
 
     def __init__(self, store: SwiftStore, key: str, container: str, *, whole: bool) -> None:
+        super().__init__(sys.maxsize if whole else store.segment_size)
         self.key = key
         self._store = store
         self._container = container
@@ -190,32 +227,22 @@ class SwiftUpload:
         self._segments: list[dict[str, object]] = []
         self._current: BodyPipe[httpx.Response] | None = None
         self._current_name = ""
-        self._current_size = 0
-        self._size = 0
-        self._finished = False
 
     def local_path(self) -> str | None:
         return None
 
-    def write(self, chunk: bytes | memoryview) -> None:
-        if self._finished:
-            raise StoreError("swift store: write after commit or abort")
-        view = memoryview(chunk).cast("B")
-        limit = self._store.segment_size
-        while view:
-            if self._current is not None and not self._whole and self._current_size == limit:
-                self._end_segment()
-            if self._current is None:
-                self._start()
-            assert self._current is not None
-            take = len(view) if self._whole else min(limit - self._current_size, len(view))
-            self._guard(lambda: self._current.write(bytes(view[:take])))  # type: ignore[union-attr]
-            view = view[take:]
-            self._current_size += take
-            self._size += take
+    def add_to_piece(self, data: memoryview) -> None:
+        if self._current is None:
+            self._start()
+        current = self._current
+        assert current is not None
+        self._guard(lambda: current.write(bytes(data)))
+
+    def end_piece(self) -> None:
+        self._end_segment()
 
     def commit(self) -> StoredObject:
-        if self._finished:
+        if self.finished:
             raise StoreError("swift store: commit after commit or abort")
         try:
             if self._whole or (self._current is None and not self._segments):
@@ -230,13 +257,13 @@ class SwiftUpload:
         except BaseException:
             self.abort()
             raise
-        self._finished = True
-        return StoredObject(key=self.key, url=self._store.url_for(self.key), size=self._size)
+        self.finished = True
+        return StoredObject(key=self.key, url=self._store.url_for(self.key), size=self.size)
 
     def abort(self) -> None:
-        if self._finished:
+        if self.finished:
             return
-        self._finished = True
+        self.finished = True
         if self._current is not None:
             self._current.cancel()
             self._current = None
@@ -251,13 +278,12 @@ class SwiftUpload:
         name = self.key if self._whole else f"{self._prefix}{len(self._segments) + 1:08d}"
         self._current = self._store.streamed_put(f"{quote(self._container)}/{quote(name)}")
         self._current_name = name
-        self._current_size = 0
 
     def _end_segment(self) -> None:
         answer = self._finish_current("write a segment")
         self._segments.append({"path": f"/{self._container}/{self._current_name}",
                                "etag": answer.headers.get("Etag", "").strip('"') or None,
-                               "size_bytes": self._current_size})
+                               "size_bytes": self.piece_filled})
 
     def _finish_current(self, action: str) -> httpx.Response:
         assert self._current is not None
@@ -268,7 +294,7 @@ class SwiftUpload:
 
     def _publish_segments(self) -> None:
         path = f"{quote(self._container)}/{quote(self.key)}"
-        if len(self._segments) == 1 and self._size <= self._store._large_object_size:
+        if len(self._segments) == 1 and self.size <= self._store._large_object_size:
             only = str(self._segments[0]["path"])
             copied = self._store.request("PUT", path, headers={"X-Copy-From": quote(only), "Content-Length": "0"})
             _raise_for(copied, "copy the object into place")
@@ -277,7 +303,8 @@ class SwiftUpload:
             return
         manifest = json.dumps(self._segments).encode()
         answer = self._store.request("PUT", f"{path}?multipart-manifest=put", content=manifest,
-                                     headers={"Content-Type": "application/octet-stream"})
+                                     headers={"Content-Type": "application/octet-stream",
+                                              UPLOAD_HEADER: self._prefix.rstrip("/").rsplit("/", 1)[-1]})
         _raise_for(answer, "write the large object manifest")
 
     def _guard(self, action: Callable[[], httpx.Response | None]) -> httpx.Response:
