@@ -16,8 +16,9 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "glimpse"
 
 BUILTIN_EXTENSIONS = ("glimpse.console", "glimpse.imports", "glimpse.notifications", "glimpse.rpc")
-#: Store drivers: the modules of ``glimpse.stores`` other than the protocol and the loader.
-DRIVER_SHARED = ("glimpse.stores.base", "glimpse.stores.loader")
+#: Store drivers: the modules of ``glimpse.stores`` other than the protocol, the loader and the prefixing
+#: wrapper (a view of any store, through the protocol only).
+DRIVER_SHARED = ("glimpse.stores.base", "glimpse.stores.loader", "glimpse.stores.prefixed")
 BELOW_THE_SERVER = ("glimpse.domain", "glimpse.services", "glimpse.api", "glimpse.db", "glimpse.stores",
                     "glimpse.extensions", "glimpse.auth", "glimpse.policy", *BUILTIN_EXTENSIONS)
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from glimpse.context import RequestContext
 from glimpse.clock import utcnow
@@ -46,6 +46,7 @@ from glimpse.services.image_copies import ImageCopies
 from glimpse.services.image_data import ImageDataService, back_to_queued
 from glimpse.services.ingest import IngestPipeline
 from glimpse.services.quotas import ProjectQuotas
+from glimpse.services.staged_imports import Staged
 from glimpse.services.stores import STAGING_STORE, StoreSet
 from glimpse.stores.base import Store
 
@@ -167,6 +168,15 @@ class ImportPlugin(Protocol):
         ...
 
 
+@runtime_checkable
+class StagedMethod(Protocol):
+    """An import method whose data may already be staged (glance-direct): imported without a second write."""
+
+    def staged(self, image: Image) -> Staged | None:
+        """The image's staged data with what staging measured, or ``None`` (then :meth:`ImportMethod.open`)."""
+        ...
+
+
 class ImportService:
     def __init__(self, access: ImageAccess, data: ImageDataService, stores: StoreSet, tasks: TaskRepository,
                  quotas: ProjectQuotas, ingest: IngestPipeline, *, size_cap: int, task_lifetime: dt.timedelta,
@@ -243,7 +253,8 @@ class ImportService:
                 raise
             self._requeue(ctx, image.id, exc)
             raise
-        self._images.set_location_status(location_id, "staged")
+        self._images.set_location_status(location_id, "staged", meta=Staged.record(
+            ingested.size, ingested.checksum, ingested.os_hash_algo, ingested.os_hash_value))
         return self._access.present(ctx, staged)
 
     def _unstage(self, staging: Store, image_id: str, location_id: int) -> None:
@@ -428,16 +439,16 @@ class ImportService:
             image = self._images.get(image_id)
             if image is None:
                 raise ImageGone(f"Image {image_id} was deleted before its import started.")
-            with method.open(image, request) as (chunks, size), contextlib.ExitStack() as steps:
-                for plugin in self._plugins:
-                    step = steps.enter_context(plugin.apply(image, chunks, size))
-                    chunks, size, image = step.chunks, step.size, self._reformat(image, step)
+            staged = method.staged(image) if isinstance(method, StagedMethod) and not self._plugins else None
+            if staged is not None:  # the import changes nothing: the staged object becomes the image's
                 imported = self._data.import_data(
-                    ctx, image_id, chunks, size=size, store_ids=stores,
+                    ctx, image_id, (), size=staged.size, store_ids=stores,
                     all_stores_must_succeed=request.all_stores_must_succeed,
                     finish=lambda active, failed: _finished(active, failed),
                     revert=_reverted(task.id, stores),
-                    heartbeat=_Heartbeat(lambda: self._tasks.touch(task.id)))
+                    heartbeat=_Heartbeat(lambda: self._tasks.touch(task.id)), staged=staged)
+            else:
+                imported = self._import_stream(ctx, task, method, request, stores, image)
         except BaseException as exc:  # the task records every failure; nothing propagates from a worker
             message = str(getattr(exc, "message", exc))
             log.info("import task %s for image %s failed: %s", task.id, image_id, message)
@@ -448,6 +459,20 @@ class ImportService:
         method.finished(image_id)
         self._tasks.transition(running, TaskStatus.SUCCESS, result={"image_id": imported.id},
                                expires_at=utcnow() + self._task_lifetime)
+
+    def _import_stream(self, ctx: RequestContext, task: Task, method: ImportMethod, request: ImportRequest,
+                       stores: list[str], image: Image) -> Image:
+        """The method's data, through the import plugins, into the stores."""
+        with method.open(image, request) as (chunks, size), contextlib.ExitStack() as steps:
+            for plugin in self._plugins:
+                step = steps.enter_context(plugin.apply(image, chunks, size))
+                chunks, size, image = step.chunks, step.size, self._reformat(image, step)
+            return self._data.import_data(
+                ctx, image.id, chunks, size=size, store_ids=stores,
+                all_stores_must_succeed=request.all_stores_must_succeed,
+                finish=lambda active, failed: _finished(active, failed),
+                revert=_reverted(task.id, stores),
+                heartbeat=_Heartbeat(lambda: self._tasks.touch(task.id)))
 
     def _reformat(self, image: Image, step: Transformed) -> Image:
         """Record the formats an import plugin turned the data into (before the data is checked against them)."""
