@@ -45,7 +45,7 @@ from glimpse.services.events import image_event
 from glimpse.services.image_copies import ImageCopies
 from glimpse.services.image_data import ImageDataService, back_to_queued
 from glimpse.services.ingest import IngestPipeline
-from glimpse.services.quotas import ProjectQuotas
+from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.staged_imports import Staged
 from glimpse.services.stores import STAGING_STORE, StoreSet
 from glimpse.stores.base import Store
@@ -63,6 +63,30 @@ _HEARTBEAT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who asked for an import, as a remote region is told (glance-download): never recorded in the task."""
+
+    auth_token: str | None = None
+    project_id: str | None = None
+    user_id: str | None = None
+    roles: tuple[str, ...] = ()
+    service_catalog: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, ctx: RequestContext) -> Caller:
+        return cls(ctx.auth_token, ctx.project_id, ctx.user_id, tuple(sorted(ctx.roles)), ctx.service_catalog)
+
+    def headers(self) -> dict[str, str]:
+        """The caller's Keystone token; without one (no authentication), the identity headers of that
+        convention (``X-Project-Id``, ``X-User-Id``, ``X-Roles``), for a remote that trusts them too."""
+        if self.auth_token:
+            return {"X-Auth-Token": self.auth_token}
+        headers = {"X-Project-Id": self.project_id or "", "X-User-Id": self.user_id or "",
+                   "X-Roles": ",".join(self.roles)}
+        return {name: value for name, value in headers.items() if value} if self.project_id else {}
+
+
+@dataclass(frozen=True)
 class ImportRequest:
     """What ``POST /v2/images/{id}/import`` asks for."""
 
@@ -75,6 +99,8 @@ class ImportRequest:
     glance_region: str | None = None
     glance_image_id: str | None = None
     glance_service_interface: str = "public"
+    #: the caller (set by :meth:`ImportService.start`; not part of the recorded request)
+    caller: Caller = dataclasses.field(default_factory=Caller, repr=False, compare=False)
 
     def as_input(self) -> dict[str, Any]:
         """The task ``input`` recorded for this request."""
@@ -169,6 +195,20 @@ class ImportPlugin(Protocol):
 
 
 @runtime_checkable
+class RemoteMetadata(Protocol):
+    """An import method that brings the image's metadata too (glance-download)."""
+
+    def metadata(self, image: Image, request: ImportRequest) -> Mapping[str, Any]:
+        """What to set on the image before its data comes: core attributes by name, custom ones under
+        ``properties``. Raises to fail the import."""
+        ...
+
+
+#: Core attributes an import may take from the image it copies (the settable ones that describe the data).
+COPIED_ATTRIBUTES = ("disk_format", "container_format", "min_disk", "min_ram")
+
+
+@runtime_checkable
 class StagedMethod(Protocol):
     """An import method whose data may already be staged (glance-direct): imported without a second write."""
 
@@ -180,8 +220,9 @@ class StagedMethod(Protocol):
 class ImportService:
     def __init__(self, access: ImageAccess, data: ImageDataService, stores: StoreSet, tasks: TaskRepository,
                  quotas: ProjectQuotas, ingest: IngestPipeline, *, size_cap: int, task_lifetime: dt.timedelta,
-                 threads: int = 2) -> None:
+                 threads: int = 2, limits: ImageLimits | None = None) -> None:
         self._access = access
+        self._limits = limits
         self._ingest = ingest
         self._images = access.images
         self._data = data
@@ -286,6 +327,7 @@ class ImportService:
         :class:`Conflict` (wrong status, formats unset, unknown store, another
         import running).
         """
+        request = dataclasses.replace(request, caller=Caller.of(ctx))
         method = self._methods.get(request.method) if request.method in self.methods else None
         if method is None:
             enabled = ", ".join(self.methods) or "none"
@@ -439,6 +481,8 @@ class ImportService:
             image = self._images.get(image_id)
             if image is None:
                 raise ImageGone(f"Image {image_id} was deleted before its import started.")
+            if isinstance(method, RemoteMetadata):
+                image = self._take_metadata(image, method.metadata(image, request))
             staged = method.staged(image) if isinstance(method, StagedMethod) and not self._plugins else None
             if staged is not None:  # the import changes nothing: the staged object becomes the image's
                 imported = self._data.import_data(
@@ -473,6 +517,23 @@ class ImportService:
                 finish=lambda active, failed: _finished(active, failed),
                 revert=_reverted(task.id, stores),
                 heartbeat=_Heartbeat(lambda: self._tasks.touch(task.id)))
+
+    def _take_metadata(self, image: Image, remote: Mapping[str, Any]) -> Image:
+        """Set what an import method brought of the image's metadata (custom properties within the quota)."""
+        attributes = {name: remote[name] for name in COPIED_ATTRIBUTES
+                      if name in remote and hasattr(image, name) and remote[name] is not None}
+        properties = {str(k): str(v) for k, v in (remote.get("properties") or {}).items()
+                      if not str(k).startswith("os_glance")}
+
+        def taken(current: Image) -> Image:
+            merged = {**current.properties, **properties}
+            if self._limits is not None:
+                self._limits.check_properties(merged)
+                self._limits.check_property_size(merged, current.properties)
+            return dataclasses.replace(current, **attributes, properties=merged)
+
+        return self._access.change(image.id, taken, events=lambda before, after: [
+            image_event("image.update", None, after)])
 
     def _reformat(self, image: Image, step: Transformed) -> Image:
         """Record the formats an import plugin turned the data into (before the data is checked against them)."""
