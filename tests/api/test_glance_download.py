@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -123,6 +127,25 @@ def test_a_remote_image_that_is_missing_or_not_active_fails_the_task(regions: tu
     assert download(here, target["id"], "RegionTwo", str(uuid.uuid4())).status_code == 202
     task = finished_task(here, target["id"], known=frozenset({task["id"]}))
     assert task["status"] == "failure" and "404" in task["message"]
+
+
+def test_the_glance_command_imports_from_another_region(regions: tuple[Server, Server]) -> None:
+    """``glance image-import --import-method glance-download --remote-region --remote-image-id``."""
+    local, remote = regions
+    source_api = Api(remote.url)  # no project: public to the header-less callers of both regions
+    source = source_api.create(disk_format="raw", container_format="bare")
+    assert source_api.upload(source["id"], b"glance cli download").status_code == 204
+    here = Api(local.url)
+    target = here.create(disk_format="raw", container_format="bare")
+    glance = subprocess.run(
+        [str(Path(sys.executable).parent / "glance"), "--os-image-url", local.url, "--os-auth-token", "unused",
+         "image-import", "--import-method", "glance-download", "--remote-region", "RegionTwo",
+         "--remote-image-id", source["id"], "--remote-service-interface", "public", target["id"]],
+        capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("OS_")})
+    assert glance.returncode == 0, glance.stderr
+    assert finished_task(here, target["id"])["status"] == "success"
+    assert here.http.get(f"/v2/images/{target['id']}/file").content == b"glance cli download"
 
 
 def test_glance_download_from_the_openstack_glance_peer(regions: tuple[Server, Server]) -> None:
