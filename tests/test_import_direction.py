@@ -18,7 +18,8 @@ PACKAGE = SRC / "glimpse"
 
 BUILTIN_EXTENSIONS = ("glimpse.console", "glimpse.imports", "glimpse.notifications", "glimpse.rpc")
 #: Store drivers: the modules of ``glimpse.stores`` other than the protocol and the loader.
-DRIVER_SHARED = ("glimpse.stores.base", "glimpse.stores.loader")
+#: (and the prefixing wrapper, a view of any store through the protocol only).
+DRIVER_SHARED = ("glimpse.stores.base", "glimpse.stores.loader", "glimpse.stores.prefixed")
 #: Transports: what turns requests (HTTP, RPC, commands, browsers) into service calls. They get the services
 #: they use from the composition root and never hold the database or a repository.
 TRANSPORTS = ("glimpse.api", "glimpse.server", "glimpse.cli", "glimpse.auth", "glimpse.app", *BUILTIN_EXTENSIONS,

@@ -146,7 +146,7 @@ def build_services(infrastructure: Infrastructure) -> Services:
     task_repository = TaskRepository(database)
     imports = ImportService(access, image_data, stores, task_repository, quotas, ingest,
                             size_cap=settings.image_size_cap, threads=settings.import_threads,
-                            task_lifetime=dt.timedelta(seconds=settings.task_time_to_live))
+                            task_lifetime=dt.timedelta(seconds=settings.task_time_to_live), limits=limits)
     images = ImageService(access, schema, limits, stores, quotas, catalog, delayed_delete=settings.delayed_delete)
     template_member_repository = MemberRepository(database, template_members_table)
     templates = TemplateService(TemplateRepository(database), template_member_repository, access, policy, extensions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def new_request_id() -> str:
@@ -33,6 +34,9 @@ class RequestContext:
     roles: frozenset[str] = field(default_factory=frozenset)
     is_admin: bool = False
     request_id: str = field(default_factory=new_request_id)
+    #: the caller's Keystone token and its service catalog (forwarded to another region by glance-download)
+    auth_token: str | None = field(default=None, repr=False, compare=False)
+    service_catalog: tuple[dict[str, Any], ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def admin(cls, project_id: str | None = None, *, request_id: str | None = None) -> RequestContext:

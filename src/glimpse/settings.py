@@ -26,6 +26,8 @@ DEFAULT_DISK_FORMATS = ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow
 DEFAULT_CONTAINER_FORMATS = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]
 #: The entry-point group of authentication strategies (see :mod:`glimpse.auth.loader`).
 AUTH_GROUP = "glimpse.auth"
+#: How staged objects are named when the staging area shares the default store (``staging_store``'s ``key_prefix``).
+STAGING_KEY_PREFIX = "os_glance_staging_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
@@ -207,8 +209,9 @@ class Settings(BaseSettings):
     )
     staging_store: dict[str, Any] = Field(
         default_factory=dict,
-        description='the store staged data is kept in, as a store of `stores`: {"driver": ..., ...options}; default '
-                    'a filesystem store at staging_path. Nodes that stage and nodes that import must share it',
+        description='the store staged data is kept in, as a store of `stores`: {"driver": ..., ...options, '
+                    '"key_prefix": optional name prefix}; default the default store when it is remote (rbd, s3, '
+                    'swift; objects named os_glance_staging_<id>), else a filesystem store at staging_path',
     )
     import_threads: int = Field(default=2, ge=1, description="imports one worker process runs at the same time")
     task_time_to_live: float = Field(default=48 * 3600.0, gt=0, description="seconds a finished task stays listed")
@@ -383,6 +386,15 @@ class Settings(BaseSettings):
             raise ValueError("variable-length shake algorithms cannot be used for os_hash_value")
         return value
 
+    def _default_staging(self) -> dict[str, Any]:
+        """The staging area when ``staging_store`` is not given: the default store when it is remote (every node
+        reaches it; staged objects named ``os_glance_staging_<id>``), else a directory under the data dir."""
+        default = self.stores.get(self.default_store, {})
+        if self.staging_path is None and default.get("driver", "filesystem") != "filesystem":
+            kept = {k: v for k, v in default.items() if k not in ("description", "weight", "read_only")}
+            return {**kept, "key_prefix": STAGING_KEY_PREFIX}
+        return {"driver": "filesystem", "path": str(self.staging_path or self.data_dir / "staging")}
+
     @model_validator(mode="after")
     def _fill_derived(self) -> Settings:
         self.data_dir = self.data_dir.expanduser()
@@ -398,7 +410,7 @@ class Settings(BaseSettings):
             if not isinstance(options.get("read_only", False), bool):
                 raise ValueError(f"store {store_id!r}: read_only must be true or false")
         if not self.staging_store:
-            self.staging_store = {"driver": "filesystem", "path": str(self.staging_path or self.data_dir / "staging")}
+            self.staging_store = self._default_staging()
         if "driver" not in self.staging_store:
             raise ValueError("staging_store needs a 'driver'")
         if self.default_store not in self.stores:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -131,3 +134,17 @@ def test_glanceclient_copies_an_image_with_image_import(api: Api, node: Server) 
     glance.images.image_import(image["id"], method="copy-image", stores=["far"])
     assert last_task(api, image["id"])["status"] == "success"
     assert api.show(image["id"])["stores"] == "fast,far"
+
+
+def test_the_glance_command_copies_an_image(api: Api, node: Server) -> None:
+    """``glance image-import --import-method copy-image --stores``: the glanceclient command line."""
+    image = active_image(api, b"glance cli copy")
+    glance = subprocess.run(
+        [str(Path(sys.executable).parent / "glance"), "--os-image-url", node.url, "--os-auth-token", "unused",
+         "image-import", "--import-method", "copy-image", "--stores", "cold", image["id"]],
+        capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("OS_")})
+    assert glance.returncode == 0, glance.stderr
+    assert last_task(api, image["id"])["status"] == "success"
+    assert api.show(image["id"])["stores"] == "fast,cold"
+    assert api.http.get(f"/v2/images/{image['id']}/file").content == b"glance cli copy"

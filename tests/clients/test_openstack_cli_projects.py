@@ -104,3 +104,23 @@ def test_openstack_image_create_import_and_glance_image_create_via_import(osc: A
     while httpx.get(f"{node.url}/v2/images/{image_id}").json()["status"] != "active":
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def test_openstacksdk_create_image_use_import_against_the_default_configuration(node: Server, tmp_path: Path) -> None:
+    import openstack
+    from keystoneauth1 import noauth
+    from keystoneauth1 import session as ks_session
+
+    project = uuid.uuid4().hex
+    session = ks_session.Session(auth=noauth.NoAuth(), additional_headers={"X-Project-Id": project})
+    sdk = openstack.connection.Connection(session=session, image_endpoint_override=node.url)
+    path = tmp_path / "sdk.raw"
+    path.write_bytes(os.urandom(70_000))
+    image = sdk.image.create_image(name=f"sdk-import-{uuid.uuid4().hex[:6]}", filename=str(path), disk_format="raw",
+                                   container_format="bare", use_import=True, allow_duplicates=True)
+    deadline = time.monotonic() + 30
+    while (shown := sdk.image.get_image(image.id)).status != "active":
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+    assert shown.size == path.stat().st_size
+    assert sdk.image.download_image(shown).content == path.read_bytes()

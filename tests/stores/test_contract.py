@@ -256,3 +256,15 @@ def test_a_key_with_url_characters_is_stored_under_exactly_that_name(dut: Driver
     assert dut.names() == {key}
     dut.store.delete(key)
     assert dut.names() == set()
+
+
+def test_list_keys_gives_every_committed_object_and_forgets_deleted_ones(dut: DriverUnderTest) -> None:
+    """The optional listing of ``glimpse-manage orphans``: every driver we ship has it."""
+    list_keys = getattr(dut.store, "list_keys")
+    large = dut.chunk * 2 + 3  # written in parts or segments, listed once under its key
+    put(dut.store, dut.key("one"), b"1")
+    put(dut.store, dut.key("two"), os.urandom(large))
+    assert {k for k in list_keys() if k.startswith(dut.prefix)} == {dut.key("one"), dut.key("two")}
+    dut.store.delete(dut.key("one"))
+    dut.store.delete(dut.key("two"))
+    assert {k for k in list_keys() if k.startswith(dut.prefix)} == set()

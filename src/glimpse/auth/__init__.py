@@ -8,7 +8,7 @@ strategy once per request; services only ever see the resulting context.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.datastructures import Headers
 
@@ -31,7 +31,8 @@ MAX_ID_LENGTH = 255
 
 
 def context_for(policy: Policy, *, project_id: str | None, user_id: str | None, roles: set[str] | frozenset[str],
-                request_id: str) -> RequestContext:
+                request_id: str, auth_token: str | None = None,
+                service_catalog: tuple[dict[str, Any], ...] = ()) -> RequestContext:
     """A context whose ``is_admin`` follows the ``context_is_admin`` policy rule.
 
     Raises :class:`InvalidRequest` for a project or user id no database column holds (over 255
@@ -43,4 +44,4 @@ def context_for(policy: Policy, *, project_id: str | None, user_id: str | None, 
     lowered = frozenset(role.lower() for role in roles)
     is_admin = policy.check_roles("context_is_admin", lowered, project_id=project_id, user_id=user_id)
     return RequestContext(project_id=project_id, user_id=user_id, roles=lowered, is_admin=is_admin,
-                          request_id=request_id)
+                          request_id=request_id, auth_token=auth_token, service_catalog=service_catalog)

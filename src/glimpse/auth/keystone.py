@@ -39,6 +39,7 @@ class _Caller:
     user_id: str | None
     roles: frozenset[str]
     trusted_until: float
+    catalog: tuple[dict[str, Any], ...] = ()
 
 
 class KeystoneAuthenticator:
@@ -70,7 +71,7 @@ class KeystoneAuthenticator:
                                   self.challenge)
         caller = self._cached(token) or await self._validate(token)
         return context_for(self._policy, project_id=caller.project_id, user_id=caller.user_id,
-                           roles=caller.roles, request_id=request_id)
+                           roles=caller.roles, request_id=request_id, auth_token=token, service_catalog=caller.catalog)
 
     def _cached(self, token: str) -> _Caller | None:
         caller = self._cache.get(token)
@@ -141,6 +142,7 @@ def _caller_from(body: dict[str, Any], cache_seconds: float) -> _Caller:
         user_id=(body.get("user") or {}).get("id"),
         roles=frozenset(role["name"].lower() for role in body.get("roles", [])),
         trusted_until=time.monotonic() + lifetime,
+        catalog=tuple(entry for entry in body.get("catalog") or () if isinstance(entry, dict)),
     )
 
 

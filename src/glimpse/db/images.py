@@ -279,10 +279,19 @@ class ImageRepository:
             conn.execute(image_locations.update().where(image_locations.c.id == location_id)
                          .values(updated_at=utcnow()))
 
-    def set_location_status(self, location_id: int, status: str) -> None:
+    def set_location_status(self, location_id: int, status: str, *, meta: dict[str, Any] | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+        if meta is not None:
+            values["meta"] = meta
         with self._db.write() as conn:
-            conn.execute(image_locations.update().where(image_locations.c.id == location_id)
-                         .values(status=status, updated_at=utcnow()))
+            conn.execute(image_locations.update().where(image_locations.c.id == location_id).values(**values))
+
+    def staged_record(self, image_id: str) -> tuple[str, dict[str, Any]] | None:
+        """``(key, meta)`` of the image's staged data, if it has some."""
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(image_locations.c.key, image_locations.c.meta).where(
+                image_locations.c.image_id == image_id, image_locations.c.status == "staged").limit(1)).first()
+        return (str(row.key), dict(row.meta or {})) if row is not None else None
 
     def pending_delete_before(self, before: dt.datetime) -> list[str]:
         """Ids of ``pending_delete`` images deleted (last changed) before ``before``."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from glimpse.domain.images import Image, ImageStatus
 from glimpse.errors import Conflict, ImageGone, InvalidRequest
 from glimpse.imports.web_download import UrlRules, fetch
+from glimpse.services.staged_imports import Staged
 from glimpse.services.imports import COPY_IMAGE, GLANCE_DIRECT, WEB_DOWNLOAD, ImportRequest
 from glimpse.stores.base import Store, StoreObjectNotFound
 
@@ -18,6 +19,10 @@ Source = tuple[Iterator[bytes], int | None]
 
 class StagingRecords(Protocol):
     """Where an image's staged data is recorded (``services.imports``)."""
+
+    def staged_record(self, image_id: str) -> tuple[str, dict[str, Any]] | None:
+        """``(key, meta)`` of the image's staged data, if any."""
+        ...
 
     def release_staged(self, image_id: str) -> None:
         """Forget the staging record of an image whose staged data is gone."""
@@ -57,6 +62,13 @@ class GlanceDirect:
 
     def open(self, image: Image, request: ImportRequest) -> AbstractContextManager[Source]:
         return self._open(image)
+
+    def staged(self, image: Image) -> Staged | None:
+        record = self._images.staged_record(image.id)
+        if record is None:
+            return None
+        staged = Staged.from_record(self._staging, record[0], record[1])
+        return staged if staged is not None and staged.size == image.size else None
 
     def finished(self, image_id: str) -> None:
         self._staging.delete(image_id)

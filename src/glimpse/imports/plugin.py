@@ -74,7 +74,8 @@ def register_import_methods(services: Services) -> Sequence[ImportMethod]:
         read_timeout=settings.web_download_read_timeout)
     if WEB_DOWNLOAD in settings.import_methods:
         methods.append(WebDownload(rules))
-    if GLANCE_DOWNLOAD in settings.import_methods and settings.glance_download_endpoints:
+    if GLANCE_DOWNLOAD in settings.import_methods and (settings.glance_download_endpoints
+                                                       or settings.auth_strategy == "keystone"):  # or the catalog
         methods.append(GlanceDownload(settings.glance_download_endpoints, rules))
     if COPY_IMAGE in settings.import_methods:
         methods.append(CopyImage())

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -177,8 +177,12 @@ class UrlRules:
 
 
 @contextlib.contextmanager
-def fetch(uri: str, rules: UrlRules) -> Iterator[tuple[Iterator[bytes], int | None]]:
+def fetch(uri: str, rules: UrlRules, *,
+          headers: Mapping[str, str] | None = None) -> Iterator[tuple[Iterator[bytes], int | None]]:
     """Open ``uri`` for streaming within ``rules``: yields the body's chunks and its length when given.
+
+    ``headers`` (credentials, for glance-download) go to ``uri``'s own scheme,
+    host and port only: never to where a redirect to another origin leads.
 
     Raises :class:`InvalidRequest` for a URL the rules refuse outright, and
     :class:`StoreUnavailable` with :data:`UNREACHABLE` for any failure before a
@@ -187,10 +191,13 @@ def fetch(uri: str, rules: UrlRules) -> Iterator[tuple[Iterator[bytes], int | No
     timeout = httpx.Timeout(rules.read_timeout, connect=rules.connect_timeout)
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         target = rules.check(uri)
+        origin = (target.scheme, target.host, target.port)
         for _ in range(rules.max_redirects + 1):
+            sent = dict(headers or {}) if (target.scheme, target.host, target.port) == origin else {}
             try:
                 address = rules.resolve(target)
-                request = client.build_request("GET", target.url_for(address), headers={"Host": target.host_header},
+                request = client.build_request("GET", target.url_for(address),
+                                               headers={**sent, "Host": target.host_header},
                                                extensions={} if normalise(target.host) else
                                                {"sni_hostname": target.host})
                 response = client.send(request, stream=True)

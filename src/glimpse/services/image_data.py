@@ -38,6 +38,7 @@ from glimpse.services.events import image_event
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.inbound import BodyReader
 from glimpse.services.ingest import Expected, Ingested, IngestPipeline
+from glimpse.services.staged_imports import Staged, import_staged
 from glimpse.services.stores import StoreSet
 from glimpse.stores.base import StoreError, StoreObjectNotFound
 
@@ -152,8 +153,12 @@ class ImageDataService:
                     store_ids: list[str], all_stores_must_succeed: bool = True,
                     finish: Callable[[Image, list[str]], Image] | None = None,
                     revert: Callable[[Image], Image] | None = None,
-                    heartbeat: Callable[[], None] | None = None) -> Image:
+                    heartbeat: Callable[[], None] | None = None, staged: Staged | None = None) -> Image:
         """Store the data of an ``importing`` image in ``store_ids`` and make it active.
+
+        With ``staged`` (staged data, unchanged by the import) ``chunks`` is
+        not read: the staged object goes to the first store by
+        :func:`~glimpse.services.staged_imports.import_staged`.
 
         For the import task runner: the caller has checked permissions and
         moved the image to ``importing``. The stream goes to the first store
@@ -173,7 +178,7 @@ class ImageDataService:
         self._outbox.record(self._extensions.outbox([image_event("image.prepare", ctx, image, store=store_ids[0])]))
         return self._write(ctx, image, chunks, size=size, store_ids=store_ids,
                            all_stores_must_succeed=all_stores_must_succeed, finish=finish, revert=revert,
-                           heartbeat=heartbeat)
+                           heartbeat=heartbeat, staged=staged)
 
     def _check_declared_size(self, size: int | None) -> None:
         if size is not None and size > self._size_cap:
@@ -185,7 +190,7 @@ class ImageDataService:
                store_ids: list[str], all_stores_must_succeed: bool = True,
                finish: Callable[[Image, list[str]], Image] | None = None,
                revert: Callable[[Image], Image] | None = None,
-               heartbeat: Callable[[], None] | None = None) -> Image:
+               heartbeat: Callable[[], None] | None = None, staged: Staged | None = None) -> Image:
         """Write the data of ``image`` (``saving`` or ``importing``) and activate it; undo everything on failure."""
         writing = image.status
         try:
@@ -208,8 +213,12 @@ class ImageDataService:
             if writing is ImageStatus.SAVING:
                 self._hooks.image_upload_started(ctx=ctx, image=image)
             with store_metrics().store_operation(first, "put"):
-                ingested = self._ingest.ingest(first, store, key, chunks, declared=size, quota_left=quota_left,
-                                               inspect=image, heartbeat=beat)
+                if staged is not None:
+                    ingested = import_staged(self._ingest, first, store, key, image, staged, quota_left=quota_left,
+                                             heartbeat=beat)
+                else:
+                    ingested = self._ingest.ingest(first, store, key, chunks, declared=size, quota_left=quota_left,
+                                                   inspect=image, heartbeat=beat)
         except BaseException as exc:
             self._abandon(image.id, written, ctx=ctx, error=exc, revert=revert)
             raise

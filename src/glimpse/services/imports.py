@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from glimpse.context import RequestContext
 from glimpse.clock import utcnow
@@ -45,7 +45,8 @@ from glimpse.services.events import image_event
 from glimpse.services.image_copies import ImageCopies
 from glimpse.services.image_data import ImageDataService, back_to_queued
 from glimpse.services.ingest import IngestPipeline
-from glimpse.services.quotas import ProjectQuotas
+from glimpse.services.quotas import ImageLimits, ProjectQuotas
+from glimpse.services.staged_imports import Staged
 from glimpse.services.stores import STAGING_STORE, StoreSet
 from glimpse.stores.base import Store
 
@@ -62,6 +63,30 @@ _HEARTBEAT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who asked for an import, as a remote region is told (glance-download): never recorded in the task."""
+
+    auth_token: str | None = None
+    project_id: str | None = None
+    user_id: str | None = None
+    roles: tuple[str, ...] = ()
+    service_catalog: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, ctx: RequestContext) -> Caller:
+        return cls(ctx.auth_token, ctx.project_id, ctx.user_id, tuple(sorted(ctx.roles)), ctx.service_catalog)
+
+    def headers(self) -> dict[str, str]:
+        """The caller's Keystone token; without one (no authentication), the identity headers of that
+        convention (``X-Project-Id``, ``X-User-Id``, ``X-Roles``), for a remote that trusts them too."""
+        if self.auth_token:
+            return {"X-Auth-Token": self.auth_token}
+        headers = {"X-Project-Id": self.project_id or "", "X-User-Id": self.user_id or "",
+                   "X-Roles": ",".join(self.roles)}
+        return {name: value for name, value in headers.items() if value} if self.project_id else {}
+
+
+@dataclass(frozen=True)
 class ImportRequest:
     """What ``POST /v2/images/{id}/import`` asks for."""
 
@@ -74,6 +99,8 @@ class ImportRequest:
     glance_region: str | None = None
     glance_image_id: str | None = None
     glance_service_interface: str = "public"
+    #: the caller (set by :meth:`ImportService.start`; not part of the recorded request)
+    caller: Caller = dataclasses.field(default_factory=Caller, repr=False, compare=False)
 
     def as_input(self) -> dict[str, Any]:
         """The task ``input`` recorded for this request."""
@@ -167,11 +194,35 @@ class ImportPlugin(Protocol):
         ...
 
 
+@runtime_checkable
+class RemoteMetadata(Protocol):
+    """An import method that brings the image's metadata too (glance-download)."""
+
+    def metadata(self, image: Image, request: ImportRequest) -> Mapping[str, Any]:
+        """What to set on the image before its data comes: core attributes by name, custom ones under
+        ``properties``. Raises to fail the import."""
+        ...
+
+
+#: Core attributes an import may take from the image it copies (the settable ones that describe the data).
+COPIED_ATTRIBUTES = ("disk_format", "container_format", "min_disk", "min_ram")
+
+
+@runtime_checkable
+class StagedMethod(Protocol):
+    """An import method whose data may already be staged (glance-direct): imported without a second write."""
+
+    def staged(self, image: Image) -> Staged | None:
+        """The image's staged data with what staging measured, or ``None`` (then :meth:`ImportMethod.open`)."""
+        ...
+
+
 class ImportService:
     def __init__(self, access: ImageAccess, data: ImageDataService, stores: StoreSet, tasks: TaskRepository,
                  quotas: ProjectQuotas, ingest: IngestPipeline, *, size_cap: int, task_lifetime: dt.timedelta,
-                 threads: int = 2) -> None:
+                 threads: int = 2, limits: ImageLimits | None = None) -> None:
         self._access = access
+        self._limits = limits
         self._ingest = ingest
         self._images = access.images
         self._data = data
@@ -243,7 +294,8 @@ class ImportService:
                 raise
             self._requeue(ctx, image.id, exc)
             raise
-        self._images.set_location_status(location_id, "staged")
+        self._images.set_location_status(location_id, "staged", meta=Staged.record(
+            ingested.size, ingested.checksum, ingested.os_hash_algo, ingested.os_hash_value))
         return self._access.present(ctx, staged)
 
     def _unstage(self, staging: Store, image_id: str, location_id: int) -> None:
@@ -275,6 +327,7 @@ class ImportService:
         :class:`Conflict` (wrong status, formats unset, unknown store, another
         import running).
         """
+        request = dataclasses.replace(request, caller=Caller.of(ctx))
         method = self._methods.get(request.method) if request.method in self.methods else None
         if method is None:
             enabled = ", ".join(self.methods) or "none"
@@ -428,16 +481,18 @@ class ImportService:
             image = self._images.get(image_id)
             if image is None:
                 raise ImageGone(f"Image {image_id} was deleted before its import started.")
-            with method.open(image, request) as (chunks, size), contextlib.ExitStack() as steps:
-                for plugin in self._plugins:
-                    step = steps.enter_context(plugin.apply(image, chunks, size))
-                    chunks, size, image = step.chunks, step.size, self._reformat(image, step)
+            if isinstance(method, RemoteMetadata):
+                image = self._take_metadata(image, method.metadata(image, request))
+            staged = method.staged(image) if isinstance(method, StagedMethod) and not self._plugins else None
+            if staged is not None:  # the import changes nothing: the staged object becomes the image's
                 imported = self._data.import_data(
-                    ctx, image_id, chunks, size=size, store_ids=stores,
+                    ctx, image_id, (), size=staged.size, store_ids=stores,
                     all_stores_must_succeed=request.all_stores_must_succeed,
                     finish=lambda active, failed: _finished(active, failed),
                     revert=_reverted(task.id, stores),
-                    heartbeat=_Heartbeat(lambda: self._tasks.touch(task.id)))
+                    heartbeat=_Heartbeat(lambda: self._tasks.touch(task.id)), staged=staged)
+            else:
+                imported = self._import_stream(ctx, task, method, request, stores, image)
         except BaseException as exc:  # the task records every failure; nothing propagates from a worker
             message = str(getattr(exc, "message", exc))
             log.info("import task %s for image %s failed: %s", task.id, image_id, message)
@@ -448,6 +503,37 @@ class ImportService:
         method.finished(image_id)
         self._tasks.transition(running, TaskStatus.SUCCESS, result={"image_id": imported.id},
                                expires_at=utcnow() + self._task_lifetime)
+
+    def _import_stream(self, ctx: RequestContext, task: Task, method: ImportMethod, request: ImportRequest,
+                       stores: list[str], image: Image) -> Image:
+        """The method's data, through the import plugins, into the stores."""
+        with method.open(image, request) as (chunks, size), contextlib.ExitStack() as steps:
+            for plugin in self._plugins:
+                step = steps.enter_context(plugin.apply(image, chunks, size))
+                chunks, size, image = step.chunks, step.size, self._reformat(image, step)
+            return self._data.import_data(
+                ctx, image.id, chunks, size=size, store_ids=stores,
+                all_stores_must_succeed=request.all_stores_must_succeed,
+                finish=lambda active, failed: _finished(active, failed),
+                revert=_reverted(task.id, stores),
+                heartbeat=_Heartbeat(lambda: self._tasks.touch(task.id)))
+
+    def _take_metadata(self, image: Image, remote: Mapping[str, Any]) -> Image:
+        """Set what an import method brought of the image's metadata (custom properties within the quota)."""
+        attributes = {name: remote[name] for name in COPIED_ATTRIBUTES
+                      if name in remote and hasattr(image, name) and remote[name] is not None}
+        properties = {str(k): str(v) for k, v in (remote.get("properties") or {}).items()
+                      if not str(k).startswith("os_glance")}
+
+        def taken(current: Image) -> Image:
+            merged = {**current.properties, **properties}
+            if self._limits is not None:
+                self._limits.check_properties(merged)
+                self._limits.check_property_size(merged, current.properties)
+            return dataclasses.replace(current, **attributes, properties=merged)
+
+        return self._access.change(image.id, taken, events=lambda before, after: [
+            image_event("image.update", None, after)])
 
     def _reformat(self, image: Image, step: Transformed) -> Image:
         """Record the formats an import plugin turned the data into (before the data is checked against them)."""

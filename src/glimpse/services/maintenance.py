@@ -16,7 +16,7 @@ from glimpse.services.events import image_event
 from glimpse.services.image_data import back_to_queued
 from glimpse.services.imports import TASK_PROPERTY, ImportService
 from glimpse.services.ingest import IngestPipeline
-from glimpse.services.stores import STAGING_STORE, StoreSet
+from glimpse.services.stores import STAGING_STORE, StoreSet, staging_prefixes
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +133,15 @@ class MaintenanceService:
         skipped with a line saying so; read-only stores are listed, never changed.
         """
         lines: list[str] = []
+        shared = staging_prefixes(self._stores)
         for store_id, store in self._stores.stores.items():
             list_keys = getattr(store, "list_keys", None)
             if list_keys is None:
                 lines.append(f"store {store_id}: skipped, its driver cannot list its objects")
                 continue
             keys = list(list_keys())
+            if store_id not in self._stores.internal:  # staged objects kept in this store are the staging store's
+                keys = [key for key in keys if not key.startswith(shared)]
             referenced = self._images.referenced_keys(store_id)  # read after listing: a new upload is never an orphan
             for key in sorted(k for k in keys if k not in referenced):
                 if delete and store_id not in self._stores.read_only:

@@ -14,6 +14,7 @@ from glimpse.db.images import ImageRepository
 from glimpse.errors import GlimpseError, StoreReadOnly, StoreUnavailable, UnknownStore
 from glimpse.settings import Settings
 from glimpse.stores.base import Store, StoreError, StoreObjectNotFound, put
+from glimpse.stores.prefixed import PrefixedStore
 from glimpse.stores.loader import StoreSetupError, load_store, load_stores
 from glimpse.observability.metrics import metrics as store_metrics
 
@@ -176,8 +177,23 @@ def open_store_set(settings: Settings) -> StoreSet:
 
 
 def open_staging_store(settings: Settings) -> Store:
-    """The store staged data goes to (``staging_store``); :class:`StoreSetupError` if it is wrong."""
-    return load_store(STAGING_STORE, settings.staging_store)
+    """The store staged data goes to (``staging_store``); :class:`StoreSetupError` if it is wrong.
+
+    With a ``key_prefix`` (the default when staging shares the default store)
+    its objects are named ``<key_prefix><image id>`` in that store."""
+    options = dict(settings.staging_store)
+    prefix = options.pop("key_prefix", None)
+    store = load_store(STAGING_STORE, options)
+    if prefix:
+        return PrefixedStore(store, str(prefix))
+    return store
+
+
+def staging_prefixes(stores: StoreSet) -> tuple[str, ...]:
+    """Name prefixes of the internal stores kept inside other stores' namespaces (their objects are not orphans
+    of the store they share)."""
+    return tuple(store.prefix for store_id, store in stores.stores.items()
+                 if store_id in stores.internal and isinstance(store, PrefixedStore))
 
 
 def open_node_stores(settings: Settings) -> StoreSet:

@@ -157,3 +157,21 @@ def put(store: Store, key: str, chunks: Iterable[bytes | memoryview], *, size: i
     except BaseException:
         pending.abort()
         raise
+
+
+def adopt(target: Store, source: Store, source_key: str, key: str) -> StoredObject | None:
+    """Make ``key`` in ``target`` hold the object ``source_key`` of ``source`` without its bytes passing through
+    us, when both are on one backend: a rename (filesystem, RBD) or a server-side copy (S3). ``None`` when the
+    drivers cannot (the caller copies the bytes instead). After a rename the source object is gone.
+
+    Drivers offer it with an optional ``adopt(source, source_key, key)`` method; a store that is a view of
+    another (``locate(key) -> (store, key)``, the prefixed staging area) is seen through.
+    """
+    locate = getattr(source, "locate", None)
+    if locate is not None:
+        source, source_key = locate(source_key)
+    method = getattr(target, "adopt", None)
+    if method is None:
+        return None
+    adopted: StoredObject | None = method(source, source_key, key)
+    return adopted

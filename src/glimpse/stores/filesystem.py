@@ -115,6 +115,27 @@ class FilesystemStore:
         except OSError as exc:
             raise StoreUnavailableError(f"filesystem store {self.root} is not writable: {exc.strerror}") from exc
 
+    def adopt(self, source: object, source_key: str, key: str) -> StoredObject | None:
+        """Move ``source_key`` of another filesystem store on the same filesystem to ``key`` here (a rename: no
+        byte is copied); ``None`` when ``source`` is not such a store. The source object is gone afterwards."""
+        if not isinstance(source, FilesystemStore):
+            return None
+        origin, target = source._path(source_key), self._path(key)
+        try:
+            os.rename(origin, target)
+        except FileNotFoundError:
+            raise source._missing(source_key) from None
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:  # another filesystem: the bytes must be copied
+                return None
+            raise _translate(exc) from exc
+        _os_call(_fsync_dir, target.parent)
+        return StoredObject(key=key, url=self.url_for(key), size=self.stat(key))
+
+    def local_file(self, key: str) -> str:
+        """The path of ``key``'s file (for the format checks of data this store adopted)."""
+        return str(self._path(key))
+
     def list_keys(self) -> Iterator[str]:
         """Every committed object's key (the optional listing ``glimpse-manage orphans`` uses)."""
         try:

@@ -174,6 +174,32 @@ class RbdStore:
             ioctx.close()
         return purged
 
+    def adopt(self, source: object, source_key: str, key: str) -> StoredObject | None:
+        """Rename the RBD image ``source_key`` of another rbd store on the same cluster and pool to ``key`` (no
+        byte is copied); ``None`` when ``source`` is elsewhere. The source object is gone afterwards."""
+        if not isinstance(source, RbdStore) or (source._fsid, source._pool) != (self._fsid, self._pool) \
+                or not self._fsid:
+            return None
+        ioctx = self.ioctx()
+        try:
+            self._rbd.RBD().rename(ioctx, _checked(source_key), _checked(key))
+        except BaseException as exc:
+            raise self.translate(exc) from None
+        finally:
+            ioctx.close()
+        return StoredObject(key=key, url=self.url_for(key), size=self.stat(key))
+
+    def list_keys(self) -> Iterator[str]:
+        """Every RBD image's name in the pool, written or being written (the listing ``glimpse-manage orphans`` uses)."""
+        ioctx = self.ioctx()
+        try:
+            names = list(self._rbd.RBD().list(ioctx))
+        except BaseException as exc:
+            raise self.translate(exc) from None
+        finally:
+            ioctx.close()
+        yield from (str(name) for name in names)
+
     def writers(self) -> ThreadPoolExecutor:
         """The threads that write pieces of uploads in the background (made on first use, after fork)."""
         with self._lock:

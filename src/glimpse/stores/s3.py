@@ -130,6 +130,34 @@ class S3Store:
             raise _translate(exc) from None
         return purged
 
+    def adopt(self, source: object, source_key: str, key: str) -> StoredObject | None:
+        """Copy ``source_key`` of another s3 store on the same endpoint to ``key`` here server-side (the bytes
+        never pass through us; multipart copy for large objects); ``None`` when ``source`` is elsewhere."""
+        if not isinstance(source, S3Store) or source._endpoint != self._endpoint:
+            return None
+        if self._create_bucket:
+            self._ensure_bucket()
+        try:
+            self._client.copy({"Bucket": source._bucket, "Key": _checked(source_key)}, self._bucket, _checked(key))
+        except Exception as exc:
+            raise _translate(exc, reading=True) from None
+        return StoredObject(key=key, url=self.url_for(key), size=self.stat(key))
+
+    def list_keys(self) -> Iterator[str]:
+        """Every object's key in the bucket (the listing ``glimpse-manage orphans`` uses); a missing bucket has none."""
+        request: dict[str, Any] = {"Bucket": self._bucket}
+        while True:
+            try:
+                page = self._client.list_objects_v2(**request)
+            except Exception as exc:
+                if _code(exc) == "NoSuchBucket":
+                    return
+                raise _translate(exc) from None
+            yield from (str(entry["Key"]) for entry in page.get("Contents", []))
+            if not page.get("IsTruncated"):
+                return
+            request["ContinuationToken"] = page["NextContinuationToken"]
+
     def _uploads(self, *, prefix: str) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix}
         while True:

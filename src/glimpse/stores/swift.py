@@ -144,6 +144,15 @@ class SwiftStore:
     def check(self) -> None:
         _raise_for(self.request("HEAD", ""), "reach the account")
 
+    def list_keys(self) -> Iterator[str]:
+        """Every object's key (the listing ``glimpse-manage orphans`` uses): the names of the container(s),
+        without the segments of large objects (``<key>/<upload>/<n>``)."""
+        containers = [self._container]
+        if self._seed:
+            containers = self.list_names("", prefix=f"{self._container}_")
+        for container in containers:
+            yield from (name for name in self.list_names(container) if "/" not in name)
+
     def list_names(self, container: str, *, prefix: str = "") -> list[str]:
         """Names of the objects in ``container`` starting with ``prefix`` (a missing container has none)."""
         return [str(entry["name"]) for entry in self.list_entries(container, prefix=prefix)]
