@@ -151,12 +151,12 @@ def test_an_image_shared_in_the_console_is_accepted_by_the_other_project(page: A
     page.goto(f"/console/#/images/{image['id']}")
     page.fill("input[name=member]", guest)
     page.click("form:has(input[name=member]) button[type=submit]")
-    page.wait_for_selector(f"#members li:has-text('{guest} — pending')")
+    page.wait_for_selector(f"#members li:has-text('{guest}'):has-text('pending')")
     page.click("#sign-out")
     page.fill("#si-project-id", guest)
     page.click("#sign-in-submit")
     page.goto("/console/#/shared")
-    page.click("button:has-text('Accept to-share')")
+    page.click("button:has-text('Accept'):has-text('to-share')")
     page.wait_for_selector("section[aria-label='accepted shares'] a:has-text('to-share')")
     member = Api(console_server.url, guest).http.get(f"/v2/images/{image['id']}/members/{guest}").json()
     assert member["status"] == "accepted"
@@ -184,6 +184,14 @@ def test_a_template_form_is_generated_from_its_schema_and_renders_a_launch_body(
     page.click("form[aria-label=Render] button[type=submit]")
     page.wait_for_selector("#render-output:has-text('user_data')")
     assert template["id"] in page.url
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.click("form[aria-label=Render] button:has-text('Copy')")
+    page.wait_for_selector("form[aria-label=Render] .note:has-text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == page.inner_text("#render-output")
+    with page.expect_download() as download:
+        page.click("form[aria-label=Render] a:has-text('Download')")
+    assert download.value.suggested_filename == "web-launch.json"
+    assert Path(download.value.path()).read_text() == page.inner_text("#render-output")
 
 
 @pytest.mark.parametrize("path", ["/console/#/images", "/console/#/upload", "/console/#/shared", "/console/#/templates"])

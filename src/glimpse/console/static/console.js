@@ -56,7 +56,7 @@ async function signIn(event) {
 
 let generation = 0;
 
-async function route() {
+async function route(moved) {
   const mine = ++generation;  // a later navigation wins over a slower earlier one
   const path = location.hash.replace(/^#/, "") || "/images";
   for (const link of document.querySelectorAll("header nav a")) {
@@ -77,7 +77,9 @@ async function route() {
   } catch (error) {
     page.append(errorBox(error));
   }
-  if (mine === generation) view.replaceChildren(page);
+  if (mine !== generation) return;
+  view.replaceChildren(page);
+  if (moved === true) view.focus();  // after a navigation, keyboard and screen reader users start at the new page
 }
 
 async function offerTemplates() {
@@ -85,12 +87,14 @@ async function offerTemplates() {
   catch { /* the node does not offer server templates */ }
 }
 
+// The skip link moves focus to the page's content without touching the hash the router reads.
+document.querySelector("a.skip").addEventListener("click", (event) => { event.preventDefault(); view.focus(); });
 form.addEventListener("submit", signIn);
 dialog.addEventListener("cancel", (event) => event.preventDefault());  // a session is needed to go on
 document.getElementById("sign-out").addEventListener("click", () => {
-  endSession(); showWho(); clear(view); location.hash = "#/images"; askSignIn("You have signed out.").then(route);
+  endSession(); showWho(); clear(view); location.hash = "#/images"; askSignIn("You have signed out.").then(() => route());
 });
 onUnauthorized((reason) => { endSession(); showWho(); return askSignIn(reason); });
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => route(true));
 showWho();
 route().then(() => { showWho(); offerTemplates(); });

@@ -1,6 +1,6 @@
 // Sharing an image: its members (add, remove) as the owner sees them.
 import { call, get } from "./api.js";
-import { attempt, clear, field, h } from "./dom.js";
+import { attempt, clear, field, h, isolate } from "./dom.js";
 
 export async function membersPanel(image) {
   const panel = h("section", { class: "panel", "aria-label": "Members" });
@@ -12,8 +12,8 @@ export async function membersPanel(image) {
     try { members = (await get(path)).members || []; } catch (error) { await attempt(slot, () => { throw error; }); }
     const list = h("ul", { id: "members" });
     for (const member of members) {
-      list.append(h("li", {}, `${member.member_id} — ${member.status} `, h("button", { type: "button", class: "secondary",
-        text: `Remove ${member.member_id}`, onclick: async () => {
+      list.append(h("li", {}, `${isolate(member.member_id)} — ${member.status} `, h("button", { type: "button", class: "secondary",
+        text: `Remove ${isolate(member.member_id)}`, onclick: async () => {
           if (await attempt(slot, () => call("DELETE", `${path}/${encodeURIComponent(member.member_id)}`)) !== undefined) await render();
         } })));
     }
