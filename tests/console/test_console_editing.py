@@ -18,6 +18,13 @@ def project() -> str:
     return f"p-{uuid.uuid4().hex[:10]}"
 
 
+def saved(page: Any) -> None:
+    """Save the properties and wait until the page is drawn again from the API."""
+    page.eval_on_selector(PROPERTIES, "form => { form.dataset.old = '1'; }")
+    page.click(f"{PROPERTIES} button[type=submit]")
+    page.wait_for_selector(f"{PROPERTIES}:not([data-old])")
+
+
 def test_a_boolean_is_a_switch_an_enum_a_select_and_a_pattern_is_checked_as_you_type(
         page: Any, console_server: Server) -> None:
     admin, owner = Api(console_server.url), project()
@@ -46,17 +53,14 @@ def test_a_boolean_is_a_switch_an_enum_a_select_and_a_pattern_is_checked_as_you_
     assert page.inner_text(f"#hint-{prefix}serial") == ""
     switch.press("Space")  # a switch is toggled from the keyboard
     page.select_option(f"select[name={prefix}bus]", "scsi")
-    page.click(f"{PROPERTIES} button[type=submit]")
-    page.wait_for_function(f"() => document.querySelector('input[name={prefix}secure]') "
-                           f"&& !document.querySelector('input[name={prefix}secure]').indeterminate")
+    saved(page)
     shown = api.show(image["id"])
     assert shown[f"{prefix}secure"] in (True, "true") and shown[f"{prefix}bus"] == "scsi"
     assert shown[f"{prefix}serial"] == "ABC-1234"
     assert page.locator(f"input[name={prefix}secure]").is_checked()
     page.click(f"button[aria-label='Clear {prefix}secure (not set)']")
-    page.click(f"{PROPERTIES} button[type=submit]")
-    page.wait_for_function(f"() => document.querySelector('input[name={prefix}secure]') "
-                           f"&& document.querySelector('input[name={prefix}secure]').indeterminate")
+    saved(page)
+    assert page.locator(f"input[name={prefix}secure]").evaluate("box => box.indeterminate") is True
     assert f"{prefix}secure" not in api.show(image["id"])
     assert page.errors == []
 
