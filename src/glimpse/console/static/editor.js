@@ -127,7 +127,7 @@ export function propertyEditor(image, etag, schema, reload) {
   // Properties the image has that no definition describes: editable as text.
   const known = new Set(Object.keys(schema.properties || {}));
   for (const [name, value] of Object.entries(image)) {
-    if (known.has(name) || typeof value !== "string") continue;
+    if (known.has(name) || typeof value !== "string" || name.startsWith("os_glance_")) continue;  // os_glance_*: the API's own
     const input = h("input", { name, value });
     inputs.push({ name, input, check: () => true });
     form.append(field(`${name} (custom)`, input));

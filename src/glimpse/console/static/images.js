@@ -117,7 +117,8 @@ export async function imageDetail(view, id) {
   view.append(h("p", {}, h("a", { href: "#/images", text: "← All images" })), h("h2", { id: "image-name", text: image.name || image.id }));
   // Every field the API returned: the usual ones first, then the other base attributes (locations, file, ...).
   const base = (key) => { const rule = (schema.properties || {})[key]; return rule && rule.is_base !== false; };
-  const rest = Object.keys(image).filter((key) => !SHOWN.includes(key) && key !== "tags" && base(key)).sort();
+  const rest = Object.keys(image).filter((key) => !SHOWN.includes(key) && key !== "tags"
+    && (base(key) || key.startsWith("os_glance_"))).sort();
   view.append(definitionList([...SHOWN, ...rest].map((key) => [key, key === "size" || key === "virtual_size"
     ? (image[key] === null || image[key] === undefined ? "—" : `${humanSize(image[key])} (${image[key]} bytes)`)
     : typeof image[key] === "object" && image[key] !== null ? JSON.stringify(image[key]) : image[key]])));
