@@ -26,7 +26,8 @@ def test_an_active_image_is_copied_to_another_store_following_the_task(page: Any
     page.check("label:has-text('slow — slow disks')")
     page.click(f"{form} button[type=submit]")
     page.wait_for_selector("#copy-status:has-text('Done: copied to slow')", timeout=30_000)
-    assert sorted(page.inner_text("#image-stores").removeprefix("In: ").split(",")) == ["fast", "slow"]
+    assert sorted(page.inner_text("#image-stores").removeprefix("In: ").split(", ")) == ["fast", "slow"]
+    assert page.locator(f"{form} .note:has-text('in every store of this node')").count() == 1
     assert sorted(api.show(image["id"])["stores"].split(",")) == ["fast", "slow"]
     tasks = api.http.get(f"/v2/images/{image['id']}/tasks").json()["tasks"]
     assert [t["status"] for t in tasks] == ["success"]

@@ -42,6 +42,8 @@ def test_name_contains_finds_any_part_of_a_name_ignoring_case_and_pages_on(page:
     page.click("form.filters button[type=submit]")
     page.wait_for_function("() => document.querySelectorAll('#images tbody tr').length === 1")
     assert names(page) == ["<ubuntu> \"quoted\""]
+    rendered(page, lambda: page.goto("/console/#/images?name=debian 12"))  # the API's exact filter, by address
+    assert names(page) == ["debian 12"] and page.locator("#scan-note").count() == 0
     # One match per page: the next page goes on from the last match, then the list ends.
     rendered(page, lambda: page.goto("/console/#/images?q=ubuntu&limit=1&sort=name:asc"))
     seen = page.locator(ROWS).all_inner_texts()

@@ -188,9 +188,14 @@ async function storesPanel(image) {
     const now = await followCopy(path, before, stores, status, slot);
     button.disabled = false;
     if (!now) return;
-    where.textContent = `In: ${now.stores}`;
-    status.textContent = `Done: copied to ${stores.join(", ")}; the image is in ${now.stores}.`;
-    for (const box of boxes) if (now.stores.split(",").includes(box.value)) box.closest(".field").remove();
+    const holding = (now.stores || "").split(",").filter(Boolean);
+    where.textContent = `In: ${holding.join(", ")}`;
+    status.textContent = `Done: copied to ${stores.join(", ")}; the image is in ${holding.join(", ")}.`;
+    for (const box of boxes) if (holding.includes(box.value)) box.closest(".field").remove();
+    if (!form.querySelector("input[name=copy-store]")) {
+      form.querySelector("fieldset").replaceWith(h("p", { class: "note", text: "The image is in every store of this node." }));
+      button.remove();
+    }
   });
   panel.append(form);
   return panel;
