@@ -13,7 +13,8 @@ let waiting = [];
 function showWho() {
   const current = session();
   const who = document.getElementById("who");
-  who.textContent = current ? `Signed in${current.label ? ` as ${current.label}` : ""}` : "Not signed in";
+  const until = current && current.expires_at ? ` until ${new Date(current.expires_at).toLocaleTimeString()}` : "";
+  who.textContent = current ? `Signed in${current.label ? ` as ${current.label}` : ""}${until}` : "Not signed in";
   document.getElementById("sign-out").hidden = !current;
 }
 
