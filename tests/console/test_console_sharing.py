@@ -39,4 +39,11 @@ def test_a_member_is_removed_and_a_share_is_rejected_then_accepted(page: Any, co
     page.click("section[aria-label='rejected shares'] button:has-text('Accept')")
     page.wait_for_selector("section[aria-label='accepted shares'] a:has-text('shared-one')")
     assert api.http.get(f"/v2/images/{image['id']}/members/{guest}").json()["status"] == "accepted"
+    # On the image's own page the member sees its answer, not the owner's member list, and can change it.
+    page.click("section[aria-label='accepted shares'] a:has-text('shared-one')")
+    page.wait_for_selector("#my-membership:has-text('accepted')")
+    assert page.locator("#members").count() == 0 and page.locator("input[name=member]").count() == 0
+    page.click("section[aria-label=Members] button:has-text('Reject')")
+    page.wait_for_selector("#my-membership:has-text('rejected')")
+    assert api.http.get(f"/v2/images/{image['id']}/members/{guest}").json()["status"] == "rejected"
     assert page.errors == []
