@@ -102,6 +102,7 @@ def test_a_typed_property_is_checked_as_you_type_and_saved_with_if_match(page: A
     sign_in(page, owner)
     page.goto(f"/console/#/images/{image['id']}")
     field = page.locator(f"input[name={prefix}cores]")
+    assert page.locator(f".field:has(input[name={prefix}cores]) .bounds").inner_text() == "A whole number from 1 to 8."
     field.fill("12")
     assert page.inner_text(f"#hint-{prefix}cores") == "Must be at most 8."
     assert field.get_attribute("aria-invalid") == "true"

@@ -78,10 +78,15 @@ function editorFor(name, rule, current) {
   if (spec.enum && kind === "string") {
     return h("select", { name }, ["", ...spec.enum].map((v) => h("option", { value: v, text: v || "(not set)", selected: text === v })));
   }
-  const attrs = { name, value: text, inputmode: kind === "integer" ? "numeric" : undefined };
-  if (spec.minimum !== undefined) attrs["aria-valuemin"] = spec.minimum;
-  if (spec.maximum !== undefined) attrs["aria-valuemax"] = spec.maximum;
-  return h("input", attrs);
+  const input = h("input", { name, value: text, inputmode: kind === "integer" ? "numeric" : kind === "number" ? "decimal" : undefined });
+  if (kind === "integer" || kind === "number") {
+    const what = kind === "integer" ? "A whole number" : "A number";
+    const low = spec.minimum, high = spec.maximum;
+    const range = low !== undefined && high !== undefined ? ` from ${low} to ${high}` : low !== undefined ? ` of at least ${low}`
+      : high !== undefined ? ` of at most ${high}` : "";
+    input.extras = [h("p", { class: "desc bounds", text: `${what}${range}.` })];
+  }
+  return input;
 }
 
 // A boolean property: a switch, plus "not set" (a property the image does not have is neither true nor false).
