@@ -9,6 +9,7 @@ Needs playwright (the test extra) and Debian's chromium (.ci/chromium.sh).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -32,6 +33,10 @@ def start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
     env["GLIMPSE_EXTENSIONS"] = '["templates", "console", "image-import"]'
+    env["GLIMPSE_STORES"] = json.dumps({name: {"driver": "filesystem", "path": str(data_dir / name),
+                                               "description": description}
+                                        for name, description in (("local", "local disks"), ("backup", "backup site"))})
+    env["GLIMPSE_DEFAULT_STORE"] = "local"
     process = subprocess.Popen([sys.executable, "-m", "glimpse.cli.serve", "--host", "127.0.0.1", "--port", str(port),
                                 "--data-dir", str(data_dir), "--workers", "1", "--log-level", "warning"], env=env)
     url = f"http://127.0.0.1:{port}"
@@ -53,7 +58,9 @@ def seed(url: str) -> dict[str, str]:
         "properties": {"cpu_cores": {"title": "vCPU cores", "description": "Cores per socket the guest sees.",
                                      "type": "integer", "minimum": 1, "maximum": 8},
                        "disk_bus": {"title": "Disk bus", "description": "How the root disk is attached.",
-                                    "type": "string", "enum": ["virtio", "scsi", "ide"]}}}).raise_for_status()
+                                    "type": "string", "enum": ["virtio", "scsi", "ide"]},
+                       "secure_boot": {"title": "Secure boot", "description": "Boot with UEFI secure boot.",
+                                       "type": "boolean"}}}).raise_for_status()
     ids = {}
     for name, fmt, size in (("debian-12", "raw", 3 << 20), ("ubuntu-24.04", "qcow2", 0),
                             ("windows-test", "vhd", 0), ("alpine-3.20", "raw", 1 << 20)):
@@ -96,11 +103,19 @@ def main() -> None:
                 page.click("#sign-in-submit")
                 page.wait_for_selector("#images")
                 shoot(page, "images")
+                page.goto("/console/#/images?q=DEB")
+                page.wait_for_selector("#scan-note")
+                shoot(page, "search")
                 page.goto(f"/console/#/images/{ids['debian-12']}")
                 page.wait_for_selector("input[name=hw_cpu_cores]")
                 page.fill("input[name=hw_cpu_cores]", "12")
                 page.select_option("select[name=hw_disk_bus]", "virtio")
                 shoot(page, "image-detail")
+                page.check("label:has-text('backup')")
+                page.click("form[aria-label='Copy to other stores'] button[type=submit]")
+                page.wait_for_selector("#copy-status:has-text('Done')", timeout=60_000)
+                page.locator("section[aria-label=Stores]").screenshot(path=str(OUT / "copy.png"))
+                print("wrote", OUT / "copy.png")
                 page.goto("/console/#/upload")
                 page.fill("form[aria-label='Upload a file'] input[name=name]", "fedora-41")
                 page.set_input_files("input[type=file]", str(big))

@@ -102,6 +102,7 @@ def test_a_typed_property_is_checked_as_you_type_and_saved_with_if_match(page: A
     sign_in(page, owner)
     page.goto(f"/console/#/images/{image['id']}")
     field = page.locator(f"input[name={prefix}cores]")
+    assert page.locator(f".field:has(input[name={prefix}cores]) .bounds").inner_text() == "A whole number from 1 to 8."
     field.fill("12")
     assert page.inner_text(f"#hint-{prefix}cores") == "Must be at most 8."
     assert field.get_attribute("aria-invalid") == "true"
@@ -151,12 +152,12 @@ def test_an_image_shared_in_the_console_is_accepted_by_the_other_project(page: A
     page.goto(f"/console/#/images/{image['id']}")
     page.fill("input[name=member]", guest)
     page.click("form:has(input[name=member]) button[type=submit]")
-    page.wait_for_selector(f"#members li:has-text('{guest} — pending')")
+    page.wait_for_selector(f"#members li:has-text('{guest}'):has-text('pending')")
     page.click("#sign-out")
     page.fill("#si-project-id", guest)
     page.click("#sign-in-submit")
     page.goto("/console/#/shared")
-    page.click("button:has-text('Accept to-share')")
+    page.click("button:has-text('Accept'):has-text('to-share')")
     page.wait_for_selector("section[aria-label='accepted shares'] a:has-text('to-share')")
     member = Api(console_server.url, guest).http.get(f"/v2/images/{image['id']}/members/{guest}").json()
     assert member["status"] == "accepted"
@@ -174,7 +175,8 @@ def test_a_template_form_is_generated_from_its_schema_and_renders_a_launch_body(
                        "workers": {"type": "integer", "minimum": 1, "maximum": 16, "default": 2}},
         "user_data": "#cloud-config\nhostname: {{ host }}\n"}).json()
     sign_in(page, owner)
-    page.goto("/console/#/templates")
+    page.wait_for_selector("#nav-templates:not([hidden])")  # offered: the node has the templates extension
+    page.click("#nav-templates")
     page.click("#templates a:has-text('web')")
     page.fill("input[name=workers]", "99")
     page.click("form[aria-label=Render] button[type=submit]")
@@ -184,6 +186,14 @@ def test_a_template_form_is_generated_from_its_schema_and_renders_a_launch_body(
     page.click("form[aria-label=Render] button[type=submit]")
     page.wait_for_selector("#render-output:has-text('user_data')")
     assert template["id"] in page.url
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.click("form[aria-label=Render] button:has-text('Copy')")
+    page.wait_for_selector("form[aria-label=Render] .note:has-text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == page.inner_text("#render-output")
+    with page.expect_download() as download:
+        page.click("form[aria-label=Render] a:has-text('Download')")
+    assert download.value.suggested_filename == "web-launch.json"
+    assert Path(download.value.path()).read_text() == page.inner_text("#render-output")
 
 
 @pytest.mark.parametrize("path", ["/console/#/images", "/console/#/upload", "/console/#/shared", "/console/#/templates"])

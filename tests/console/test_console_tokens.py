@@ -15,7 +15,9 @@ from tests.conftest import Server, start_server
 
 @pytest.fixture(scope="module")
 def token_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("console-tokens"), env={"GLIMPSE_AUTH_STRATEGY": "tokens"})
+    # The console without the templates extension: its Templates section stays hidden.
+    server = start_server(tmp_path_factory.mktemp("console-tokens"), env={"GLIMPSE_AUTH_STRATEGY": "tokens",
+                                                                          "GLIMPSE_EXTENSIONS": '["console"]'})
     yield server
     server.stop()
 
@@ -67,3 +69,4 @@ def test_a_revoked_token_asks_to_sign_in_again_and_the_change_goes_through_after
     tab.click("#sign-in-submit")
     tab.wait_for_selector("#upload-status:has-text('Done: the image is active')")
     assert tab.input_value("form[aria-label='Upload a file'] input[name=name]") == "after-renewal"
+    assert tab.locator("#nav-templates").is_hidden()  # no templates extension on this node

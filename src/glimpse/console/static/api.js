@@ -40,8 +40,18 @@ async function errorFrom(response) {
   return new ApiError(message, response.status, requestId, body);
 }
 
-// One API call; `body` is sent as JSON (or with `type`). Asks to sign in again on 401 and retries once.
+// Whether the session's token has passed the expiry Keystone gave it (a token without one never expires here).
+export function expired(current = session()) {
+  return !!(current && current.expires_at && Date.parse(current.expires_at) <= Date.now());
+}
+
+// One API call; `body` is sent as JSON (or with `type`). Asks to sign in again on 401, or before sending
+// with a token known to have expired, and retries once.
 export async function call(method, path, { body, type, headers = {}, raw = false, retried = false } = {}) {
+  if (!retried && expired()) {
+    await reauthenticate("Your session has expired; sign in again to continue where you were.");
+    return call(method, path, { body, type, headers, raw, retried: true });
+  }
   const init = { method, headers: { Accept: "application/json", ...identityHeaders(), ...headers } };
   if (body !== undefined) {
     init.body = typeof body === "string" ? body : JSON.stringify(body);

@@ -13,7 +13,8 @@ let waiting = [];
 function showWho() {
   const current = session();
   const who = document.getElementById("who");
-  who.textContent = current ? `Signed in${current.label ? ` as ${current.label}` : ""}` : "Not signed in";
+  const until = current && current.expires_at ? ` until ${new Date(current.expires_at).toLocaleTimeString()}` : "";
+  who.textContent = current ? `Signed in${current.label ? ` as ${current.label}` : ""}${until}` : "Not signed in";
   document.getElementById("sign-out").hidden = !current;
 }
 
@@ -56,7 +57,7 @@ async function signIn(event) {
 
 let generation = 0;
 
-async function route() {
+async function route(moved) {
   const mine = ++generation;  // a later navigation wins over a slower earlier one
   const path = location.hash.replace(/^#/, "") || "/images";
   for (const link of document.querySelectorAll("header nav a")) {
@@ -77,7 +78,9 @@ async function route() {
   } catch (error) {
     page.append(errorBox(error));
   }
-  if (mine === generation) view.replaceChildren(page);
+  if (mine !== generation) return;
+  view.replaceChildren(page);
+  if (moved === true) view.focus();  // after a navigation, keyboard and screen reader users start at the new page
 }
 
 async function offerTemplates() {
@@ -85,12 +88,14 @@ async function offerTemplates() {
   catch { /* the node does not offer server templates */ }
 }
 
+// The skip link moves focus to the page's content without touching the hash the router reads.
+document.querySelector("a.skip").addEventListener("click", (event) => { event.preventDefault(); view.focus(); });
 form.addEventListener("submit", signIn);
 dialog.addEventListener("cancel", (event) => event.preventDefault());  // a session is needed to go on
 document.getElementById("sign-out").addEventListener("click", () => {
-  endSession(); showWho(); clear(view); location.hash = "#/images"; askSignIn("You have signed out.").then(route);
+  endSession(); showWho(); clear(view); location.hash = "#/images"; askSignIn("You have signed out.").then(() => route());
 });
 onUnauthorized((reason) => { endSession(); showWho(); return askSignIn(reason); });
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => route(true));
 showWho();
 route().then(() => { showWho(); offerTemplates(); });

@@ -21,6 +21,10 @@ export function append(node, children) {
   return node;
 }
 
+// A value from the API inside a longer text (a label, a message, a confirmation): wrapped in
+// FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE so a right-to-left override in it stays inside it.
+export function isolate(value) { return `\u2068${value}\u2069`; }
+
 export function clear(node) { node.replaceChildren(); return node; }
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

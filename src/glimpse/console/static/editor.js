@@ -74,16 +74,39 @@ export function problem(rule, raw) {
 function editorFor(name, rule, current) {
   const kind = kindOf(rule), spec = rule.metadef || rule;
   const text = current === undefined || current === null ? "" : String(current);
-  if (kind === "boolean") {
-    return h("select", { name }, ["", "true", "false"].map((v) => h("option", { value: v, text: v || "(not set)", selected: text.toLowerCase() === v })));
-  }
+  if (kind === "boolean") return booleanSwitch(name, text.toLowerCase());
   if (spec.enum && kind === "string") {
     return h("select", { name }, ["", ...spec.enum].map((v) => h("option", { value: v, text: v || "(not set)", selected: text === v })));
   }
-  const attrs = { name, value: text, inputmode: kind === "integer" ? "numeric" : undefined };
-  if (spec.minimum !== undefined) attrs["aria-valuemin"] = spec.minimum;
-  if (spec.maximum !== undefined) attrs["aria-valuemax"] = spec.maximum;
-  return h("input", attrs);
+  const input = h("input", { name, value: text, inputmode: kind === "integer" ? "numeric" : kind === "number" ? "decimal" : undefined });
+  if (kind === "integer" || kind === "number") {
+    const what = kind === "integer" ? "A whole number" : "A number";
+    const low = spec.minimum, high = spec.maximum;
+    const range = low !== undefined && high !== undefined ? ` from ${low} to ${high}` : low !== undefined ? ` of at least ${low}`
+      : high !== undefined ? ` of at most ${high}` : "";
+    input.extras = [h("p", { class: "desc bounds", text: `${what}${range}.` })];
+  }
+  return input;
+}
+
+// A boolean property: a switch, plus "not set" (a property the image does not have is neither true nor false).
+// Its `value` reads "true", "false" or "" (not set), like the other editors.
+function booleanSwitch(name, current) {
+  const input = h("input", { type: "checkbox", role: "switch", name, checked: current === "true" });
+  const state = h("span", { class: "note", "aria-hidden": "true" });
+  const unset = h("button", { type: "button", class: "secondary", text: "Clear", "aria-label": `Clear ${name} (not set)` });
+  let isSet = current === "true" || current === "false";
+  const show = () => {
+    input.indeterminate = !isSet;
+    state.textContent = isSet ? (input.checked ? "true" : "false") : "(not set)";
+    unset.hidden = !isSet;
+  };
+  input.addEventListener("change", () => { isSet = true; show(); input.dispatchEvent(new Event("input")); });
+  unset.addEventListener("click", () => { isSet = false; input.checked = false; show(); input.focus(); });
+  Object.defineProperty(input, "value", { get: () => (isSet ? String(input.checked) : "") });
+  show();
+  input.extras = [state, unset];
+  return input;
 }
 
 export function propertyEditor(image, etag, schema, reload) {
@@ -103,12 +126,13 @@ export function propertyEditor(image, etag, schema, reload) {
     };
     input.addEventListener("input", check);
     inputs.push({ name, input, check });
-    form.append(field(`${rule.title || name} (${name})`, input, rule.description ? h("p", { class: "desc", text: rule.description }) : null, hint));
+    form.append(field(`${rule.title || name} (${name})`, input, ...(input.extras || []),
+      rule.description ? h("p", { class: "desc", text: rule.description }) : null, hint));
   }
   // Properties the image has that no definition describes: editable as text.
   const known = new Set(Object.keys(schema.properties || {}));
   for (const [name, value] of Object.entries(image)) {
-    if (known.has(name) || typeof value !== "string") continue;
+    if (known.has(name) || typeof value !== "string" || name.startsWith("os_glance_")) continue;  // os_glance_*: the API's own
     const input = h("input", { name, value });
     inputs.push({ name, input, check: () => true });
     form.append(field(`${name} (custom)`, input));

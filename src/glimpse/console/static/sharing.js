@@ -1,10 +1,12 @@
-// Sharing an image: its members (add, remove) as the owner sees them.
-import { call, get } from "./api.js";
-import { attempt, clear, field, h } from "./dom.js";
+// Sharing an image: its members (add, remove) as the owner sees them; as a member, your own answer.
+import { call, get, session } from "./api.js";
+import { attempt, clear, field, h, isolate } from "./dom.js";
 
 export async function membersPanel(image) {
   const panel = h("section", { class: "panel", "aria-label": "Members" });
   const path = `/v2/images/${encodeURIComponent(image.id)}/members`;
+  const me = (session() || {}).project;
+  if (me && image.owner !== me) { await answerPanel(panel, `${path}/${encodeURIComponent(me)}`); return panel; }
   const render = async () => {
     clear(panel).append(h("h3", { text: "Members" }));
     const slot = h("div");
@@ -12,8 +14,8 @@ export async function membersPanel(image) {
     try { members = (await get(path)).members || []; } catch (error) { await attempt(slot, () => { throw error; }); }
     const list = h("ul", { id: "members" });
     for (const member of members) {
-      list.append(h("li", {}, `${member.member_id} — ${member.status} `, h("button", { type: "button", class: "secondary",
-        text: `Remove ${member.member_id}`, onclick: async () => {
+      list.append(h("li", {}, `${isolate(member.member_id)} — ${member.status} `, h("button", { type: "button", class: "secondary",
+        text: `Remove ${isolate(member.member_id)}`, onclick: async () => {
           if (await attempt(slot, () => call("DELETE", `${path}/${encodeURIComponent(member.member_id)}`)) !== undefined) await render();
         } })));
     }
@@ -29,4 +31,21 @@ export async function membersPanel(image) {
   };
   await render();
   return panel;
+}
+
+// The image is shared with my project: my membership's status, and Accept / Reject.
+async function answerPanel(panel, path) {
+  clear(panel).append(h("h3", { text: "Shared with your project" }));
+  const slot = h("div");
+  let member;
+  try { member = await get(path); } catch (error) {
+    if (error.status === 404) { panel.append(h("p", { text: "Not shared with your project." })); return; }
+    await attempt(slot, () => { throw error; }); panel.append(slot); return;
+  }
+  const answer = (to, label) => (member.status === to ? null : h("button", { type: "button",
+    class: to === "rejected" ? "secondary" : undefined, text: label, onclick: async () => {
+      if (await attempt(slot, () => call("PUT", path, { body: { status: to } })) !== undefined) await answerPanel(panel, path);
+    } }));
+  panel.append(h("p", { id: "my-membership", text: `Your project's answer: ${member.status}.` }),
+    answer("accepted", "Accept"), " ", answer("rejected", "Reject"), slot);
 }

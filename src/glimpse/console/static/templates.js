@@ -54,10 +54,18 @@ export async function templateDetail(view, id) {
   const format = h("select", { name: "format" }, ["nova", "heat"].map((v) => h("option", { value: v, text: v })));
   const output = h("pre", { id: "render-output", tabindex: "0", "aria-label": "Launch body" });
   const slot = h("div");
+  const copied = h("span", { class: "note", "aria-live": "polite" });
   const copy = h("button", { type: "button", class: "secondary", text: "Copy", hidden: true,
-    onclick: () => navigator.clipboard.writeText(output.textContent) });
+    onclick: () => attempt(slot, async () => {
+      copied.textContent = "";
+      try { await navigator.clipboard.writeText(output.textContent); } catch (error) {
+        throw new Error(`The browser refused the clipboard (${error.message}); select the launch body and copy it instead.`);
+      }
+      copied.textContent = "Copied.";
+      return true;
+    }) });
   const download = h("a", { hidden: true, text: "Download", download: `${template.name}-launch.json` });
-  form.append(field("Launch body for", format), h("button", { type: "submit", text: "Render" }), " ", copy, " ", download, slot, output);
+  form.append(field("Launch body for", format), h("button", { type: "submit", text: "Render" }), " ", copy, " ", copied, " ", download, slot, output);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (inputs.filter(({ check }) => !check()).length) return;
@@ -66,6 +74,7 @@ export async function templateDetail(view, id) {
     const done = await attempt(slot, () => call("POST", `${path}/render?format=${format.value}`, { body: { parameters } }));
     if (!done) return;
     output.textContent = JSON.stringify(done.data, null, 2);
+    if (download.href) URL.revokeObjectURL(download.href);
     download.href = URL.createObjectURL(new Blob([output.textContent], { type: "application/json" }));
     copy.hidden = false; download.hidden = false;
   });
