@@ -39,7 +39,7 @@ def start_with_extensions(data_dir: Path, extensions: str, site: Path | None = N
 
 @pytest.fixture(scope="module")
 def acme_server(acme_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_with_extensions(tmp_path_factory.mktemp("acme-server"), '["templates", "acme-watermark"]',
+    server = start_with_extensions(tmp_path_factory.mktemp("acme-server"), '["templates", "cache", "acme-watermark"]',
                                    acme_site)
     yield server
     server.stop()
