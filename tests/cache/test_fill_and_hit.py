@@ -8,7 +8,7 @@ import os
 
 import httpx
 
-from tests.cache.conftest import MiB, cached_ids, download, uploaded, wait_for
+from tests.cache.conftest import MiB, Site, cached_ids, download, uploaded, wait_for
 from tests.conftest import Api, Server
 
 
@@ -128,3 +128,14 @@ def test_the_version_document_lists_the_cache_api_versions(streaming: Server, re
     assert {"v2.14", "v2.16"} <= set(with_cache)
     assert not {"v2.14", "v2.16"} & set(without)
     assert with_cache[0] == "v2.17"
+
+
+def test_a_miss_on_data_missing_from_the_store_answers_as_without_the_cache(
+        owner: Api, streaming: Server, registry: Server, site: Site) -> None:
+    image = uploaded(owner, os.urandom(MiB))
+    (site.root / "shared" / "images" / image["id"]).unlink()
+    without = download(registry, image["id"])
+    with_cache = download(streaming, image["id"])
+    assert with_cache.status_code == without.status_code == 503
+    assert with_cache.text == without.text and "cannot be read" in with_cache.text
+    assert image["id"] not in cached_ids(streaming)

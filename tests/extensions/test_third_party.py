@@ -141,6 +141,26 @@ def test_a_cache_filler_fills_the_cache_and_bad_data_from_it_is_refused(acme: Ap
     admin.close()
 
 
+def test_a_stalled_cache_filler_is_stopped_and_its_download_finishes_from_the_store(
+        acme: Api, acme_server: Server) -> None:
+    admin = acme.as_project(acme.project or "", roles="admin,member,reader")
+    data = bytes(range(256)) * 8192
+    image = acme.create(name="stalls", acme_filler="stall")
+    assert acme.upload(image["id"], data).status_code == 204
+    started = time.monotonic()
+    response = acme.http.get(f"/v2/images/{image['id']}/file")
+    assert response.status_code == 200 and response.content == data  # half from the filler, half from the store
+    assert response.headers["x-glimpse-cache"] == "miss"
+    assert time.monotonic() - started >= 1  # image_cache_stall_time
+    deadline = time.monotonic() + 20
+    while _cached_by(admin, image["id"]) is None:
+        assert time.monotonic() < deadline, "the stalled fill was not stopped and redone from the store"
+        time.sleep(0.05)
+    assert _cached_by(admin, image["id"]) == "store"
+    assert acme.http.get(f"/v2/images/{image['id']}/file").content == data
+    admin.close()
+
+
 def test_a_disabled_extension_leaves_no_trace(acme_site: Path, tmp_path: Path) -> None:
     server = start_with_extensions(tmp_path / "plain", "[]", acme_site)
     try:

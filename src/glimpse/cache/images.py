@@ -21,6 +21,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,8 @@ class ImageCache:
         #: set when an image is queued, so that the prefetcher runs now
         self.wake = threading.Event()
         self._fills: dict[str, threading.Thread] = {}
+        #: the stop event of each fill this process runs (set on close, or when the fill stalls)
+        self._stops: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
     # -- serving
@@ -81,7 +84,10 @@ class ImageCache:
                 self.start_fill(image)
                 return None
             owned = self.start_fill(image)
-            following = self._follow(image, offset, length)
+            try:
+                following = self._follow(image, offset, length)
+            except _FillFailed:
+                return None  # the stores answer, or say clearly why they cannot
             if following is not None:
                 return OpenedData(following, {HEADER: "miss" if owned else "miss; joined"})
         return None
@@ -118,8 +124,12 @@ class ImageCache:
             os.close(record_fd)
             os.close(data_fd)
             return None
-        return FollowingChunks(record_fd, data_fd, offset, length, stall_time=self.stall_time,
-                               fallback=lambda at, n: self._from_stores(image, at, n))
+        following = FollowingChunks(record_fd, data_fd, offset, length, stall_time=self.stall_time,
+                                    fallback=lambda at, n: self._from_stores(image, at, n))
+        if not following.first_bytes():
+            following.close()
+            raise _FillFailed(image.id)
+        return following
 
     # -- filling
 
@@ -140,9 +150,13 @@ class ImageCache:
             owned.report(0)
             # the file exists before the lock is shared, so followers always find it
             fd = os.open(self.incomplete / image.id, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o640)
-            thread = threading.Thread(target=self._fill, args=(image, owned, fd), name=f"cache-fill-{image.id}",
-                                      daemon=True)
+            stop = threading.Event()
+            if self.stop.is_set():
+                stop.set()
+            thread = threading.Thread(target=self._fill, args=(image, owned, fd, stop),
+                                      name=f"cache-fill-{image.id}", daemon=True)
             self._fills[image.id] = thread
+            self._stops[image.id] = stop
             thread.start()
         return True
 
@@ -159,11 +173,11 @@ class ImageCache:
                 pass
         return self.cached(image.id)
 
-    def _fill(self, image: Image, owned: FillClaim, fd: int) -> None:
+    def _fill(self, image: Image, owned: FillClaim, fd: int, stop: threading.Event) -> None:
         path = self.incomplete / image.id
         source: str | None = None
         try:
-            source = self._fill_from(image, owned, fd, path)
+            source = self._fill_from(image, owned, fd, path, stop)
             if source is None:
                 log.warning("cache fill of image %s failed from every source", image.id)
                 owned.report(owned.progress, FAILED)
@@ -188,16 +202,21 @@ class ImageCache:
             owned.release()
             with self._lock:
                 self._fills.pop(image.id, None)
+                self._stops.pop(image.id, None)
         self._services.extensions.observe(self._hooks.image_cached, image=image, path=self.data / image.id)
         self.prune()
 
-    def _fill_from(self, image: Image, owned: FillClaim, fd: int, path: Path) -> str | None:
+    def _fill_from(self, image: Image, owned: FillClaim, fd: int, path: Path, stop: threading.Event) -> str | None:
         """Write the image into ``fd`` from the first source that delivers verified bytes; that source's name."""
         for filler in self.fillers:
             if self.stop.is_set():
                 return None
+            if stop.is_set():  # this source stalled: the stores get their turn
+                stop.clear()
+                log.warning("cache filler %s stalled on image %s; filling from the stores", filler.name, image.id)
+                break
             try:
-                delivered = filler.fill(image, path, owned.report, self.stop)
+                delivered = filler.fill(image, path, owned.report, stop)
             except Exception:
                 log.exception("cache filler %s failed on image %s", filler.name, image.id)
                 delivered = False
@@ -208,11 +227,14 @@ class ImageCache:
                 log.warning("cache filler %s delivered bad data for image %s: %s", filler.name, image.id, problem)
             os.ftruncate(fd, 0)
             owned.report(0)
-        return "store" if self._copy_from_stores(image, owned, fd) else None
+            if stop.is_set() and not self.stop.is_set():
+                stop.clear()
+                log.warning("cache filler %s stalled on image %s", filler.name, image.id)
+        return "store" if self._copy_from_stores(image, owned, fd, stop) else None
 
-    def _copy_from_stores(self, image: Image, owned: FillClaim, fd: int) -> bool:
+    def _copy_from_stores(self, image: Image, owned: FillClaim, fd: int, stop: threading.Event) -> bool:
         for location in image.locations:
-            if self.stop.is_set():
+            if stop.is_set():
                 return False
             os.ftruncate(fd, 0)
             owned.report(0)
@@ -224,7 +246,7 @@ class ImageCache:
                         _write_all(fd, chunk, digests.size)
                         digests.update(chunk)
                         owned.report(digests.size)
-                        if self.stop.is_set():
+                        if stop.is_set():
                             return False
                 finally:
                     _close(chunks)
@@ -363,13 +385,37 @@ class ImageCache:
         finally:
             os.close(fd)
 
+    def stop_stalled(self) -> int:
+        """Stop this process's fills that made no progress for ``stall_time``: a filler's turn ends, a store
+        copy fails (and the cleaner may remove it); how many were stopped."""
+        stopped = 0
+        now = time.time()
+        with self._lock:
+            running = list(self._stops.items())
+        for image_id, stop in running:
+            try:
+                idle = now - (self.incomplete / f"{image_id}.fill").stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if idle > self.stall_time and not stop.is_set():
+                log.warning("cache fill of image %s made no progress for %.0f s; stopping it", image_id, idle)
+                stop.set()
+                stopped += 1
+        return stopped
+
     def close(self) -> None:
         self.stop.set()
         with self._lock:
+            for stop in self._stops.values():
+                stop.set()
             threads = list(self._fills.values())
         for thread in threads:
             thread.join(timeout=5)
         self.index.close()
+
+
+class _FillFailed(Exception):
+    """The fill a download would follow failed before it had any bytes."""
 
 
 def _stale(entry: Entry, image: Image, stat: os.stat_result) -> str | None:

@@ -105,7 +105,9 @@ def start(cache: ImageCache) -> None:
 
 
 def keep(cache: ImageCache) -> None:
-    """One round of the keeper: cleaner and pruner (one worker of the node at a time), then the prefetcher."""
+    """One round of the keeper: this worker's stalled fills stopped, cleaner and pruner (one worker of the
+    node at a time), then the prefetcher."""
+    cache.stop_stalled()
     with cache.maintenance() as mine:
         if mine:
             cache.clean()

@@ -9,7 +9,8 @@
 * adds ``GET /v2/acme/hooks``, which reports how often each hook ran in this process;
 * offers the import method ``acme-greeting``, which fills a queued image with a fixed greeting;
 * offers the cache filler ``acme``, which copies images carrying ``acme_filler`` from their store into the
-  cache, spoiling every byte when the property is ``bad`` (the cache must refuse that copy).
+  cache, spoiling every byte when the property is ``bad`` (the cache must refuse that copy) and
+  stopping half-way, alive but making no progress, when it is ``stall``.
 """
 
 from __future__ import annotations
@@ -107,10 +108,12 @@ class AcmeFiller:
 
     def fill(self, image: Any, path: Any, progress: Any, stop: Any) -> bool:
         mode = image.properties.get("acme_filler")
-        if mode not in ("good", "bad"):
+        if mode not in ("good", "bad", "stall"):
             return False
         location = image.locations[0]
-        chunks = self._services.stores.get(location.store).open(location.key)
+        half = image.size // 2
+        chunks = self._services.stores.get(location.store).open(location.key,
+                                                                 length=half if mode == "stall" else None)
         try:
             with open(path, "r+b") as out:
                 for chunk in chunks:
@@ -119,6 +122,9 @@ class AcmeFiller:
                     progress(out.tell())
         finally:
             chunks.close()
+        if mode == "stall":
+            stop.wait(60)  # until the cache gives up on this source
+            return False
         return True
 
 
