@@ -250,10 +250,12 @@ class ImageCache:
                             return False
                 finally:
                     _close(chunks)
+                problem = digests.mismatch()
             except (StoreError, OSError) as exc:
                 log.warning("cache fill of image %s from store %s failed: %s", image.id, location.store, exc)
                 continue
-            problem = digests.mismatch()
+            finally:
+                digests.close()
             if problem is None:
                 return True
             log.error("the data of image %s in store %s does not match its record: %s", image.id, location.store,
