@@ -186,6 +186,7 @@ def build_services(infrastructure: Infrastructure) -> Services:
                     for method in methods),
                    (plugin for plugins in extensions.hook.register_import_plugins(services=services)
                     for plugin in plugins))
+    extensions.hook.services_opened(services=services)
     return services
 
 
