@@ -1,0 +1,45 @@
+"""The plain pass of a full run (``tests/conftest.py``): what it runs, and that it leaves out only what it says."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PLAIN_PASS_LEAVES_OUT, PLAIN_PASS_PATHS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_module_the_plain_pass_leaves_out_exists_and_says_why() -> None:
+    missing = [path for path in PLAIN_PASS_LEAVES_OUT if not (ROOT / path).is_file()]
+    assert missing == [], f"the plain pass leaves out modules that do not exist: {missing}"
+    assert all(reason.strip() for reason in PLAIN_PASS_LEAVES_OUT.values())
+
+
+def test_the_plain_pass_keeps_most_of_the_api_suite_and_all_of_the_edge() -> None:
+    modules = [p.relative_to(ROOT).as_posix() for d in PLAIN_PASS_PATHS for p in (ROOT / d).glob("test_*.py")]
+    kept = [m for m in modules if m not in PLAIN_PASS_LEAVES_OUT]
+    assert not any(m.startswith("tests/edge/") for m in PLAIN_PASS_LEAVES_OUT)
+    assert len(kept) > len(PLAIN_PASS_LEAVES_OUT), (len(kept), len(PLAIN_PASS_LEAVES_OUT))
+    for essential in ("tests/api/test_image_data.py", "tests/api/test_serving.py", "tests/api/test_errors.py",
+                      "tests/api/test_hostile_input.py", "tests/api/test_large_transfers.py"):
+        assert essential in kept, essential
+
+
+@pytest.mark.parametrize(("body", "code"), [("assert True", 0), ("assert False, 'fails when plain'", 1)])
+def test_a_run_ends_with_the_plain_pass_and_fails_when_it_fails(tmp_path: Path, body: str, code: int) -> None:
+    (tmp_path / "test_probe.py").write_text(
+        "import os\n\n\ndef test_probe() -> None:\n"
+        "    assert os.environ['GLIMPSE_TEST_SERVER_FAST_PATHS'] == '0'\n"
+        f"    {body}\n")
+    env = {**os.environ, "GLIMPSE_TEST_PLAIN_PASS": "1", "GLIMPSE_TEST_PLAIN_PASS_PATHS": str(tmp_path / "test_probe.py")}
+    env.pop("GLIMPSE_TEST_SERVER_FAST_PATHS", None)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests/test_plain_pass.py::test_every_module_the_plain_pass_leaves_out_exists_and_says_why"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert "plain pass:" in run.stdout, run.stdout
+    assert run.returncode == code, run.stdout
