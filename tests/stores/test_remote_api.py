@@ -285,3 +285,62 @@ def test_radosgw_killed_mid_upload_gives_503_and_nothing_partial(four: Server, b
     assert backends.read("s3", image["id"]) == data
     assert api.http.get(f"/v2/images/{image['id']}/file").content == data
     api.close()
+
+
+def test_osd_killed_mid_upload_gives_503_and_the_pool_keeps_nothing(backends: Backends, tmp_path: Path) -> None:
+    """RBD with its only OSD killed mid-upload: 503, back to queued, no RBD image left once the OSD is back."""
+    import rados
+    import rbd
+
+    stores = stores_config(backends)
+    stores["rbd"].update(op_timeout=5, connect_timeout=5)
+    server = start_server(tmp_path / "osd", workers=1, env={"GLIMPSE_STORES": json.dumps(stores),
+                                                           "GLIMPSE_DEFAULT_STORE": "rbd"})
+    env = backends.ceph.env
+    api = Api(server.url, uuid.uuid4().hex)
+    restarted = False
+    try:
+        image = api.create(name="osd-killed")
+        sent = threading.Event()
+
+        def body() -> Iterator[bytes]:
+            block = os.urandom(MiB)
+            for n in range(64):
+                if n == 12:
+                    sent.set()
+                    time.sleep(1.0)  # the OSD goes away meanwhile
+                yield block
+
+        killer = threading.Thread(target=lambda: (sent.wait(30), backends.ceph.stop_osd()))
+        killer.start()
+        try:
+            response = api.http.put(f"/v2/images/{image['id']}/file", content=body(),
+                                    headers={"Content-Type": "application/octet-stream"}, timeout=120)
+        finally:
+            killer.join()
+        assert response.status_code == 503, response.text
+        assert "Retry-After" in response.headers
+        for secret in ("127.0.0.1", env["CEPH_KEYRING"], "keyring", "client.admin"):
+            assert secret not in response.text
+        assert api.show(image["id"])["status"] == "queued"
+
+        backends.ceph.start_osd()
+        restarted = True
+        deadline = time.monotonic() + 60
+        with rados.Rados(conffile=env["CEPH_CONF"], rados_id=env["CEPH_USER"],
+                         conf={"keyring": env["CEPH_KEYRING"]}) as cluster, \
+                cluster.open_ioctx(env["CEPH_POOL"]) as ioctx:
+            while image["id"] in rbd.RBD().list(ioctx):  # the abort's removal, retried once the OSD answers
+                assert time.monotonic() < deadline, "the aborted upload's RBD image is still in the pool"
+                time.sleep(0.2)
+
+        data = os.urandom(9 * MiB + 1)
+        assert api.upload(image["id"], data).status_code == 204
+        assert api.show(image["id"])["status"] == "active"
+        assert backends.read("rbd", image["id"]) == data
+        assert api.http.get(f"/v2/images/{image['id']}/file").content == data
+    finally:
+        if not restarted:
+            backends.ceph.start_osd()
+        api.close()
+        server.stop()

@@ -92,6 +92,48 @@ class CephCluster:
         raise RuntimeError("radosgw did not answer within 30 s of its restart")
 
 
+    def stop_osd(self) -> None:
+        """Kill the OSD (SIGKILL, as a crash or a pulled disk would) and wait until it is gone.
+
+        The monitor is not told: clients' operations on the pool wait (up to
+        their ``rados_osd_op_timeout``) as they would for a real dead OSD.
+        """
+        pid_file = self.directory / "run" / "osd.0.pid"
+        try:
+            pid = int(pid_file.read_text())
+        except (OSError, ValueError):
+            return
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        while Path(f"/proc/{pid}").exists() and "Z" not in _state(pid):
+            time.sleep(0.02)
+        pid_file.unlink(missing_ok=True)
+
+    def start_osd(self) -> None:
+        """Start the OSD again and wait until the pool takes writes."""
+        conf = self.directory / "ceph.conf"
+        subprocess.run(["ceph-osd", "--conf", str(conf), "-i", "0"], check=True, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=60)
+        import rados
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with rados.Rados(conffile=self.env["CEPH_CONF"], rados_id=self.env["CEPH_USER"],
+                                 conf={"keyring": self.env["CEPH_KEYRING"], "rados_osd_op_timeout": "2",
+                                       "client_mount_timeout": "5"}) as cluster, \
+                        cluster.open_ioctx(self.env["CEPH_POOL"]) as ioctx:
+                    ioctx.write_full("osd-restart-probe", b"up")
+                    ioctx.remove_object("osd-restart-probe")
+                    return
+            except rados.Error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the OSD took writes again not within 60 s of its restart") from None
+                time.sleep(0.2)
+
+
 def _state(pid: int) -> str:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -10,6 +10,10 @@ send a small object as one PUT, Swift copy a single segment into place).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
 from glimpse.stores.base import StoreError
 
 
@@ -47,3 +51,40 @@ class PieceWriter:
     def end_piece(self) -> None:
         """The open piece is full and another one starts: send it (or let it go on being sent)."""
         raise NotImplementedError
+
+
+class ParallelSends:
+    """Up to ``width`` sends of pieces running at once on ``executor``; the first failure is raised to the writer.
+
+    :meth:`submit` blocks while ``width`` sends run, so memory stays at
+    ``width`` pieces (plus the one filling) whatever the object's size.
+    """
+
+    def __init__(self, executor: ThreadPoolExecutor, width: int) -> None:
+        self._executor = executor
+        self._width = max(1, width)
+        self._running: set[Future[None]] = set()
+
+    def submit(self, send: Callable[..., None], *args: Any) -> None:
+        """Start ``send(*args)``, once fewer than ``width`` run; raises what an earlier send raised."""
+        self._settle(self._width - 1)
+        self._running.add(self._executor.submit(send, *args))
+
+    def finish(self) -> None:
+        """Wait for every send; raises the first failure."""
+        self._settle(0)
+
+    def cancel(self) -> None:
+        """Drop the sends not started, wait for the others; never raises."""
+        for future in self._running:
+            future.cancel()
+        wait(self._running)
+        self._running = set()
+
+    def _settle(self, most: int) -> None:
+        while len(self._running) > most or any(f.done() for f in self._running):
+            done, self._running = wait(self._running, return_when=FIRST_COMPLETED)
+            for future in done:
+                future.result()
+            if len(self._running) <= most:
+                return

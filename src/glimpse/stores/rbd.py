@@ -28,8 +28,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
-from glimpse.stores import options
+from glimpse.stores import options, rbd_leftovers
 from glimpse.stores.pieces import PieceWriter
+from glimpse.stores.readahead import Readahead
 from glimpse.stores.base import (
     StoredObject,
     StoreConfigError,
@@ -40,9 +41,7 @@ from glimpse.stores.base import (
 )
 
 log = logging.getLogger(__name__)
-SNAPSHOT = "snap"
-#: image metadata set when an upload starts (its time): what tells our uncommitted images from anyone else's
-PENDING_MARK = "glimpse.upload_started"
+SNAPSHOT = rbd_leftovers.SNAPSHOT
 READ_CHUNK = 4 * options.MiB
 
 
@@ -78,21 +77,35 @@ class RbdStore:
             self._connected()
         return f"rbd://{self._fsid}/{self._pool}/{_checked(key)}/{SNAPSHOT}"
 
+    @property
+    def bindings(self) -> ModuleType:
+        """The ``rbd`` module."""
+        return self._rbd
+
     def begin(self, key: str, *, size: int | None = None) -> RbdUpload:
         ioctx = self.ioctx()
         try:
-            self._rbd.RBD().create(ioctx, _checked(key), size or 0, order=self._order, old_format=False)
+            self._create(ioctx, _checked(key), size or 0)
             image = self._rbd.Image(ioctx, key)
         except BaseException as exc:
             ioctx.close()
             raise self.translate(exc) from None
         upload = RbdUpload(self, ioctx, image, key, size or 0)
         try:
-            image.metadata_set(PENDING_MARK, repr(time.time()))
+            image.metadata_set(rbd_leftovers.PENDING_MARK, repr(time.time()))
         except BaseException as exc:
             upload.abort()
             raise self.translate(exc) from None
         return upload
+
+    def _create(self, ioctx: Any, key: str, size: int) -> None:
+        """Create the RBD image ``key``, replacing the leftover of an earlier upload of it (not a committed one)."""
+        try:
+            self._rbd.RBD().create(ioctx, key, size, order=self._order, old_format=False)
+        except self._rbd.ImageExists:
+            if rbd_leftovers.started(self._rbd, ioctx, key) is None or not rbd_leftovers.remove(self._rbd, ioctx, key):
+                raise
+            self._rbd.RBD().create(ioctx, key, size, order=self._order, old_format=False)
 
     def open(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         ioctx = self.ioctx()
@@ -103,7 +116,7 @@ class RbdStore:
             ioctx.close()
             raise self.translate(exc) from None
         end = size if length is None else min(size, offset + length)
-        return _ImageChunks(self, ioctx, image, offset, end)
+        return Readahead(_ImageChunks(self, ioctx, image, offset, end), name="rbd-readahead")
 
     def delete(self, key: str) -> None:
         ioctx = self.ioctx()
@@ -145,34 +158,10 @@ class RbdStore:
     def purge_incomplete(self, *, older_than: float) -> list[str]:
         """Remove the RBD images of uploads started ``older_than`` seconds ago or more that never got ``snap``.
 
-        Only images this driver started (marked with :data:`PENDING_MARK`), so
-        a pool shared with others' volumes is safe; one still open by a live
-        writer is busy and stays. Returns their keys.
+        Only images this driver started (see :mod:`~glimpse.stores.rbd_leftovers`);
+        one still open by a live writer is busy and stays. Returns their keys.
         """
-        cutoff = time.time() - older_than
-        rbd = self._rbd
-        purged: list[str] = []
-        ioctx = self.ioctx()
-        try:
-            for name in rbd.RBD().list(ioctx):
-                try:
-                    with rbd.Image(ioctx, name, read_only=True) as image:
-                        started = float(image.metadata_get(PENDING_MARK))
-                        committed = any(snap["name"] == SNAPSHOT for snap in image.list_snaps())
-                except (KeyError, ValueError, rbd.ImageNotFound):
-                    continue  # not ours, or gone meanwhile
-                if committed or started >= cutoff:
-                    continue
-                try:
-                    rbd.RBD().remove(ioctx, name)
-                except (rbd.ImageNotFound, rbd.ImageBusy, rbd.ImageHasSnapshots):
-                    continue
-                purged.append(str(name))
-        except BaseException as exc:
-            raise self.translate(exc) from None
-        finally:
-            ioctx.close()
-        return purged
+        return rbd_leftovers.purge(self, older_than=older_than)
 
     def adopt(self, source: object, source_key: str, key: str) -> StoredObject | None:
         """Rename the RBD image ``source_key`` of another rbd store on the same cluster and pool to ``key`` (no
@@ -223,7 +212,9 @@ class RbdStore:
                 timeout = str(max(1, int(self._op_timeout)))
                 # connect()'s own timeout argument is ignored by librados; client_mount_timeout is what bounds it
                 conf = {"rados_osd_op_timeout": timeout, "rados_mon_op_timeout": timeout,
-                        "client_mount_timeout": str(max(1, int(self._connect_timeout)))}
+                        "client_mount_timeout": str(max(1, int(self._connect_timeout))),
+                        # a lock left by a write that lost the cluster may be this process's own: see rbd_leftovers
+                        "rbd_blocklist_on_break_lock": "false"}
                 if self._keyring:
                     conf["keyring"] = self._keyring
                 cluster = self._rados.Rados(conffile=self._conffile, rados_id=self._user, conf=conf)
@@ -248,7 +239,8 @@ class RbdStore:
             return StoreFullError("rbd store: the cluster has no room for the image")
         if isinstance(exc, rbd.ImageExists):
             return StoreError("rbd store: an image with this key exists already")
-        if isinstance(exc, (rados.TimedOut, rados.PermissionDeniedError, rbd.PermissionError, rados.IOError,
+        if isinstance(exc, (rados.TimedOut, rbd.Timeout, rados.PermissionDeniedError, rbd.PermissionError,
+                            rados.IOError,
                             rbd.IOError, rados.ConnectionShutdown)):
             return StoreUnavailableError(f"rbd store: the cluster is not answering ({type(exc).__name__})")
         if isinstance(exc, (rbd.Error, rados.Error)):
@@ -278,6 +270,7 @@ class RbdUpload(PieceWriter):
         self._buffer = bytearray()
         self._in_flight: Future[None] | None = None
         self._offset = 0
+        self._cluster_lost = False
 
     def local_path(self) -> str | None:
         return None
@@ -315,16 +308,19 @@ class RbdUpload(PieceWriter):
             self._settle()
         except BaseException:  # the write that failed is why we abort
             pass
+        # a cluster that stopped answering would make the removal wait for it again: leave that to the background
+        cluster_lost = self._cluster_lost
         self._close()
         try:
-            self._store._rbd.RBD().remove(self._ioctx, self.key)
-        except self._store._rbd.ImageNotFound:
-            pass
+            removed = not cluster_lost and rbd_leftovers.remove(self._store.bindings, self._ioctx, self.key)
         except Exception as exc:
-            log.warning("rbd store: could not remove the RBD image of an aborted upload of %s (%s)",
-                        self.key, type(exc).__name__)
+            log.warning("rbd store: could not remove the RBD image of an aborted upload of %s (%s); "
+                        "trying again in the background", self.key, type(exc).__name__)
+            removed = False
         finally:
             self._ioctx.close()
+        if not removed:
+            rbd_leftovers.remove_later(self._store, self.key)
 
     def _hand_over(self) -> None:
         """Send the filled buffer to a writer thread, once the previous piece is written (its error raised here)."""
@@ -339,7 +335,11 @@ class RbdUpload(PieceWriter):
     def _settle(self) -> None:
         if self._in_flight is not None:
             in_flight, self._in_flight = self._in_flight, None
-            in_flight.result()
+            try:
+                in_flight.result()
+            except StoreUnavailableError:
+                self._cluster_lost = True
+                raise
 
     def _write_piece(self, piece: bytes, offset: int, end: int) -> None:
         try:

@@ -3,9 +3,9 @@
 One object per key. Objects that fit in one part go up in a single PUT; larger
 ones (and any object above ``large_object_size``) as a multipart upload of
 ``large_object_chunk_size`` parts, which S3 makes visible only when it is
-completed and which is aborted on any failure. A part is sent in the
-background while the next one fills; memory per upload is three parts at most
-(filling, waiting, being sent), whatever the image size.
+completed and which is aborted on any failure. Up to ``thread_pools`` parts
+are sent at once in the background while the next one fills; memory per
+upload is ``thread_pools`` + 1 parts at most, whatever the image size.
 
 Options follow glance_store's ``s3_store_*`` names without the prefix
 (``host`` and ``bucket_url_format`` are accepted for ``endpoint`` and
@@ -16,7 +16,9 @@ Options follow glance_store's ``s3_store_*`` names without the prefix
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,8 +32,8 @@ from glimpse.stores.base import (
     StoreObjectNotFound,
     StoreUnavailableError,
 )
-from glimpse.stores.body_pipe import BodyPipe
-from glimpse.stores.pieces import PieceWriter
+from glimpse.stores.pieces import ParallelSends, PieceWriter
+from glimpse.stores.readahead import Readahead
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1024 * 1024
@@ -50,7 +52,8 @@ class S3Store:
                  secret_key: str | None = None, bucket: str | None = None, region_name: str = "us-east-1",
                  create_bucket_on_put: object = False, addressing_style: str | None = None,
                  bucket_url_format: str | None = None, large_object_size: object = 100,
-                 large_object_chunk_size: object = 10, connect_timeout: object = 10, read_timeout: object = 60) -> None:
+                 large_object_chunk_size: object = 10, thread_pools: object = 4, connect_timeout: object = 10,
+                 read_timeout: object = 60) -> None:
         url = options.required("endpoint", endpoint or host)
         if "://" not in url:
             url = f"https://{url}"
@@ -74,6 +77,10 @@ class S3Store:
                                options.positive_seconds("connect_timeout", connect_timeout),
                                options.positive_seconds("read_timeout", read_timeout))
         self._region = str(region_name)
+        #: parts of one upload sent at once (glance_store's ``s3_store_thread_pools``)
+        self.parts_in_flight = options.integer("thread_pools", thread_pools, minimum=1, maximum=32)
+        self._senders: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
         self._bucket_ready = False
 
     def url_for(self, key: str) -> str:
@@ -100,7 +107,7 @@ class S3Store:
             if _code(exc) == "InvalidRange":  # offset at or past the end of an existing object
                 return (b"" for _ in ())  # empty, and closable like every stream
             raise _translate(exc, reading=True) from None
-        return _BodyChunks(response["Body"])
+        return Readahead(_BodyChunks(response["Body"]), name="s3-readahead")
 
     def delete(self, key: str) -> None:
         """Remove the object, and any multipart upload of ``key`` left unfinished (a crashed writer's)."""
@@ -201,6 +208,13 @@ class S3Store:
                     raise _translate(create_exc) from None
         self._bucket_ready = True
 
+    def senders(self) -> ThreadPoolExecutor:
+        """The threads that send parts of uploads (made on first use, after the server forked)."""
+        with self._lock:
+            if self._senders is None:
+                self._senders = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3-parts")
+            return self._senders
+
     def _call(self, method: str, **request: Any) -> Any:
         try:
             return getattr(self._client, method)(Bucket=self._bucket, **request)
@@ -222,9 +236,10 @@ class S3Upload(PieceWriter):
         self.key = key
         self._store = store
         self._buffer = bytearray()
-        self._sender: BodyPipe[None] | None = None
+        self._sender: ParallelSends | None = None
         self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
+        self._etags: dict[int, str] = {}
+        self._parts_sent = 0
 
     def local_path(self) -> str | None:
         return None
@@ -246,8 +261,9 @@ class S3Upload(PieceWriter):
                     self._send_part()
                 assert self._sender is not None
                 self._sender.finish()
+                parts = [{"ETag": etag, "PartNumber": number} for number, etag in sorted(self._etags.items())]
                 self._store._call("complete_multipart_upload", Key=self.key, UploadId=self._upload_id,
-                                  MultipartUpload={"Parts": self._parts})
+                                  MultipartUpload={"Parts": parts})
         except BaseException:
             self.abort()
             raise
@@ -271,20 +287,19 @@ class S3Upload(PieceWriter):
                         "deleting the key or purge_incomplete removes it later", self.key, exc)
 
     def _send_part(self) -> None:
+        """Send the filled buffer as the next part, while up to ``thread_pools`` earlier ones are still sent."""
         if self._sender is None:
-            self._sender = BodyPipe(self._send_parts, depth=1, name="s3-parts")
+            self._upload_id = self._store._call("create_multipart_upload", Key=self.key)["UploadId"]
+            self._sender = ParallelSends(self._store.senders(), self._store.parts_in_flight)
         body = bytes(self._buffer)
         self._buffer = bytearray()
-        self._sender.write(body)  # raises what sending an earlier part raised
+        self._parts_sent += 1
+        self._sender.submit(self._send, self._parts_sent, body)
 
-    def _send_parts(self, parts: Iterator[bytes]) -> None:
-        """The sender thread: start the multipart upload, then send each part in order."""
-        self._upload_id = self._store._call("create_multipart_upload", Key=self.key)["UploadId"]
-        for body in parts:
-            number = len(self._parts) + 1
-            answer = self._store._call("upload_part", Key=self.key, UploadId=self._upload_id, PartNumber=number,
-                                       Body=body)
-            self._parts.append({"ETag": answer["ETag"], "PartNumber": number})
+    def _send(self, number: int, body: bytes) -> None:
+        answer = self._store._call("upload_part", Key=self.key, UploadId=self._upload_id, PartNumber=number,
+                                   Body=body)
+        self._etags[number] = answer["ETag"]
 
 
 class _BodyChunks:

@@ -39,6 +39,7 @@ from glimpse.stores.base import (
 )
 from glimpse.stores.body_pipe import BodyCancelled, BodyPipe
 from glimpse.stores.pieces import PieceWriter
+from glimpse.stores.readahead import Readahead
 from glimpse.stores.swift_segments import UPLOAD_HEADER, purge_abandoned_segments
 from glimpse.stores.swift_auth import TOKEN_REFRESH, SwiftAuth, SwiftSession, keystone_scope
 
@@ -119,7 +120,7 @@ class SwiftStore:
         if answer.status_code >= 300:
             answer.close()
             _raise_for(answer, "read the object")
-        return _ResponseChunks(answer)
+        return Readahead(_ResponseChunks(answer), name="swift-readahead")
 
     def delete(self, key: str) -> None:
         _raise_for_delete(self.request("DELETE", self._path(key)))
