@@ -121,10 +121,17 @@ def image_import(client: Client, args: argparse.Namespace) -> int:
             raise ConfigurationError("--file stages data, which only the glance-direct method imports")
         with _progress(args, "stage") as progress:
             client.images.stage(args.image, _source(args), size=args.size, progress=progress)
+    remote = {name: value for name, value in (("glance_region", args.remote_region),
+                                              ("glance_image_id", args.remote_image_id),
+                                              ("glance_service_interface", args.remote_service_interface))
+              if value is not None}
+    if remote and args.method != "glance-download":
+        raise ConfigurationError("--remote-region, --remote-image-id and --remote-service-interface are for "
+                                 "--method glance-download")
     known = [t.id for t in client.images.tasks(args.image)] if args.wait else []
     client.images.import_image(args.image, args.method, uri=args.uri, stores=args.store or None,
                                all_stores=args.all_stores or None,
-                               all_stores_must_succeed=False if args.allow_failures else None)
+                               all_stores_must_succeed=False if args.allow_failures else None, **remote)
     if not args.wait:
         return 0
     task = client.images.wait_for_task(args.image, known=known, timeout=args.timeout)

@@ -92,6 +92,10 @@ def _image_commands(image: argparse.ArgumentParser) -> None:
     p.add_argument("image", help="image ID or name")
     p.add_argument("--method", default="glance-direct", help="import method (default glance-direct)")
     p.add_argument("--uri", help="source URI for web-download")
+    p.add_argument("--remote-region", help="glance-download: the region to import the image from")
+    p.add_argument("--remote-image-id", help="glance-download: the image's id in that region")
+    p.add_argument("--remote-service-interface", choices=("public", "internal", "admin"),
+                   help="glance-download: the catalog interface of that region's images endpoint (default public)")
     p.add_argument("--store", action="append", help="target store (repeatable)")
     p.add_argument("--all-stores", action="store_true", help="import into every store")
     p.add_argument("--allow-failures", action="store_true",

@@ -220,8 +220,8 @@ class Settings(BaseSettings):
         default=100, ge=1, description="refuse compressed imports that expand more than this many times"
     )
     staging_path: Path | None = Field(
-        default=None, description="directory for staged data (glance-direct); default <data_dir>/staging; share it "
-                                  "between nodes"
+        default=None, description="directory for staged data (glance-direct) instead of the default staging area "
+                                  "(see staging_store); share it between nodes"
     )
     staging_store: dict[str, Any] = Field(
         default_factory=dict,

@@ -23,7 +23,8 @@ PEER = "http://127.0.0.1:19292"
 
 @pytest.fixture(scope="module")
 def regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
-    remote = start_server(tmp_path_factory.mktemp("region-two"))
+    # the remote region keeps data whatever its format, so that the local check can be the one to refuse it
+    remote = start_server(tmp_path_factory.mktemp("region-two"), env={"GLIMPSE_REQUIRE_IMAGE_FORMAT_MATCH": "false"})
     local = start_server(tmp_path_factory.mktemp("region-one"), env={
         "GLIMPSE_IMPORT_METHODS": '["glance-direct", "web-download", "glance-download"]',
         "GLIMPSE_GLANCE_DOWNLOAD_ENDPOINTS": json.dumps({"RegionTwo": remote.url, "Peer": PEER,
@@ -73,6 +74,22 @@ def test_an_image_of_another_region_is_imported_with_its_digests(regions: tuple[
     assert (image["min_ram"], image["hw_disk_bus"], image["os_distro"]) == (512, "scsi", "debian")
     assert image["id"] == target["id"] and image["name"] != "far away" and image["owner"] == project
     assert not any(key.startswith("os_glance_import") for key in image)
+
+
+def test_a_failed_download_leaves_the_image_queued_with_its_own_metadata(regions: tuple[Server, Server]) -> None:
+    local, remote = regions
+    project = uuid.uuid4().hex
+    there, here = Api(remote.url, project), Api(local.url, project)
+    source = there.create(disk_format="qcow2", container_format="bare", hw_machine_type="q35", min_ram=64)
+    assert there.upload(source["id"], b"not a qcow2 image at all" * 100).status_code == 204
+    target = here.create(disk_format="raw", container_format="bare", mine="kept")
+    assert download(here, target["id"], "RegionTwo", source["id"]).status_code == 202
+    task = finished_task(here, target["id"])
+    assert task["status"] == "failure" and "qcow2" in task["message"], task
+    image = here.show(target["id"])
+    assert image["status"] == "queued" and image["checksum"] is None
+    assert (image["disk_format"], image["min_ram"], image["mine"]) == ("raw", 0, "kept")
+    assert "hw_machine_type" not in image
 
 
 def test_the_callers_identity_goes_to_the_remote_region(regions: tuple[Server, Server]) -> None:

@@ -165,3 +165,41 @@ def test_a_killed_importing_node_is_failed_by_another_and_the_sweep_leaves_no_or
     assert f"os_glance_staging_{waiting['id']}" in site.objects()
     listed = site.manage("orphans")
     assert listed.returncode == 0 and listed.stdout.strip() == "no orphans", listed.stdout
+
+
+def test_staged_in_an_rbd_pool_the_import_renames_the_rbd_image(ceph: CephCluster, rados_bindings: None,  # noqa: F811
+                                                                 tmp_path: Path) -> None:
+    """With an rbd default store, staging is in the same pool and the import renames the staged RBD image."""
+    import rados
+    import rbd
+
+    env = ceph.env
+    store = {"driver": "rbd", "pool": env["CEPH_POOL"], "user": env["CEPH_USER"], "ceph_conf": env["CEPH_CONF"],
+             "keyring": env["CEPH_KEYRING"], "chunk_size": 1}
+    server = start_server(tmp_path / "rbd-node", env={"GLIMPSE_STORES": json.dumps({"ceph": store}),
+                                                      "GLIMPSE_DEFAULT_STORE": "ceph"})
+
+    def names() -> set[str]:
+        with rados.Rados(conffile=env["CEPH_CONF"], rados_id=env["CEPH_USER"],
+                         conf={"keyring": env["CEPH_KEYRING"]}) as cluster, \
+                cluster.open_ioctx(env["CEPH_POOL"]) as ioctx:
+            return set(rbd.RBD().list(ioctx))
+
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        data = os.urandom(3 * 1024 * 1024 + 17)
+        image = api.create(disk_format="raw", container_format="bare")
+        assert api.http.put(f"/v2/images/{image['id']}/stage", content=data,
+                            headers={"Content-Type": "application/octet-stream"}).status_code == 204
+        assert f"os_glance_staging_{image['id']}" in names()
+        assert api.http.post(f"/v2/images/{image['id']}/import",
+                             json={"method": {"name": "glance-direct"}}).status_code == 202
+        active = wait_status(api, image["id"], "active")
+        assert active["os_hash_value"] == hashlib.sha512(data).hexdigest()
+        now = names()
+        assert image["id"] in now and f"os_glance_staging_{image['id']}" not in now
+        assert api.http.get(f"/v2/images/{image['id']}/file").content == data
+        assert api.http.delete(f"/v2/images/{image['id']}").status_code == 204
+        assert image["id"] not in names()
+    finally:
+        server.stop()

@@ -88,3 +88,18 @@ def test_with_an_import_plugin_the_staged_data_is_streamed_through_it(tmp_path: 
         assert active["os_hash_value"] == hashlib.sha512(data).hexdigest()
     finally:
         server.stop()
+
+
+def test_staged_data_gone_before_the_import_fails_it_cleanly(node: Server) -> None:
+    api = Api(node.url, uuid.uuid4().hex)
+    image = api.create(disk_format="raw", container_format="bare")
+    assert api.http.put(f"/v2/images/{image['id']}/stage", content=b"soon gone",
+                        headers={"Content-Type": "application/octet-stream"}).status_code == 204
+    (node.data_dir / "staging" / image["id"]).unlink()  # an operator's clean-up, a lost disk
+    assert api.http.post(f"/v2/images/{image['id']}/import",
+                         json={"method": {"name": "glance-direct"}}).status_code == 202
+    failed = settled(api, image["id"])
+    assert failed["status"] == "queued" and "os_glance_import_task" not in failed, failed
+    task = api.http.get(f"/v2/images/{image['id']}/tasks").json()["tasks"][0]
+    assert task["status"] == "failure" and "staged data" in task["message"] and "gone" in task["message"], task
+    assert not (node.data_dir / "images" / image["id"]).exists()

@@ -477,11 +477,13 @@ class ImportService:
         """The task body, in a worker thread: fetch the data, write it, record the outcome."""
         running = self._tasks.transition(task, TaskStatus.PROCESSING) or task
         image_id = task.image_id or ""
+        before: Image | None = None  # the image as it was, when the method brought metadata
         try:
             image = self._images.get(image_id)
             if image is None:
                 raise ImageGone(f"Image {image_id} was deleted before its import started.")
             if isinstance(method, RemoteMetadata):
+                before = image
                 image = self._take_metadata(image, method.metadata(image, request))
             staged = method.staged(image) if isinstance(method, StagedMethod) and not self._plugins else None
             if staged is not None:  # the import changes nothing: the staged object becomes the image's
@@ -497,6 +499,8 @@ class ImportService:
             message = str(getattr(exc, "message", exc))
             log.info("import task %s for image %s failed: %s", task.id, image_id, message)
             self._fail(running, message, stores, method)
+            if before is not None:
+                self._untake_metadata(before)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -534,6 +538,26 @@ class ImportService:
 
         return self._access.change(image.id, taken, events=lambda before, after: [
             image_event("image.update", None, after)])
+
+    def _untake_metadata(self, before: Image) -> None:
+        """After a failed import, the metadata the image had before the method brought the remote one."""
+        def untaken(current: Image) -> Image:
+            if current.status is not ImageStatus.QUEUED:
+                return current
+            kept = {k: v for k, v in before.properties.items()
+                    if k not in (TASK_PROPERTY, IMPORTING_PROPERTY, FAILED_PROPERTY)}
+            if FAILED_PROPERTY in current.properties:
+                kept[FAILED_PROPERTY] = current.properties[FAILED_PROPERTY]
+            return dataclasses.replace(current, properties=kept,
+                                       **{name: getattr(before, name) for name in COPIED_ATTRIBUTES})
+
+        try:
+            self._access.change(before.id, untaken, events=lambda _before, after: [
+                image_event("image.update", None, after)])
+        except ImageNotFound:
+            pass
+        except Exception:
+            log.exception("could not restore the metadata of image %s after a failed import", before.id)
 
     def _reformat(self, image: Image, step: Transformed) -> Image:
         """Record the formats an import plugin turned the data into (before the data is checked against them)."""

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from glimpse.domain.images import Image
-from glimpse.errors import ImageDataCorrupt
+from glimpse.errors import ImageDataCorrupt, ImageGone, StoreUnavailable
 from glimpse.services.ingest import Expected, Ingested, IngestPipeline
-from glimpse.stores.base import Store, adopt
+from glimpse.stores.base import Store, StoreError, StoreObjectNotFound, adopt
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,23 @@ def import_staged(ingest: IngestPipeline, store_id: str, store: Store, key: str,
     store errors); what was adopted before a failure is ``key`` in ``store``,
     for the caller to remove like any write.
     """
-    adopted = adopt(store, staged.store, staged.key, key) if staged.os_hash_algo == ingest.hash_algorithm else None
-    if adopted is None:
-        chunks = staged.store.open(staged.key)
+    try:
+        adopted = adopt(store, staged.store, staged.key, key) if staged.os_hash_algo == ingest.hash_algorithm \
+            else None
+        chunks = staged.store.open(staged.key) if adopted is None else None
+    except StoreObjectNotFound:
+        raise ImageGone(f"The staged data of image {image.id} is gone.") from None
+    except StoreError as exc:
+        raise StoreUnavailable(f"Moving the staged data of image {image.id} into store '{store_id}' failed: "
+                               f"{exc}") from exc
+    if chunks is not None:
         try:
             return ingest.ingest(store_id, store, key, chunks, declared=staged.size, quota_left=quota_left,
                                  inspect=image, expect=Expected(staged.checksum, staged.os_hash_value),
                                  heartbeat=heartbeat)
         finally:
             getattr(chunks, "close", lambda: None)()
+    assert adopted is not None
     if adopted.size != staged.size:
         raise ImageDataCorrupt(f"The staged data of image {image.id} has {adopted.size} bytes, not the "
                                f"{staged.size} staged; nothing was imported.")
