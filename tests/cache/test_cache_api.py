@@ -121,7 +121,9 @@ def test_glanceclient_refuses_the_cache_calls_on_a_node_without_the_cache(regist
 
 def _glimpse(streaming: Server, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update({"OS_IMAGE_URL": streaming.url, "OS_PROJECT_ID": uuid.uuid4().hex, "OS_ROLES": ADMIN_ROLES})
+    # each node answers for its own cache: the calls go to the streaming endpoint, this node
+    env.update({"OS_IMAGE_URL": streaming.url, "OS_IMAGE_STREAMING_URL": streaming.url,
+                "OS_PROJECT_ID": uuid.uuid4().hex, "OS_ROLES": ADMIN_ROLES})
     return subprocess.run([sys.executable, "-m", "glimpseclient", *args], capture_output=True, text=True, env=env,
                           timeout=60)
 
