@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glimpse.cache.fillers import CacheFiller
-from glimpse.cache.fills import DONE, FAILED, FillClaim, FollowingChunks, claim, is_abandoned, read_record
+from glimpse.cache.fills import DONE, FAILED, FILLING, FillClaim, FollowingChunks, claim, is_abandoned, read_record
 from glimpse.cache.index import CacheIndex, Entry
 from glimpse.cache.verify import Digests, file_mismatch
 from glimpse.context import RequestContext
@@ -117,9 +117,8 @@ class ImageCache:
             record_fd = os.open(self.incomplete / f"{image.id}.fill", os.O_RDONLY)
         except FileNotFoundError:
             return None
-        try:
-            data_fd = os.open(self.incomplete / image.id, os.O_RDONLY)
-        except FileNotFoundError:
+        data_fd = self._open_fill_file(image.id, record_fd)
+        if data_fd is None:
             os.close(record_fd)
             return None
         if read_record(record_fd)[1] in (DONE, FAILED):
@@ -132,6 +131,17 @@ class ImageCache:
             following.close()
             raise _FillFailed(image.id)
         return following
+
+    def _open_fill_file(self, image_id: str, record_fd: int) -> int | None:
+        """The fill's file; a fill that has just claimed its record creates it a moment later."""
+        for attempt in range(100):
+            try:
+                return os.open(self.incomplete / image_id, os.O_RDONLY)
+            except FileNotFoundError:
+                if read_record(record_fd)[1] != FILLING or attempt == 99:
+                    return None
+                time.sleep(0.01)
+        return None
 
     # -- filling
 
