@@ -16,8 +16,9 @@ Three kinds of hook:
 * **after** a change (``image_created`` ... ``member_deleted``): observe only;
   an exception is logged and does not undo the change.
 
-Plus the wiring hooks ``register_routes``, ``register_background_tasks`` and
-``register_import_methods``.
+Plus the wiring hooks ``register_routes``, ``register_background_tasks``,
+``register_import_methods`` and ``register_cache_fillers``, the data-path hook
+``image_data_opening``, and the cache's ``image_cached``/``image_uncached``.
 """
 
 from __future__ import annotations
@@ -30,11 +31,15 @@ import pluggy
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
+    from pathlib import Path
+
+    from glimpse.cache.fillers import CacheFiller
     from glimpse.context import RequestContext
     from glimpse.domain.events import DomainEvent, OutboxMessage, TemplateEvent
     from glimpse.domain.images import Image
     from glimpse.domain.members import Member
     from glimpse.services import Services
+    from glimpse.services.image_data import OpenedData
     from glimpse.services.imports import ImportMethod, ImportPlugin
     from glimpse.settings import Settings
 
@@ -86,6 +91,49 @@ def register_import_plugins(services: Services) -> Sequence[ImportPlugin]:  # ty
     data with the formats it now has; the data is then checked and stored like
     any other.
     """
+
+
+@hookspec
+def register_cache_fillers(services: Services) -> Sequence[CacheFiller]:  # type: ignore[empty-body]
+    """Sources the ``cache`` extension tries, in order, before the stores when it fills on a miss.
+
+    Each is a :class:`glimpse.cache.fillers.CacheFiller` (the ``p2p``
+    extension's swarm is one). Called once per node when the cache starts.
+    """
+
+
+# -- the data path
+
+
+@hookspec(firstresult=True)
+def image_data_opening(ctx: RequestContext, image: Image, offset: int, length: int,
+                       partial: bool) -> OpenedData | None:
+    """A download of ``length`` bytes from ``offset`` of an active (or, for admins, deactivated) image is opening.
+
+    The caller may read the image (policy checked, status checked). Return a
+    :class:`glimpse.services.image_data.OpenedData` to serve the bytes from
+    somewhere else than the stores (the ``cache`` extension serves from its
+    node-local copy), or ``None`` to leave it to the stores. The first
+    non-``None`` answer wins. Must not raise for a source that cannot serve:
+    return ``None`` instead.
+    """
+
+
+# -- the cache (fired by the ``cache`` extension on the node that holds it)
+
+
+@hookspec
+def image_cached(image: Image, path: Path) -> None:
+    """A cache file for ``image`` became valid (complete and verified) at ``path`` on this node.
+
+    Fired also for files found valid when the cache's index is rebuilt at
+    start-up. The file is never renamed or rewritten while it is valid.
+    """
+
+
+@hookspec
+def image_uncached(image_id: str) -> None:
+    """This node's cache dropped the image (evicted, invalid, purged, deleted); its file may be unlinked next."""
 
 
 # -- before a change

@@ -72,6 +72,19 @@ class ByteRange:
 
 
 @dataclass
+class OpenedData:
+    """Bytes of a download served by an extension (``image_data_opening``) instead of the stores.
+
+    ``chunks`` yields exactly the bytes asked for; an iterator that is also a
+    :class:`glimpse.stores.base.FileRegion` goes out by ``sendfile``.
+    ``headers`` are added to the response (the cache's ``X-Glimpse-Cache``).
+    """
+
+    chunks: Iterator[bytes]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Download:
     """An open download: the image, which bytes, and the store's stream (``None`` when there is no data).
 
@@ -88,6 +101,8 @@ class Download:
     #: called once, at close, with the number of bytes sent
     finished: Callable[[int], None] | None = None
     sent: int = 0
+    #: response headers the source of the bytes adds (e.g. ``X-Glimpse-Cache``)
+    headers: dict[str, str] = field(default_factory=dict)
     _closed: bool = field(default=False, repr=False)
 
     def __iter__(self) -> Iterator[bytes]:
@@ -318,6 +333,12 @@ class ImageDataService:
             return Download(image)
         size = image.size or 0
         offset, length = byte_range.resolve(size) if byte_range else (0, size)
+        opened = self._hooks.image_data_opening(ctx=ctx, image=image, offset=offset, length=length,
+                                                partial=byte_range is not None)
+        if opened is not None:
+            return Download(image, offset=offset, length=length, chunks=opened.chunks,
+                            partial=byte_range is not None, headers=dict(opened.headers),
+                            finished=lambda sent: self._downloaded(ctx, image, sent, length))
         rank = {store_id: i for i, store_id in enumerate(prefer)}
         candidates = sorted(image.locations, key=lambda loc: rank.get(loc.store, len(rank)))
         failures = []

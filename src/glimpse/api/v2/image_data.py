@@ -103,6 +103,7 @@ async def download(request: Request) -> Response:
         dl.close(report=False)  # If-Range names older data: send all of it
         dl = await _open_download(request, None)
     response_headers = caching.data_headers(image)
+    response_headers.update(dl.headers)
     try:
         caching.check_if_match_data(headers, image)
     except BaseException:

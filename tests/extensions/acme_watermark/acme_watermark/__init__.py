@@ -91,6 +91,28 @@ def register_import_plugins(services: Any) -> list[Any]:
 
 
 @hookimpl
+def register_cache_fillers(services: Any) -> list[Any]:
+    CALLS["register_cache_fillers"] += 1
+    return []
+
+
+@hookimpl
+def image_data_opening(ctx: Any, image: Any, offset: int, length: int, partial: bool) -> None:
+    CALLS["image_data_opening"] += 1
+    return None
+
+
+@hookimpl
+def image_cached(image: Any, path: Any) -> None:
+    CALLS["image_cached"] += 1
+
+
+@hookimpl
+def image_uncached(image_id: str) -> None:
+    CALLS["image_uncached"] += 1
+
+
+@hookimpl
 def image_creating(ctx: Any, fields: dict[str, Any]) -> None:
     CALLS["image_creating"] += 1
     _forbid(fields.get("name"))
