@@ -15,7 +15,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "glimpse"
 
-BUILTIN_EXTENSIONS = ("glimpse.cache", "glimpse.console", "glimpse.imports", "glimpse.notifications", "glimpse.rpc")
+BUILTIN_EXTENSIONS = ("glimpse.cache", "glimpse.console", "glimpse.imports", "glimpse.notifications", "glimpse.p2p",
+                      "glimpse.rpc")
 #: Store drivers: the modules of ``glimpse.stores`` other than the protocol and the loader.
 DRIVER_SHARED = ("glimpse.stores.base", "glimpse.stores.loader")
 BELOW_THE_SERVER = ("glimpse.domain", "glimpse.services", "glimpse.api", "glimpse.db", "glimpse.stores",

@@ -70,8 +70,9 @@ class Leech:
         status = self._handle.status()
         return bool(status.is_seeding or status.is_finished)
 
-    def flush(self) -> None:
-        self._handle.flush_cache()
+    @property
+    def handle(self) -> lt.torrent_handle:
+        return self._handle
 
 
 class Swarm:
@@ -89,15 +90,22 @@ class Swarm:
             "enable_outgoing_tcp": True, "enable_incoming_tcp": True,
             "allow_multiple_connections_per_ip": True,
             "upload_rate_limit": upload_rate_limit, "download_rate_limit": download_rate_limit,
-            "alert_mask": int(lt.alert.category_t.error_notification),
+            "alert_mask": int(lt.alert.category_t.error_notification | lt.alert.category_t.storage_notification
+                              | lt.alert.category_t.status_notification),
             "user_agent": "glimpse-p2p",
         })
         # peers on the local network are exempt from rate limits by default; here they are the only peers
-        self._session.set_peer_class(self._session.local_peer_class_id, {
-            "upload_limit": upload_rate_limit, "download_limit": download_rate_limit})
+        local = self._session.get_peer_class(self._session.local_peer_class_id)
+        local["upload_limit"], local["download_limit"] = upload_rate_limit, download_rate_limit
+        self._session.set_peer_class(self._session.local_peer_class_id, local)
         self._lock = threading.Lock()
         self._torrents: dict[str, lt.torrent_handle] = {}
+        self._flushed = threading.Condition()
+        self._flush_count: dict[str, int] = {}
+        self._closed = threading.Event()
         self.admit(())
+        self._alerts = threading.Thread(target=self._watch_alerts, name="glimpse-p2p-alerts", daemon=True)
+        self._alerts.start()
 
     @property
     def port(self) -> int:
@@ -119,7 +127,7 @@ class Swarm:
 
     def _add(self, torrent: ImageTorrent, path: Path, flags: int) -> lt.torrent_handle:
         params = lt.add_torrent_params()
-        params.ti = lt.torrent_info(lt.bdecode(torrent.metainfo()))
+        params.ti = lt.torrent_info(torrent.metainfo())
         params.save_path = str(path.parent)
         params.renamed_files = {0: path.name}
         params.storage_mode = lt.storage_mode_t.storage_mode_sparse
@@ -153,16 +161,31 @@ class Swarm:
         with self._lock:
             return set(self._torrents)
 
-    def drain_alerts(self) -> list[str]:
-        """Log and return the pending error alerts (the queue is bounded; call now and then)."""
-        messages = [alert.message() for alert in self._session.pop_alerts()]
-        for message in messages:
-            log.info("p2p: %s", message)
-        return messages
+    def flush(self, handle: lt.torrent_handle, *, timeout: float = 10.0) -> bool:
+        """Write what libtorrent holds in memory for ``handle`` to its file; True once done."""
+        key = str(handle.info_hash())
+        with self._flushed:
+            before = self._flush_count.get(key, 0)
+            handle.flush_cache()
+            return self._flushed.wait_for(lambda: self._flush_count.get(key, 0) > before, timeout=timeout)
+
+    def _watch_alerts(self) -> None:
+        while not self._closed.is_set():
+            if self._session.wait_for_alert(250) is None:
+                continue
+            for alert in self._session.pop_alerts():
+                if isinstance(alert, lt.cache_flushed_alert):
+                    with self._flushed:
+                        key = str(alert.handle.info_hash())
+                        self._flush_count[key] = self._flush_count.get(key, 0) + 1
+                        self._flushed.notify_all()
+                elif alert.category() & lt.alert.category_t.error_notification:
+                    log.info("p2p: %s", alert.message())
 
     def close(self) -> None:
         with self._lock:
             for image_id in list(self._torrents):
                 self._drop_locked(image_id)
+        self._closed.set()
+        self._alerts.join(timeout=2)
         self._session.pause()
-        del self._session
