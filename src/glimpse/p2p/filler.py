@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 POLL = 0.1
 #: seconds between reconnects to registered peers during a fill
 RECONNECT = 2.0
+#: seconds after which a piece read from the store that never became ours is read again
+RETRY = 10.0
 
 
 class SwarmFiller:
@@ -123,14 +125,17 @@ class _Fill:
         rank, nodes = self.node.rank()
         start = torrent.pieces * rank // nodes
         order = [(start + i) % torrent.pieces for i in range(torrent.pieces)]
-        injected: set[int] = set()
+        injected: dict[int, float] = {}  # piece -> when handed over (retried if it never shows up)
         failures = 0
+        if not self.leech.ready():
+            return
         while not (self.finished.is_set() or self.stop.is_set()):
             have = self.leech.have()
             available = self.leech.availability()
             busy = self.leech.downloading()
-            wanted = next((i for i in order
-                           if not have[i] and not available[i] and i not in busy and i not in injected), None)
+            now = time.monotonic()
+            wanted = next((i for i in order if not have[i] and not available[i] and i not in busy
+                           and now - injected.get(i, -RETRY) >= RETRY), None)
             if wanted is None:
                 if all(have):
                     return
@@ -146,5 +151,5 @@ class _Fill:
                 self.finished.wait(1.0)
                 continue
             self.leech.add_piece(wanted, data)
-            injected.add(wanted)
+            injected[wanted] = time.monotonic()
             self.from_store += 1

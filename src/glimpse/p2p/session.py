@@ -24,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -42,6 +43,17 @@ class Leech:
     def __init__(self, handle: lt.torrent_handle, torrent: ImageTorrent) -> None:
         self._handle = handle
         self.torrent = torrent
+
+    def ready(self, timeout: float = 10.0) -> bool:
+        """Wait until the torrent has checked its file and takes pieces (``add_piece`` before that is lost)."""
+        wanted = (lt.torrent_status.states.downloading, lt.torrent_status.states.finished,
+                  lt.torrent_status.states.seeding)
+        deadline = time.monotonic() + timeout
+        while self._handle.status().state not in wanted:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def connect(self, peers: Iterable[tuple[str, int]]) -> None:
         for address, port in peers:
