@@ -13,6 +13,7 @@ from glimpseclient._info import InfoAPI, SchemasAPI, TasksAPI
 from glimpseclient._members import MembersAPI
 from glimpseclient._metadefs import MetadefsAPI
 from glimpseclient._templates import TemplatesAPI
+from glimpseclient._cache import CacheAPI
 from glimpseclient._session import RetryPolicy, Session
 from glimpseclient._transport import HTTPTransport
 from glimpseclient._uploads import CHUNK_SIZE
@@ -61,6 +62,7 @@ class Client:
         self.tasks = TasksAPI(self.session)
         self.metadefs = MetadefsAPI(self.session)
         self.templates = TemplatesAPI(self.session)
+        self.cache = CacheAPI(self.session)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Client:

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 _VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
 
 #: Paths that carry image bytes: ``/v2/images/{id}/file`` and ``/v2/images/{id}/stage``.
-_DATA_PATH = re.compile(r"^/v2/images/[^/]+/(file|stage)$")
+#: image data, and the image cache of the streaming nodes that hold it
+_DATA_PATH = re.compile(r"^/v2/(images/[^/]+/(file|stage)|cache(/[^/]+)?)$")
 
 
 def service_root(url: str) -> str:

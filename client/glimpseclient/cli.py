@@ -224,6 +224,18 @@ def _template_commands(template: argparse.ArgumentParser) -> None:
     p.add_argument("--no-prompt", action="store_true", help="never ask for missing parameters")
 
 
+def _cache_commands(cache: argparse.ArgumentParser) -> None:
+    caches = cache.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _command(caches, "list", "cache_list", "List the images cached and queued on the streaming node.")
+    p = _command(caches, "queue", "cache_queue", "Queue images for the node's prefetcher.")
+    p.add_argument("images", nargs="+", metavar="image", help="image ID or name")
+    p = _command(caches, "delete", "cache_delete", "Drop images from the node's cache and queue.")
+    p.add_argument("images", nargs="+", metavar="image", help="image ID or name")
+    p = _command(caches, "clear", "cache_clear", "Empty the node's cache, queue, or both.")
+    p.add_argument("--target", choices=["both", "cache", "queue"], default="both",
+                   help="what to empty (default both)")
+
+
 _GROUPS = {
     "image": ("images: list, show, create, upload, download, update, delete, tag, ...", _image_commands),
     "member": ("image members (sharing)", _member_commands),
@@ -232,6 +244,7 @@ _GROUPS = {
     "task": ("tasks (administrators)", _task_commands),
     "namespace": ("metadata-definition namespaces", _namespace_commands),
     "template": ("server templates: list, show, create, update, delete, parameters, render", _template_commands),
+    "cache": ("the image cache of a streaming node (administrators): list, queue, delete, clear", _cache_commands),
 }
 
 
@@ -320,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     _import_http_client_without_ssl()
     # Imported here so that --help and usage errors stay instant.
-    from glimpseclient import _commands, _template_commands
+    from glimpseclient import _cache_commands, _commands, _template_commands
     from glimpseclient._client import Client, client_settings
     from glimpseclient._exceptions import (
         ConfigurationError,
@@ -333,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = client_settings(_environment(args))
         with Client(timeout=args.timeout, retries=max(args.retries, 0), **settings) as client:
-            commands = _template_commands if args.group == "template" else _commands
+            commands = {"template": _template_commands, "cache": _cache_commands}.get(args.group, _commands)
             handler: _commands.Command = getattr(commands, args.handler)
             _resolve_images(client, args)
             return handler(client, args)

@@ -185,6 +185,22 @@ class Settings(BaseSettings):
     outbox_retention: float = Field(default=86400.0, ge=0, description="seconds sent messages stay in the outbox")
     rpc_queue: str = Field(default="glimpse.rpc", description="queue the RPC server consumes requests from")
 
+    # -- image cache (the cache extension)
+    image_cache_dir: Path | None = Field(
+        default=None, description="node-local directory of the image cache; default <data_dir>/image-cache"
+    )
+    image_cache_max_size: int = Field(
+        default=10 * 1024**3, ge=0, description="bytes the image cache may hold; the pruner evicts the least "
+                                                "recently used images beyond it"
+    )
+    image_cache_stall_time: float = Field(
+        default=60.0, gt=0, description="seconds a cache fill may go without progress before it counts as stalled: "
+                                        "readers fall back to the stores and the cleaner removes it"
+    )
+    image_cache_interval: float = Field(
+        default=60.0, gt=0, description="seconds between runs of the cache's pruner, cleaner and prefetcher"
+    )
+
     # -- image import (the image-import extension)
     import_methods: list[str] = Field(
         default_factory=lambda: ["glance-direct", "web-download", "copy-image"],

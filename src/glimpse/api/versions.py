@@ -12,16 +12,21 @@ from glimpse.api.urls import base_url
 
 #: Highest minor version implemented (2.17: the locations API); v2.0 .. v2.N are advertised but for
 #: the versions of the image cache API (2.14, 2.16), which Glance too leaves out when it has no cache,
-#: so that clients that look for them (glanceclient's cache commands) know not to call it.
+#: so that clients that look for them (glanceclient's cache commands) know not to call it. A node
+#: with the ``cache`` extension enabled advertises them (:data:`CACHE_VERSION_IDS`), as Glance does.
 CURRENT_MINOR = 17
 CACHE_API_MINORS = frozenset({14, 16})
 VERSION_IDS = [f"v2.{n}" for n in range(CURRENT_MINOR, -1, -1) if n not in CACHE_API_MINORS]
+CACHE_VERSION_IDS = [f"v2.{n}" for n in range(CURRENT_MINOR, -1, -1)]
+#: the extension whose presence on a node adds the cache API's versions
+CACHE_EXTENSION = "cache"
 _MINOR_PREFIX = re.compile(r"^/v2\.(\d+)(?=/|$)")
 _KNOWN_ROOTS = ("/v2", "/identity", "/versions", "/healthcheck", "/openapi.json", "/metrics", "/console")
 _VND = re.compile(r"application/vnd\.openstack\.images-v2(\.\d+)?")
 
 
-def version_document(root: str, *, registry: str | None = None, streaming: str | None = None) -> dict[str, object]:
+def version_document(root: str, *, registry: str | None = None, streaming: str | None = None,
+                     cache: bool = False) -> dict[str, object]:
     """The version list; every entry links to ``<root>/v2/``.
 
     When the deployment splits metadata (registry) and data (streaming) nodes,
@@ -29,6 +34,7 @@ def version_document(root: str, *, registry: str | None = None, streaming: str |
     so a client can send metadata calls and data calls straight to the right
     nodes. A link with ``rel`` ``extensions`` leads to the list of extensions
     enabled on this node. Clients that only know ``self`` ignore the others.
+    With ``cache`` (the node serves the cache API) 2.14 and 2.16 are listed too.
     """
     links = [{"rel": "self", "href": f"{root}/v2/"}, {"rel": "extensions", "href": f"{root}/v2/extensions"}]
     for rel, endpoint in (("registry", registry), ("streaming", streaming)):
@@ -37,15 +43,17 @@ def version_document(root: str, *, registry: str | None = None, streaming: str |
     return {
         "versions": [
             {"id": vid, "status": "CURRENT" if i == 0 else "SUPPORTED", "links": links}
-            for i, vid in enumerate(VERSION_IDS)
+            for i, vid in enumerate(CACHE_VERSION_IDS if cache else VERSION_IDS)
         ]
     }
 
 
 def _document_for(request: Request) -> dict[str, object]:
-    settings = request.app.state.services.settings
+    services = request.app.state.services
+    settings = services.settings
     return version_document(base_url(request), registry=settings.registry_endpoint,
-                            streaming=settings.streaming_endpoint)
+                            streaming=settings.streaming_endpoint,
+                            cache=CACHE_EXTENSION in services.extensions.infos)
 
 
 async def versions(request: Request) -> Response:

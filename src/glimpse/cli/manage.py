@@ -26,6 +26,7 @@ from glimpse.db.quotas import RESOURCES
 from glimpse.domain.images import ImageStatus
 from glimpse.domain.queries import parse_image_query
 from glimpse.errors import DatabaseUnavailable, DuplicateTemplate, GlimpseError, TemplateInvalid
+from glimpse.cache.node import current as current_cache
 from glimpse.services import Services, open_services
 from glimpse.services.stores import open_node_stores
 from glimpse.settings import Settings
@@ -124,6 +125,14 @@ def parser() -> argparse.ArgumentParser:
                        help="only images deleted at least this many seconds ago (default: the scrub_time setting)")
     orphans = commands.add_parser("orphans", help="list store objects no image refers to")
     orphans.add_argument("--delete", action="store_true", help="remove them too")
+    cache = commands.add_parser("cache", help="this node's image cache (the cache extension)").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    cache.add_parser("list", help="cached images (id, size, hits) and queued ones")
+    queue = cache.add_parser("queue", help="queue active images for the prefetcher")
+    queue.add_argument("image_ids", nargs="+", metavar="IMAGE_ID")
+    cache.add_parser("prefetch", help="fill the cache with every queued image now")
+    cache.add_parser("clean", help="remove abandoned fills, stray files and images no longer active")
+    cache.add_parser("prune", help="evict least recently used images beyond image_cache_max_size")
     image = commands.add_parser("image", help="images").add_subparsers(dest="action", required=True, metavar="ACTION")
     restore = image.add_parser("restore", help="bring a pending_delete image back to active")
     restore.add_argument("image_id")
@@ -164,12 +173,40 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         handlers = {"token": _token, "quota": _quota, "cleanup": _cleanup, "purge": _purge, "metadefs": _metadefs,
                     "template": _template, "scrub": _scrub, "image": _image,
-                    "orphans": _orphans}
+                    "orphans": _orphans, "cache": _cache}
         handlers[args.command](args, services)
     except GlimpseError as exc:
         sys.exit(f"error: {exc.message}")
     finally:
         services.close()
+
+
+def _cache(args: argparse.Namespace, services: Services) -> None:
+    cache = current_cache()
+    if cache is None:
+        sys.exit("error: the cache extension is not enabled in the settings (extensions)")
+    if args.action == "list":
+        for entry in cache.entries():
+            print(f"{entry.image_id}  {entry.size}  hits={entry.hits}  from={entry.source}")
+        for image_id in cache.index.queued():
+            print(f"{image_id}  queued")
+    elif args.action == "queue":
+        for image_id in args.image_ids:
+            image = services.images.get(RequestContext.admin(None), image_id)
+            if image.status.value != "active":
+                sys.exit(f"error: image {image_id} is {image.status.value}; only active images can be queued")
+            cache.index.queue(image_id)
+            print(f"{image_id} queued")
+    elif args.action == "prefetch":
+        print(f"{cache.prefetch()} images cached; {len(cache.index.queued())} left in the queue")
+    else:
+        with cache.maintenance() as mine:
+            if not mine:
+                sys.exit("error: a node is keeping this cache right now; try again in a moment")
+            if args.action == "clean":
+                print(f"{cache.clean()} files or entries removed")
+            else:
+                print(f"{cache.prune()} images evicted")
 
 
 def _token(args: argparse.Namespace, services: Services) -> None:

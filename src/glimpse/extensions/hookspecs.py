@@ -94,6 +94,16 @@ def register_import_plugins(services: Services) -> Sequence[ImportPlugin]:  # ty
 
 
 @hookspec
+def services_opened(services: Services) -> None:
+    """The service layer of a node was built (once per process that opens it: each worker, each command).
+
+    For extensions that keep per-node state next to the services (the
+    ``cache`` extension opens its directory here). Must be quick; start
+    long-running work from ``register_background_tasks`` instead.
+    """
+
+
+@hookspec
 def register_cache_fillers(services: Services) -> Sequence[CacheFiller]:  # type: ignore[empty-body]
     """Sources the ``cache`` extension tries, in order, before the stores when it fills on a miss.
 

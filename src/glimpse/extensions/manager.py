@@ -37,6 +37,7 @@ ENTRY_POINT_GROUP = "glimpse.extensions"
 
 #: Built-in optional features: alias -> module holding the hook implementations.
 BUILTIN = {
+    "cache": "glimpse.cache.plugin",
     "console": "glimpse.console.plugin",
     "image-import": "glimpse.imports.plugin",
     "notifications": "glimpse.notifications.plugin",

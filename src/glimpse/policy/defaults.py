@@ -54,6 +54,10 @@ DEFAULT_RULES: dict[str, str] = {
     "get_member": f"{ADMIN} or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s))",
     "get_members": f"{ADMIN} or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s))",
     "modify_member": f"{ADMIN} or (role:member and project_id:%(member_id)s)",
+    # the image cache of the node answering (the cache extension)
+    "cache_list": ADMIN,
+    "cache_image": ADMIN,
+    "cache_delete": ADMIN,
     # discovery
     "stores_info_detail": f"{ADMIN} or role:service",
     "tasks_api_access": ADMIN,

@@ -200,4 +200,5 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
                     for method in methods),
                    (plugin for plugins in extensions.hook.register_import_plugins(services=services)
                     for plugin in plugins))
+    extensions.hook.services_opened(services=services)
     return services

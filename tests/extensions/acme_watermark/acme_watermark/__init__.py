@@ -91,6 +91,11 @@ def register_import_plugins(services: Any) -> list[Any]:
 
 
 @hookimpl
+def services_opened(services: Any) -> None:
+    CALLS["services_opened"] += 1
+
+
+@hookimpl
 def register_cache_fillers(services: Any) -> list[Any]:
     CALLS["register_cache_fillers"] += 1
     return []

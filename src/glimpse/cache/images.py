@@ -1,0 +1,396 @@
+"""The node-local image cache: hits from verified files, misses filled while they are served.
+
+Layout of the cache directory::
+
+    index.sqlite          the index (glimpse.cache.index)
+    data/<image id>       valid files: complete, verified, never rewritten or renamed
+    incomplete/<id>       a fill's file, and incomplete/<id>.fill its lock and progress record
+
+A hit is served from ``data/`` with the filesystem store's ``FileChunks`` (the
+``sendfile`` fast path) after one ``fstat`` shows the file is still the one that
+was verified (inode, size, modification time). A miss starts or joins the one
+fill of that image on the node and streams it as it is written; the fill tries
+the fillers other extensions register, then the image's stores, and the file
+becomes valid only when its size, md5 and multihash match the image record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from glimpse.cache.fillers import CacheFiller
+from glimpse.cache.fills import DONE, FAILED, FillClaim, FollowingChunks, claim, is_abandoned, read_record
+from glimpse.cache.index import CacheIndex, Entry
+from glimpse.cache.verify import Digests, file_mismatch
+from glimpse.domain.images import Image, ImageStatus
+from glimpse.services.image_data import OpenedData
+from glimpse.stores.base import StoreError
+from glimpse.stores.filesystem import FileChunks
+
+if TYPE_CHECKING:
+    from glimpse.services import Services
+
+log = logging.getLogger(__name__)
+READ_CHUNK = 1024 * 1024
+HEADER = "X-Glimpse-Cache"
+
+
+class ImageCache:
+    """The image cache of one node (shared by its worker processes through the directory and the index)."""
+
+    def __init__(self, services: Services, *, root: Path, max_size: int, stall_time: float,
+                 fillers: Sequence[CacheFiller] = ()) -> None:
+        self._services = services
+        self._hooks = services.extensions.hook
+        self.root = root
+        self.data = root / "data"
+        self.incomplete = root / "incomplete"
+        for path in (self.data, self.incomplete):
+            path.mkdir(parents=True, exist_ok=True)
+        self.index = CacheIndex(root / "index.sqlite")
+        self.max_size = max_size
+        self.stall_time = stall_time
+        self.fillers = list(fillers)
+        self.stop = threading.Event()
+        #: set when an image is queued, so that the prefetcher runs now
+        self.wake = threading.Event()
+        self._fills: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    # -- serving
+
+    def open(self, image: Image, offset: int, length: int, *, partial: bool) -> OpenedData | None:
+        """The bytes of ``image`` from the cache (a hit) or from a fill (a miss); ``None``: let the stores serve."""
+        if image.status is not ImageStatus.ACTIVE:
+            self.drop(image.id, "the image is no longer active")
+            return None
+        if not image.size or image.size > self.max_size:
+            return None
+        for _ in range(3):
+            hit = self._hit(image, offset, length)
+            if hit is not None:
+                return OpenedData(hit, {HEADER: "hit"})
+            if partial:  # a range is served by the stores; the whole image is fetched in the background
+                self.start_fill(image)
+                return None
+            owned = self.start_fill(image)
+            following = self._follow(image, offset, length)
+            if following is not None:
+                return OpenedData(following, {HEADER: "miss" if owned else "miss; joined"})
+        return None
+
+    def _hit(self, image: Image, offset: int, length: int) -> FileChunks | None:
+        entry = self.index.get(image.id)
+        if entry is None:
+            return None
+        try:
+            handle = open(self.data / image.id, "rb", buffering=0)  # noqa: SIM115 - FileChunks closes it
+        except FileNotFoundError:
+            self.drop(image.id, "its file is gone")
+            return None
+        problem = _stale(entry, image, os.fstat(handle.fileno()))
+        if problem is not None:
+            handle.close()
+            self.drop(image.id, problem)
+            return None
+        self.index.hit(image.id)
+        return FileChunks(handle, offset, length, READ_CHUNK)
+
+    def _follow(self, image: Image, offset: int, length: int) -> FollowingChunks | None:
+        """Stream the running fill of ``image``; ``None`` when it has already ended (look for a hit again)."""
+        try:
+            record_fd = os.open(self.incomplete / f"{image.id}.fill", os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            data_fd = os.open(self.incomplete / image.id, os.O_RDONLY)
+        except FileNotFoundError:
+            os.close(record_fd)
+            return None
+        if read_record(record_fd)[1] in (DONE, FAILED):
+            os.close(record_fd)
+            os.close(data_fd)
+            return None
+        return FollowingChunks(record_fd, data_fd, offset, length, stall_time=self.stall_time,
+                               fallback=lambda at, n: self._from_stores(image, at, n))
+
+    # -- filling
+
+    def start_fill(self, image: Image) -> bool:
+        """Start filling ``image`` in a background thread unless a fill of it runs on this node; True if started."""
+        if not image.size or image.size > self.max_size or image.status is not ImageStatus.ACTIVE:
+            return False
+        with self._lock:
+            running = self._fills.get(image.id)
+            if running is not None and running.is_alive():
+                return False
+            owned = claim(self.incomplete / f"{image.id}.fill")
+            if owned is None:
+                return False
+            if self.index.get(image.id) is not None and (self.data / image.id).exists():
+                owned.release()  # it became valid meanwhile
+                return False
+            owned.report(0)
+            # the file exists before the lock is shared, so followers always find it
+            fd = os.open(self.incomplete / image.id, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o640)
+            thread = threading.Thread(target=self._fill, args=(image, owned, fd), name=f"cache-fill-{image.id}",
+                                      daemon=True)
+            self._fills[image.id] = thread
+            thread.start()
+        return True
+
+    def fill_now(self, image: Image) -> bool:
+        """Fill ``image`` and wait for it (the prefetcher); True when it is cached afterwards."""
+        self.start_fill(image)
+        with self._lock:
+            thread = self._fills.get(image.id)
+        if thread is not None:
+            thread.join()
+        else:  # another process fills it: wait for its record to go
+            record = self.incomplete / f"{image.id}.fill"
+            while record.exists() and not is_abandoned(record) and not self.stop.wait(0.05):
+                pass
+        return self.cached(image.id)
+
+    def _fill(self, image: Image, owned: FillClaim, fd: int) -> None:
+        path = self.incomplete / image.id
+        source: str | None = None
+        try:
+            source = self._fill_from(image, owned, fd, path)
+            if source is None:
+                log.warning("cache fill of image %s failed from every source", image.id)
+                owned.report(owned.progress, FAILED)
+                path.unlink(missing_ok=True)
+                return
+            os.fdatasync(fd)
+            final = self.data / image.id
+            os.rename(path, final)
+            stat = os.fstat(fd)
+            self.index.add(image.id, size=stat.st_size, checksum=image.checksum, os_hash_value=image.os_hash_value,
+                           inode=stat.st_ino, mtime_ns=stat.st_mtime_ns, source=source)
+            owned.report(stat.st_size, DONE)
+            log.info("image %s cached (%d bytes, from %s)", image.id, stat.st_size, source)
+        except BaseException:
+            log.exception("cache fill of image %s failed", image.id)
+            with contextlib.suppress(OSError):
+                owned.report(owned.progress, FAILED)
+            path.unlink(missing_ok=True)
+            return
+        finally:
+            os.close(fd)
+            owned.release()
+            with self._lock:
+                self._fills.pop(image.id, None)
+        self._services.extensions.observe(self._hooks.image_cached, image=image, path=self.data / image.id)
+        self.prune()
+
+    def _fill_from(self, image: Image, owned: FillClaim, fd: int, path: Path) -> str | None:
+        """Write the image into ``fd`` from the first source that delivers verified bytes; that source's name."""
+        for filler in self.fillers:
+            if self.stop.is_set():
+                return None
+            try:
+                delivered = filler.fill(image, path, owned.report, self.stop)
+            except Exception:
+                log.exception("cache filler %s failed on image %s", filler.name, image.id)
+                delivered = False
+            if delivered:
+                problem = file_mismatch(fd, image)
+                if problem is None:
+                    return filler.name
+                log.warning("cache filler %s delivered bad data for image %s: %s", filler.name, image.id, problem)
+            os.ftruncate(fd, 0)
+            owned.report(0)
+        return "store" if self._copy_from_stores(image, owned, fd) else None
+
+    def _copy_from_stores(self, image: Image, owned: FillClaim, fd: int) -> bool:
+        for location in image.locations:
+            if self.stop.is_set():
+                return False
+            os.ftruncate(fd, 0)
+            owned.report(0)
+            digests = Digests(image)
+            try:
+                chunks = self._services.stores.get(location.store).open(location.key)
+                try:
+                    for chunk in chunks:
+                        _write_all(fd, chunk, digests.size)
+                        digests.update(chunk)
+                        owned.report(digests.size)
+                        if self.stop.is_set():
+                            return False
+                finally:
+                    _close(chunks)
+            except (StoreError, OSError) as exc:
+                log.warning("cache fill of image %s from store %s failed: %s", image.id, location.store, exc)
+                continue
+            problem = digests.mismatch()
+            if problem is None:
+                return True
+            log.error("the data of image %s in store %s does not match its record: %s", image.id, location.store,
+                      problem)
+        return False
+
+    def _from_stores(self, image: Image, offset: int, length: int) -> Iterator[bytes]:
+        """The rest of a download whose fill failed or stalled, straight from the stores."""
+        for location in image.locations:
+            try:
+                chunks = self._services.stores.get(location.store).open(location.key, offset=offset, length=length)
+            except StoreError:
+                continue
+            return iter(chunks)
+        raise StoreError(f"no store could deliver the rest of image {image.id}")
+
+    # -- keeping the cache
+
+    def cached(self, image_id: str) -> bool:
+        return self.index.get(image_id) is not None
+
+    def entries(self) -> list[Entry]:
+        return self.index.entries()
+
+    def drop(self, image_id: str, why: str) -> bool:
+        """Forget and remove the cached file of ``image_id``; True when there was one."""
+        if not self.index.remove(image_id):
+            return False
+        log.info("image %s dropped from the cache: %s", image_id, why)
+        self._services.extensions.observe(self._hooks.image_uncached, image_id=image_id)
+        (self.data / image_id).unlink(missing_ok=True)
+        return True
+
+    def queue(self, image_id: str) -> None:
+        """Queue an image for the prefetcher and wake it."""
+        self.index.queue(image_id)
+        self.wake.set()
+
+    def forget(self, image_id: str) -> None:
+        """Drop an image from the cache and from the queue."""
+        self.index.unqueue(image_id)
+        self.drop(image_id, "deleted through the cache API")
+
+    def clear(self) -> int:
+        return sum(self.drop(entry.image_id, "the cache was cleared") for entry in self.index.entries())
+
+    def prune(self) -> int:
+        """Evict least recently used images until the cache holds at most ``max_size`` bytes; how many went."""
+        evicted = 0
+        total = self.index.total_size()
+        for entry in self.index.entries():
+            if total <= self.max_size:
+                break
+            if self.drop(entry.image_id, "least recently used, over image_cache_max_size"):
+                total -= entry.size
+                evicted += 1
+        return evicted
+
+    def clean(self) -> int:
+        """Remove abandoned fills, files without an entry, entries without a file and images no longer active."""
+        removed = 0
+        for record in self.incomplete.glob("*.fill"):
+            if is_abandoned(record):
+                (self.incomplete / record.stem).unlink(missing_ok=True)
+                record.unlink(missing_ok=True)
+                removed += 1
+        filling = {record.stem for record in self.incomplete.glob("*.fill")}
+        for path in self.incomplete.iterdir():
+            if not path.name.endswith(".fill") and path.name not in filling:
+                path.unlink(missing_ok=True)
+                removed += 1
+        entries = {entry.image_id: entry for entry in self.index.entries()}
+        for path in self.data.iterdir():
+            if path.name not in entries and not (self.incomplete / f"{path.name}.fill").exists():
+                path.unlink(missing_ok=True)
+                removed += 1
+        for image_id, entry in entries.items():
+            image = self._services.image_repository.get(image_id)
+            if image is None or image.status is not ImageStatus.ACTIVE:
+                removed += self.drop(image_id, "the image was deleted or deactivated")
+                continue
+            try:
+                problem = _stale(entry, image, os.stat(self.data / image_id))
+            except FileNotFoundError:
+                problem = "its file is gone"
+            if problem is not None:
+                removed += self.drop(image_id, problem)
+        return removed
+
+    def prefetch(self) -> int:
+        """Fill every queued image; how many are cached now."""
+        done = 0
+        for image_id in self.index.queued():
+            if self.stop.is_set():
+                break
+            image = self._services.image_repository.get(image_id)
+            if image is None or image.status is not ImageStatus.ACTIVE or not image.size:
+                log.warning("queued image %s is not an active image with data; dropped from the queue", image_id)
+                self.index.unqueue(image_id)
+                continue
+            if image.size > self.max_size:
+                log.warning("queued image %s is larger than image_cache_max_size; dropped from the queue", image_id)
+                self.index.unqueue(image_id)
+                continue
+            if self.cached(image_id) or self.fill_now(image):
+                self.index.unqueue(image_id)
+                done += 1
+        return done
+
+    def announce(self) -> None:
+        """Fire ``image_cached`` for every valid file (at start-up, after :meth:`clean`)."""
+        for entry in self.index.entries():
+            image = self._services.image_repository.get(entry.image_id)
+            if image is not None:
+                self._services.extensions.observe(self._hooks.image_cached, image=image,
+                                                  path=self.data / entry.image_id)
+
+    @contextlib.contextmanager
+    def maintenance(self) -> Iterator[bool]:
+        """One worker of the node at a time keeps the cache: yields True in the one that got the turn."""
+        fd = os.open(self.root / "maintenance.lock", os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        self.stop.set()
+        with self._lock:
+            threads = list(self._fills.values())
+        for thread in threads:
+            thread.join(timeout=5)
+        self.index.close()
+
+
+def _stale(entry: Entry, image: Image, stat: os.stat_result) -> str | None:
+    """Why the file with ``stat`` is not the verified copy of ``image`` any more; ``None`` when it is."""
+    if entry.checksum != image.checksum or entry.os_hash_value != image.os_hash_value:
+        return "the image's checksums changed"
+    if stat.st_size != entry.size or stat.st_size != image.size:
+        return f"the file has {stat.st_size} bytes instead of {image.size}"
+    if stat.st_ino != entry.inode or stat.st_mtime_ns != entry.mtime_ns:
+        return "the file was modified after it was verified"
+    return None
+
+
+def _write_all(fd: int, data: bytes, at: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, at)
+        view, at = view[written:], at + written
+
+
+def _close(chunks: Any) -> None:
+    close: Callable[[], None] | None = getattr(chunks, "close", None)
+    if close is not None:
+        close()
