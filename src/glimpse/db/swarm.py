@@ -123,6 +123,12 @@ class SwarmRepository:
         except IntegrityError:
             return False
 
+    def release(self, image_id: str, holder: str) -> None:
+        """Give up ``holder``'s lease without hashes (the image could not be read), so another may try."""
+        with self._db.write() as conn:
+            conn.execute(p2p_pieces.delete().where(p2p_pieces.c.image_id == image_id, p2p_pieces.c.hashes.is_(None),
+                                                   p2p_pieces.c.holder == holder))
+
     def drop(self, image_id: str) -> None:
         with self._db.write() as conn:
             conn.execute(p2p_pieces.delete().where(p2p_pieces.c.image_id == image_id))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ from glimpse.stores.base import StoreError
 
 if TYPE_CHECKING:
     from glimpse.services import Services
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PieceTable", "SwarmNode", "SwarmService", "hash_pieces", "piece_size_for"]
 
@@ -124,15 +127,16 @@ class SwarmService:
             return False
         try:
             chunks = self.read(image, 0, image.size)
-        except StoreUnavailable:
+            try:
+                hashes, total = hash_pieces(chunks, piece)
+            finally:
+                getattr(chunks, "close", lambda: None)()
+        except (StoreUnavailable, StoreError) as exc:
+            log.info("p2p: cannot hash image %s from the stores here: %s", image_id, exc)
+            self._swarm.release(image_id, holder)
             return False
-        try:
-            hashes, total = hash_pieces(chunks, piece)
-        except StoreError:
-            return False
-        finally:
-            getattr(chunks, "close", lambda: None)()
         if total != image.size:
+            self._swarm.release(image_id, holder)
             return False
         return self._swarm.publish(PieceTable(image_id, image.size, piece, hashes))
 
