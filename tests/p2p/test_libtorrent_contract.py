@@ -189,3 +189,10 @@ def test_sequential_download_fills_from_the_start(
     leech: Leech = node.leech(torrent, empty_file(tmp_path, "b"))
     assert leech.handle.flags() & lt.torrent_flags.sequential_download
     assert not leech.handle.flags() & lt.torrent_flags.auto_managed
+
+
+def test_only_the_session_module_imports_libtorrent() -> None:
+    src = Path(__file__).resolve().parents[2] / "src" / "glimpse"
+    importers = sorted(str(path.relative_to(src)) for path in src.rglob("*.py")
+                       if "import libtorrent" in path.read_text())
+    assert importers == ["p2p/session.py"]
