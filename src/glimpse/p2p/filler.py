@@ -120,22 +120,33 @@ class _Fill:
         return False
 
     def _seed_from_store(self) -> None:
-        """Read the pieces no peer offers from the store, starting at this node's own place in the image."""
+        """Read the pieces no connected peer has from the store: this process's share of the image first.
+
+        The pieces are cut into as many runs as there are registered processes;
+        each reads its own run first (so N nodes missing together read about one
+        copy between them), then helps with whatever no peer has yet. A piece
+        that sits half-downloaded after its peers left counts as missing.
+        """
         torrent = self.torrent
         rank, nodes = self.node.rank()
-        start = torrent.pieces * rank // nodes
-        order = [(start + i) % torrent.pieces for i in range(torrent.pieces)]
-        injected: dict[int, float] = {}  # piece -> when handed over (retried if it never shows up)
+        start, end = torrent.pieces * rank // nodes, torrent.pieces * (rank + 1) // nodes
+        own = list(range(start, end))
+        rest = [(end + i) % torrent.pieces for i in range(torrent.pieces - len(own))]
+        injected: dict[int, float] = {}  # piece -> when handed over (read again if it never shows up)
         failures = 0
         if not self.leech.ready():
             return
         while not (self.finished.is_set() or self.stop.is_set()):
             have = self.leech.have()
             available = self.leech.availability()
-            busy = self.leech.downloading()
             now = time.monotonic()
-            wanted = next((i for i in order if not have[i] and not available[i] and i not in busy
-                           and now - injected.get(i, -RETRY) >= RETRY), None)
+
+            def missing(i: int) -> bool:
+                return not have[i] and not available[i] and now - injected.get(i, -RETRY) >= RETRY
+
+            wanted = next((i for i in own if missing(i)), None)
+            if wanted is None and all(have[i] or i in injected for i in own):
+                wanted = next((i for i in rest if missing(i)), None)
             if wanted is None:
                 if all(have):
                     return

@@ -14,7 +14,7 @@ What this relies on, each held by ``tests/p2p/test_libtorrent_contract.py``:
   other side (``session.set_ip_filter``; registered addresses only) applies;
 * ``torrent_handle.connect_peer``, ``add_piece`` (a piece we read from the
   store, hash-checked and announced like a downloaded one), ``status`` with
-  ``pieces``, ``piece_availability``, ``get_download_queue``, ``flush_cache``;
+  ``pieces``, ``piece_availability``, ``flush_cache`` (and its ``cache_flushed_alert``);
 * peers that send data failing a piece hash are banned (libtorrent's default
   and its ``smart_ban`` plugin).
 """
@@ -67,10 +67,6 @@ class Leech:
         """For each piece, how many connected peers have it."""
         return list(self._handle.piece_availability())
 
-    def downloading(self) -> set[int]:
-        """Pieces with blocks requested from peers right now."""
-        return {int(entry["piece_index"]) for entry in self._handle.get_download_queue()}
-
     def add_piece(self, index: int, data: bytes) -> None:
         """Hand libtorrent a piece read elsewhere: it checks the hash and announces it to peers."""
         self._handle.add_piece(index, data, lt.add_piece_flags_t.overwrite_existing)
@@ -101,6 +97,8 @@ class Swarm:
             "enable_outgoing_utp": False, "enable_incoming_utp": False,
             "enable_outgoing_tcp": True, "enable_incoming_tcp": True,
             "allow_multiple_connections_per_ip": True,
+            # a peer that left (its fill ended, it now seeds the cache file) is worth calling again soon
+            "min_reconnect_time": 1, "peer_connect_timeout": 5,
             "upload_rate_limit": upload_rate_limit, "download_rate_limit": download_rate_limit,
             "alert_mask": int(lt.alert.category_t.error_notification | lt.alert.category_t.storage_notification
                               | lt.alert.category_t.status_notification),
