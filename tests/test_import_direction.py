@@ -16,7 +16,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "glimpse"
 
-BUILTIN_EXTENSIONS = ("glimpse.cache", "glimpse.console", "glimpse.imports", "glimpse.notifications", "glimpse.rpc")
+BUILTIN_EXTENSIONS = ("glimpse.cache", "glimpse.console", "glimpse.imports", "glimpse.notifications", "glimpse.p2p",
+                      "glimpse.rpc")
 #: Store drivers: the modules of ``glimpse.stores`` other than the protocol and the loader.
 #: (and the prefixing wrapper, a view of any store through the protocol only).
 DRIVER_SHARED = ("glimpse.stores.base", "glimpse.stores.loader", "glimpse.stores.prefixed")

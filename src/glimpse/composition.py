@@ -30,6 +30,7 @@ from glimpse.db.migrate import upgrade
 from glimpse.db.outbox import OutboxRepository
 from glimpse.db.quotas import QuotaRepository
 from glimpse.db.statistics import StatisticsRepository
+from glimpse.db.swarm import SwarmRepository
 from glimpse.db.tables import template_members as template_members_table
 from glimpse.db.tasks import TaskRepository
 from glimpse.db.templates import TemplateRepository
@@ -60,6 +61,7 @@ from glimpse.services.outbox_messages import OutboxMessages
 from glimpse.services.properties import PropertyService
 from glimpse.services.quotas import ImageLimits, ProjectQuotas
 from glimpse.services.stores import StoreSet, open_store_set
+from glimpse.services.swarm import SwarmService
 from glimpse.services.tasks import TaskService
 from glimpse.services.template_members import TemplateMemberService
 from glimpse.services.templates import TemplateService
@@ -178,6 +180,8 @@ def build_services(infrastructure: Infrastructure) -> Services:
         metadef_contents=MetadefContentService(metadef_access),
         templates=templates,
         template_members=TemplateMemberService(templates, template_member_repository, policy, limits),
+        swarm=SwarmService(SwarmRepository(database), image_repository, stores,
+                           node_timeout=settings.p2p_node_timeout),
         readiness=readiness,
         reads_inline=image_repository.reader.inline,
         release=infrastructure.close,

@@ -258,6 +258,28 @@ class Settings(BaseSettings):
     web_download_connect_timeout: float = Field(default=10.0, gt=0, description="seconds to connect")
     web_download_read_timeout: float = Field(default=60.0, gt=0, description="seconds to wait for each read")
 
+    # -- peer-to-peer between streaming nodes (the p2p extension, docs/p2p.md)
+    p2p_address: str = Field(default="127.0.0.1",
+                             description="address this node's BitTorrent port listens on and peers reach it at")
+    p2p_port: int = Field(default=0, ge=0, le=65535,
+                          description="BitTorrent TCP port; 0 = a free port per worker process (each registers its own)")
+    p2p_heartbeat_seconds: float = Field(default=5.0, gt=0, description="seconds between a node's registry heartbeats")
+    p2p_node_timeout: float = Field(default=30.0, gt=0,
+                                    description="seconds after its last heartbeat a node is no longer a peer")
+    p2p_stall_seconds: float = Field(default=15.0, gt=0,
+                                     description="seconds a swarm fill may make no progress before it falls back "
+                                                 "to the store")
+    p2p_upload_rate_limit: int = Field(default=0, ge=0, description="bytes per second this node uploads to peers "
+                                                                    "(0 = unlimited)")
+    p2p_download_rate_limit: int = Field(default=0, ge=0, description="bytes per second this node downloads from "
+                                                                      "peers (0 = unlimited)")
+    p2p_piece_size: int = Field(default=0, ge=0, description="torrent piece size in bytes for newly hashed images "
+                                                             "(a power of two of 16 KiB or more); 0 = by image size")
+    p2p_store_seed: bool = Field(default=True, description="fetch the pieces no peer offers from the store during "
+                                                           "a swarm fill (the store as last-resort seed)")
+    p2p_hash_active_images: bool = Field(default=True, description="compute the piece hashes of active images "
+                                                                   "in the background, so the first fill is a swarm")
+
     # -- images
     image_size_cap: int = Field(default=1 << 40, ge=1, description="largest image in bytes (413 beyond)")
     hashing_algorithm: str = Field(default="sha512", description="hashlib algorithm for os_hash_value")
@@ -389,6 +411,13 @@ class Settings(BaseSettings):
     def _known_format(cls, value: str) -> str:
         if value not in ("roles", "policies"):
             raise ValueError("property_protection_rule_format must be roles or policies")
+        return value
+
+    @field_validator("p2p_piece_size")
+    @classmethod
+    def _piece_size(cls, value: int) -> int:
+        if value and (value < 16 * 1024 or value & (value - 1)):
+            raise ValueError("p2p_piece_size must be 0 or a power of two of 16384 or more")
         return value
 
     @field_validator("hashing_algorithm")

@@ -325,3 +325,34 @@ template_members = sa.Table(
     sa.Index(None, "member", "status"),
     **_MYSQL,
 )
+
+#: Piece hashes of up to ~1 TiB images at 1 MiB pieces (20 bytes each) fit; MySQL's BLOB stops at 64 KiB.
+PieceHashes = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+#: The streaming nodes' BitTorrent endpoints (extension ``p2p``): one row per serving process.
+p2p_nodes = sa.Table(
+    "p2p_nodes",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("address", sa.String(255), nullable=False),
+    sa.Column("port", sa.Integer, nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("heartbeat_at", Timestamp, nullable=False),
+    sa.Index(None, "heartbeat_at"),
+    **_MYSQL,
+)
+
+#: Each image's torrent pieces (extension ``p2p``): computed once, then every node builds the same torrent.
+p2p_pieces = sa.Table(
+    "p2p_pieces",
+    metadata,
+    sa.Column("image_id", sa.String(36), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("piece_size", sa.Integer, nullable=False),
+    #: concatenated SHA-1s of the pieces; NULL while a node holds the lease to compute them
+    sa.Column("hashes", PieceHashes),
+    sa.Column("holder", sa.String(64)),
+    sa.Column("lease_until", Timestamp),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    **_MYSQL,
+)

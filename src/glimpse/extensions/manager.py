@@ -41,6 +41,7 @@ BUILTIN = {
     "console": "glimpse.console.plugin",
     "image-import": "glimpse.imports.plugin",
     "notifications": "glimpse.notifications.plugin",
+    "p2p": "glimpse.p2p.plugin",
     "rpc": "glimpse.rpc.plugin",
     "templates": "glimpse.templates.plugin",
 }

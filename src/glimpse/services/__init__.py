@@ -37,6 +37,7 @@ from glimpse.services.outbox_messages import OutboxMessages
 from glimpse.services.properties import PropertyService
 from glimpse.services.quotas import ProjectQuotas
 from glimpse.services.stores import StoreSet
+from glimpse.services.swarm import SwarmService
 from glimpse.services.tasks import TaskService
 from glimpse.services.template_members import TemplateMemberService
 from glimpse.services.templates import TemplateService
@@ -71,6 +72,8 @@ class Services:
     metadef_contents: MetadefContentService
     templates: TemplateService
     template_members: TemplateMemberService
+    #: the streaming nodes' registry and images' piece hashes (used by the ``p2p`` extension)
+    swarm: SwarmService
     #: the node's readiness checks (:mod:`glimpse.services.health`)
     readiness: HealthChecks
     #: True when image reads are local and never wait (SQLite in WAL mode): the edge runs them inline

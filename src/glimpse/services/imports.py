@@ -597,6 +597,10 @@ class ImportService:
                        [s for s in stores.split(",") if s], self._methods.get(name))
         return len(stale)
 
+    def staged_record(self, image_id: str) -> tuple[str, dict[str, Any]] | None:
+        """``(key, meta)`` of the image's staged data, if it has some (what glance-direct imports)."""
+        return self._images.staged_record(image_id)
+
     def release_staged(self, image_id: str) -> None:
         """Forget the staging record of an image whose staged data is gone (the glance-direct method's end)."""
         self._images.release_staged(image_id)

@@ -1,0 +1,166 @@
+"""The swarm as a cache filler: an image's pieces from the peers that have them, the rest from the store.
+
+All nodes that miss the same image at once join one torrent (the piece table
+is in the database, so they build the same info-hash). Pieces that no
+connected peer has are read from the store by this node and handed to
+libtorrent (``add_piece``), which checks and announces them: the store is the
+last-resort seed. Each node walks the pieces from a different start, so N
+nodes missing together read about one copy from the store between them and
+trade the rest. The fill is sequential where peers allow, and ``progress``
+follows the verified, flushed prefix so the cache can stream it to the
+client at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from glimpse.domain.images import Image
+from glimpse.p2p.node import P2PNode
+from glimpse.p2p.session import Leech
+from glimpse.p2p.torrent import ImageTorrent
+
+log = logging.getLogger(__name__)
+
+#: seconds between looks at the torrent
+POLL = 0.1
+#: seconds between reconnects to registered peers during a fill
+RECONNECT = 2.0
+#: seconds after which a piece read from the store that never became ours is read again
+RETRY = 10.0
+
+
+class SwarmFiller:
+    """``CacheFiller`` of the ``p2p`` extension (see ``glimpse.cache.fillers``)."""
+
+    name = "p2p"
+
+    def __init__(self, node: P2PNode) -> None:
+        self._node = node
+
+    def fill(self, image: Image, path: Path, progress: Callable[[int], None], stop: threading.Event) -> bool:
+        node = self._node
+        try:
+            torrent = node.torrent(image)
+            if torrent is None:
+                log.info("p2p: image %s has no piece table yet; filling from the store", image.id)
+                return False
+            node.refresh()
+            peers = node.peers()
+            if not peers:
+                log.info("p2p: no registered peers for image %s; filling from the store", image.id)
+                return False
+            leech = node.swarm.leech(torrent, path)
+        except Exception:
+            log.warning("p2p: could not join the swarm of image %s", image.id, exc_info=True)
+            return False
+        try:
+            done = _Fill(node, image, torrent, leech, progress, stop).run(peers)
+        except Exception:
+            log.warning("p2p: swarm fill of image %s failed", image.id, exc_info=True)
+            done = False
+        finally:
+            node.swarm.drop(image.id)
+        return done
+
+
+class _Fill:
+    def __init__(self, node: P2PNode, image: Image, torrent: ImageTorrent, leech: Leech,
+                 progress: Callable[[int], None], stop: threading.Event) -> None:
+        self.node, self.image, self.torrent, self.leech = node, image, torrent, leech
+        self.progress, self.stop = progress, stop
+        self.settings = node.settings
+        self.finished = threading.Event()
+        self.from_store = 0
+
+    def run(self, peers: list[tuple[str, int]]) -> bool:
+        self.leech.connect(peers)
+        seeder = None
+        if self.settings.p2p_store_seed:
+            seeder = threading.Thread(target=self._seed_from_store, name="glimpse-p2p-store", daemon=True)
+            seeder.start()
+        try:
+            return self._follow()
+        finally:
+            self.finished.set()
+            if seeder is not None:
+                seeder.join(timeout=30)
+
+    def _follow(self) -> bool:
+        torrent, reported, count = self.torrent, 0, 0
+        last_change = last_connect = time.monotonic()
+        while not self.stop.is_set():
+            have = self.leech.have()
+            now = time.monotonic()
+            done = sum(have)
+            if done != count:
+                count, last_change = done, now
+            elif now - last_change > self.settings.p2p_stall_seconds:
+                log.warning("p2p: swarm fill of image %s stalled at %d of %d pieces; falling back to the store",
+                            self.image.id, count, torrent.pieces)
+                return False
+            prefix = next((i for i, got in enumerate(have) if not got), torrent.pieces)
+            end = min(prefix * torrent.piece_size, torrent.size)
+            if end > reported and self.node.swarm.flush(self.leech.handle):
+                reported = end
+                self.progress(reported)
+            if reported == torrent.size:
+                log.info("p2p: image %s filled from the swarm (%d of %d pieces from the store)",
+                         self.image.id, self.from_store, torrent.pieces)
+                return True
+            if now - last_connect > RECONNECT:
+                self.node.refresh()
+                self.leech.connect(self.node.peers())
+                last_connect = now
+            self.stop.wait(POLL)
+        return False
+
+    def _seed_from_store(self) -> None:
+        """Read the pieces no connected peer has from the store: this process's share of the image first.
+
+        The pieces are cut into as many runs as there are registered processes;
+        each reads its own run first (so N nodes missing together read about one
+        copy between them), then helps with whatever no peer has yet. A piece
+        that sits half-downloaded after its peers left counts as missing.
+        """
+        torrent = self.torrent
+        rank, nodes = self.node.rank()
+        start, end = torrent.pieces * rank // nodes, torrent.pieces * (rank + 1) // nodes
+        own = list(range(start, end))
+        rest = [(end + i) % torrent.pieces for i in range(torrent.pieces - len(own))]
+        injected: dict[int, float] = {}  # piece -> when handed over (read again if it never shows up)
+        failures = 0
+        if not self.leech.ready():
+            return
+        while not (self.finished.is_set() or self.stop.is_set()):
+            have = self.leech.have()
+            available = self.leech.availability()
+            now = time.monotonic()
+
+            def missing(i: int) -> bool:
+                return not have[i] and not available[i] and now - injected.get(i, -RETRY) >= RETRY
+
+            wanted = next((i for i in own if missing(i)), None)
+            if wanted is None and all(have[i] or i in injected for i in own):
+                wanted = next((i for i in rest if missing(i)), None)
+            if wanted is None:
+                if all(have):
+                    return
+                self.finished.wait(POLL)
+                continue
+            offset, length = torrent.piece_range(wanted)
+            data = self.node.service.read_piece(self.image, offset, length)
+            if data is None:
+                failures += 1
+                if failures >= 3:
+                    log.warning("p2p: the store cannot give image %s's pieces; relying on peers", self.image.id)
+                    return
+                self.finished.wait(1.0)
+                continue
+            self.leech.add_piece(wanted, data)
+            injected[wanted] = time.monotonic()
+            self.from_store += 1
