@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from glimpse.api.extension_routes import resource
 from glimpse.cache import api
 from glimpse.cache.images import ImageCache
+from glimpse.cache.keeping import announce, clean, maintenance, prefetch
 from glimpse.cache.node import current, open_cache
 from glimpse.domain.images import ImageStatus
 from glimpse.extensions.hookspecs import hookimpl
@@ -97,22 +98,22 @@ def register_background_tasks(services: Services) -> Sequence[Callable[[], Await
 
 def start(cache: ImageCache) -> None:
     """At start-up: tidy the directory (one worker of the node), then announce the valid files (every worker)."""
-    with cache.maintenance() as mine:
+    with maintenance(cache) as mine:
         if mine:
-            cache.clean()
+            clean(cache)
             cache.prune()
-    cache.announce()
+    announce(cache)
 
 
 def keep(cache: ImageCache) -> None:
     """One round of the keeper: this worker's stalled fills stopped, cleaner and pruner (one worker of the
     node at a time), then the prefetcher."""
     cache.stop_stalled()
-    with cache.maintenance() as mine:
+    with maintenance(cache) as mine:
         if mine:
-            cache.clean()
+            clean(cache)
             cache.prune()
-    cache.prefetch()
+    prefetch(cache)
 
 
 async def _pause(cache: ImageCache, seconds: float) -> None:
