@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -58,7 +59,7 @@ def image_data_opening(ctx: RequestContext, image: Image, offset: int, length: i
         return None
     try:
         return cache.open(image, offset, length, partial=partial)
-    except OSError:
+    except (OSError, sqlite3.Error):  # a full disk, a locked index: the stores still serve
         log.exception("the image cache cannot serve image %s; serving it from the stores", image.id)
         return None
 
