@@ -92,7 +92,8 @@ def build_app(settings: Settings, services: Services, *, figures: DatabaseFigure
     app.state.upload_slots = UploadSlots(settings.max_uploads_per_worker, settings.max_uploads_per_project)
     app.state.scrape = lambda: node_metrics.render(figures)
     edge = EdgeMiddleware(app, authenticator, settings.public_endpoint,
-                          registry=settings.registry_endpoint, streaming=settings.streaming_endpoint)
+                          registry=settings.registry_endpoint, streaming=settings.streaming_endpoint,
+                          cache=versions.CACHE_EXTENSION in services.extensions.infos)
     observed: ASGIApp = ObservedApp(EdgeGuard(edge, BodyPace.from_settings(settings)),
                                     metrics_access=settings.metrics_access, scrape=app.state.scrape,
                                     access_log_enabled=settings.access_log)

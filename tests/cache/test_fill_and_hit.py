@@ -128,6 +128,12 @@ def test_the_version_document_lists_the_cache_api_versions(streaming: Server, re
     assert {"v2.14", "v2.16"} <= set(with_cache)
     assert not {"v2.14", "v2.16"} & set(without)
     assert with_cache[0] == "v2.17"
+    choices = httpx.get(f"{streaming.url}/")
+    assert choices.status_code == 300
+    assert [v["id"] for v in choices.json()["versions"]] == with_cache
+    unknown_version = httpx.get(f"{streaming.url}/v9/images")
+    assert unknown_version.status_code == 300
+    assert [v["id"] for v in unknown_version.json()["versions"]] == with_cache
 
 
 def test_a_miss_on_data_missing_from_the_store_answers_as_without_the_cache(

@@ -27,6 +27,10 @@ class CacheFiller(Protocol):
     def fill(self, image: Image, path: Path, progress: Callable[[int], None], stop: threading.Event) -> bool:
         """Write all ``image.size`` bytes of ``image`` into the existing, empty (or preallocated) file ``path``.
 
+        Write in place (open it ``r+b``, ``fallocate`` it if you like); never
+        replace the file by another one (no rename over it): the cache and the
+        downloads following the fill hold it open.
+
         Call ``progress(n)`` whenever bytes ``[0, n)`` of the file are final on
         disk (monotonic); concurrent downloads being served from this fill
         stream up to ``n``. Calling it again with the same ``n`` shows the fill

@@ -17,7 +17,6 @@ becomes valid only when its size, md5 and multihash match the image record.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import threading
@@ -30,9 +29,7 @@ from glimpse.cache.fillers import CacheFiller
 from glimpse.cache.fills import DONE, FAILED, FILLING, FillClaim, FollowingChunks, claim, is_abandoned, read_record
 from glimpse.cache.index import CacheIndex, Entry
 from glimpse.cache.verify import Digests, file_mismatch
-from glimpse.context import RequestContext
 from glimpse.domain.images import Image, ImageStatus
-from glimpse.errors import ImageNotFound
 from glimpse.services.image_data import OpenedData
 from glimpse.stores.base import StoreError
 from glimpse.stores.filesystem import FileChunks
@@ -50,8 +47,8 @@ class ImageCache:
 
     def __init__(self, services: Services, *, root: Path, max_size: int, stall_time: float,
                  fillers: Sequence[CacheFiller] = ()) -> None:
-        self._services = services
-        self._hooks = services.extensions.hook
+        self.services = services
+        self.hooks = services.extensions.hook
         self.root = root
         self.data = root / "data"
         self.incomplete = root / "incomplete"
@@ -103,7 +100,7 @@ class ImageCache:
         except FileNotFoundError:
             self.drop(image.id, "its file is gone")
             return None
-        problem = _stale(entry, image, os.fstat(handle.fileno()))
+        problem = stale(entry, image, os.fstat(handle.fileno()))
         if problem is not None:
             handle.close()
             self.drop(image.id, problem)
@@ -215,7 +212,7 @@ class ImageCache:
             with self._lock:
                 self._fills.pop(image.id, None)
                 self._stops.pop(image.id, None)
-        self._services.extensions.observe(self._hooks.image_cached, image=image, path=self.data / image.id)
+        self.services.extensions.observe(self.hooks.image_cached, image=image, path=self.data / image.id)
         self.prune()
 
     def _fill_from(self, image: Image, owned: FillClaim, fd: int, path: Path, stop: threading.Event) -> str | None:
@@ -252,7 +249,7 @@ class ImageCache:
             owned.report(0)
             digests = Digests(image)
             try:
-                chunks = self._services.stores.get(location.store).open(location.key)
+                chunks = self.services.stores.get(location.store).open(location.key)
                 try:
                     for chunk in chunks:
                         _write_all(fd, chunk, digests.size)
@@ -278,7 +275,7 @@ class ImageCache:
         """The rest of a download whose fill failed or stalled, straight from the stores."""
         for location in image.locations:
             try:
-                chunks = self._services.stores.get(location.store).open(location.key, offset=offset, length=length)
+                chunks = self.services.stores.get(location.store).open(location.key, offset=offset, length=length)
             except StoreError:
                 continue
             return iter(chunks)
@@ -297,7 +294,7 @@ class ImageCache:
         if not self.index.remove(image_id):
             return False
         log.info("image %s dropped from the cache: %s", image_id, why)
-        self._services.extensions.observe(self._hooks.image_uncached, image_id=image_id)
+        self.services.extensions.observe(self.hooks.image_uncached, image_id=image_id)
         (self.data / image_id).unlink(missing_ok=True)
         return True
 
@@ -325,86 +322,6 @@ class ImageCache:
                 total -= entry.size
                 evicted += 1
         return evicted
-
-    def clean(self) -> int:
-        """Remove abandoned fills, files without an entry, entries without a file and images no longer active."""
-        removed = 0
-        for record in self.incomplete.glob("*.fill"):
-            if is_abandoned(record):
-                (self.incomplete / record.stem).unlink(missing_ok=True)
-                record.unlink(missing_ok=True)
-                removed += 1
-        filling = {record.stem for record in self.incomplete.glob("*.fill")}
-        for path in self.incomplete.iterdir():
-            if not path.name.endswith(".fill") and path.name not in filling:
-                path.unlink(missing_ok=True)
-                removed += 1
-        entries = {entry.image_id: entry for entry in self.index.entries()}
-        for path in self.data.iterdir():
-            if path.name not in entries and not (self.incomplete / f"{path.name}.fill").exists():
-                path.unlink(missing_ok=True)
-                removed += 1
-        for image_id, entry in entries.items():
-            image = self._record(image_id)
-            if image is None or image.status is not ImageStatus.ACTIVE:
-                removed += self.drop(image_id, "the image was deleted or deactivated")
-                continue
-            try:
-                problem = _stale(entry, image, os.stat(self.data / image_id))
-            except FileNotFoundError:
-                problem = "its file is gone"
-            if problem is not None:
-                removed += self.drop(image_id, problem)
-        return removed
-
-    def _record(self, image_id: str) -> Image | None:
-        """The image's current record as an administrator sees it; ``None`` when it is gone."""
-        try:
-            return self._services.images.get(RequestContext.admin(), image_id)
-        except ImageNotFound:
-            return None
-
-    def prefetch(self) -> int:
-        """Fill every queued image; how many are cached now."""
-        done = 0
-        for image_id in self.index.queued():
-            if self.stop.is_set():
-                break
-            image = self._record(image_id)
-            if image is None or image.status is not ImageStatus.ACTIVE or not image.size:
-                log.warning("queued image %s is not an active image with data; dropped from the queue", image_id)
-                self.index.unqueue(image_id)
-                continue
-            if image.size > self.max_size:
-                log.warning("queued image %s is larger than image_cache_max_size; dropped from the queue", image_id)
-                self.index.unqueue(image_id)
-                continue
-            if self.cached(image_id) or self.fill_now(image):
-                self.index.unqueue(image_id)
-                done += 1
-        return done
-
-    def announce(self) -> None:
-        """Fire ``image_cached`` for every valid file (at start-up, after :meth:`clean`)."""
-        for entry in self.index.entries():
-            image = self._record(entry.image_id)
-            if image is not None:
-                self._services.extensions.observe(self._hooks.image_cached, image=image,
-                                                  path=self.data / entry.image_id)
-
-    @contextlib.contextmanager
-    def maintenance(self) -> Iterator[bool]:
-        """One worker of the node at a time keeps the cache: yields True in the one that got the turn."""
-        fd = os.open(self.root / "maintenance.lock", os.O_RDWR | os.O_CREAT, 0o640)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                yield False
-                return
-            yield True
-        finally:
-            os.close(fd)
 
     def stop_stalled(self) -> int:
         """Stop this process's fills that made no progress for ``stall_time``: a filler's turn ends, a store
@@ -439,7 +356,7 @@ class _FillFailed(Exception):
     """The fill a download would follow failed before it had any bytes."""
 
 
-def _stale(entry: Entry, image: Image, stat: os.stat_result) -> str | None:
+def stale(entry: Entry, image: Image, stat: os.stat_result) -> str | None:
     """Why the file with ``stat`` is not the verified copy of ``image`` any more; ``None`` when it is."""
     if entry.checksum != image.checksum or entry.os_hash_value != image.os_hash_value:
         return "the image's checksums changed"
