@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_module_the_plain_pass_leaves_out_exists_and_says_why() -> None:
-    missing = [path for path in PLAIN_PASS_LEAVES_OUT if not (ROOT / path).is_file()]
+    missing = [path for path in PLAIN_PASS_LEAVES_OUT if not (ROOT / path.split("::")[0]).is_file()
+               or ("::" in path and f"def {path.split('::')[1]}(" not in (ROOT / path.split("::")[0]).read_text())]
     assert missing == [], f"the plain pass leaves out modules that do not exist: {missing}"
     assert all(reason.strip() for reason in PLAIN_PASS_LEAVES_OUT.values())
 
