@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import openstack
@@ -343,4 +344,47 @@ def test_osd_killed_mid_upload_gives_503_and_the_pool_keeps_nothing(backends: Ba
         if not restarted:
             backends.ceph.start_osd()
         api.close()
+        server.stop()
+
+
+def test_locations_are_found_in_sharded_swift_containers(backends: Backends, tmp_path: Path) -> None:
+    """``multiple_containers_seed``: each key in its own shard; the locations API finds the store by its URL."""
+    stores = stores_config(backends)
+    base = f"shard{uuid.uuid4().hex[:6]}"
+    stores["swift"].update(container=base, multiple_containers_seed=3)
+    server = start_server(tmp_path / "sharded", workers=1, env={"GLIMPSE_STORES": json.dumps(stores),
+                                                               "GLIMPSE_DEFAULT_STORE": "swift"})
+    env = backends.ceph.env
+    owner = Api(server.url, uuid.uuid4().hex, roles="member,reader")
+    service = Api(server.url, owner.project, roles="service,member,reader")
+    signed = httpx.get(env["SWIFT_AUTH_URL"], headers={"X-Auth-User": env["SWIFT_USER"], "X-Auth-Key": env["SWIFT_KEY"]})
+    storage, token = signed.headers["X-Storage-Url"], {"X-Auth-Token": signed.headers["X-Auth-Token"]}
+    host = urlsplit(env["SWIFT_AUTH_URL"]).netloc
+    try:
+        uploaded = owner.create(name="through-glimpse")
+        data = os.urandom(MiB + 3)
+        assert owner.upload(uploaded["id"], data).status_code == 204
+        listed = service.http.get(f"/v2/images/{uploaded['id']}/locations")
+        assert listed.status_code == 200, listed.text
+        url = f"swift+http://{host}/auth/1.0/{base}_{uploaded['id'][:3]}/{uploaded['id']}"
+        assert [entry["url"] for entry in listed.json()] == [url]
+        assert httpx.get(f"{storage}/{base}_{uploaded['id'][:3]}/{uploaded['id']}", headers=token).content == data
+
+        key = str(uuid.uuid4())
+        shard = f"{base}_{key[:3]}"
+        assert httpx.put(f"{storage}/{shard}", headers=token).status_code in (201, 202)
+        assert httpx.put(f"{storage}/{shard}/{key}", content=PLACED, headers=token).status_code == 201
+        placed = owner.create(name="placed-in-a-shard")
+        wrong = service.http.post(f"/v2/images/{placed['id']}/locations",
+                                  json={"url": f"swift+http://{host}/auth/1.0/{base}_zzz/{key}"})
+        assert wrong.status_code == 400 and "first 3 characters of the key" in wrong.text, wrong.text
+        response = service.http.post(f"/v2/images/{placed['id']}/locations",
+                                     json={"url": f"swift+http://{host}/auth/1.0/{shard}/{key}"})
+        assert response.status_code == 202, response.text
+        shown = owner.show(placed["id"])
+        assert (shown["status"], shown["stores"], shown["size"]) == ("active", "swift", len(PLACED))
+        assert owner.http.get(f"/v2/images/{placed['id']}/file").content == PLACED
+    finally:
+        owner.close()
+        service.close()
         server.stop()

@@ -105,12 +105,23 @@ class StoreSet:
     def locate(self, url: str) -> tuple[str, str]:
         """``(store_id, key)`` of the offered store whose :meth:`Store.url_for` makes ``url``.
 
+        Drivers whose URLs are not a fixed prefix and suffix around the key
+        (Swift with ``multiple_containers_seed``) parse them with ``key_for_url``.
+
         Raises :class:`UnknownStore` naming the stores (and what their URLs
         look like) when none does.
         """
         shapes = []
         for store_id in self.offered:
-            template = self.stores[store_id].url_for(_KEY_MARK)
+            store = self.stores[store_id]
+            parse = getattr(store, "key_for_url", None)
+            if parse is not None:  # a driver whose URLs are not one prefix and suffix (sharded Swift containers)
+                shapes.append(f"{store_id}: {store.url_shape()}")  # type: ignore[attr-defined]
+                key = parse(url)
+                if key and not key.startswith("."):
+                    return store_id, str(key)
+                continue
+            template = store.url_for(_KEY_MARK)
             prefix, _, suffix = template.partition(_KEY_MARK)
             shapes.append(f"{store_id}: {prefix}<key>{suffix}")
             if url.startswith(prefix) and url.endswith(suffix) and len(url) > len(prefix) + len(suffix):

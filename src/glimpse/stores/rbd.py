@@ -23,13 +23,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
 from glimpse.stores import options, rbd_leftovers
-from glimpse.stores.pieces import PieceWriter
+from glimpse.stores.pieces import ParallelSends, PieceWriter
 from glimpse.stores.readahead import Readahead
 from glimpse.stores.base import (
     StoredObject,
@@ -43,6 +43,8 @@ from glimpse.stores.base import (
 log = logging.getLogger(__name__)
 SNAPSHOT = rbd_leftovers.SNAPSHOT
 READ_CHUNK = 4 * options.MiB
+#: pieces of one upload written at once
+WRITES_IN_FLIGHT = 3
 
 
 class RbdStore:
@@ -251,7 +253,10 @@ class RbdStore:
 
 
 class RbdUpload(PieceWriter):
-    """A pending RBD image: one ``chunk_size`` piece filling while the previous one is written by the store's threads.
+    """A pending RBD image: one ``chunk_size`` piece filling while earlier ones are written by the store's threads.
+
+    Up to :data:`WRITES_IN_FLIGHT` pieces are written at once (disjoint
+    ranges); growing the image waits until none is.
 
     Snapshot on commit, removal on abort. No thread holds the upload between
     pieces, so one dropped without abort (a writer that died) releases its
@@ -268,7 +273,8 @@ class RbdUpload(PieceWriter):
         self._image: Any = image
         self._capacity = capacity
         self._buffer = bytearray()
-        self._in_flight: Future[None] | None = None
+        self._sends: ParallelSends | None = None
+        #: bytes handed to the writer threads
         self._offset = 0
         self._cluster_lost = False
 
@@ -304,10 +310,8 @@ class RbdUpload(PieceWriter):
             return
         self.finished = True
         self._buffer = bytearray()
-        try:
-            self._settle()
-        except BaseException:  # the write that failed is why we abort
-            pass
+        if self._sends is not None:
+            self._sends.cancel()  # a write that failed is why we abort
         # a cluster that stopped answering would make the removal wait for it again: leave that to the background
         cluster_lost = self._cluster_lost
         self._close()
@@ -323,33 +327,42 @@ class RbdUpload(PieceWriter):
             rbd_leftovers.remove_later(self._store, self.key)
 
     def _hand_over(self) -> None:
-        """Send the filled buffer to a writer thread, once the previous piece is written (its error raised here)."""
+        """Send the filled buffer to the writer threads (an earlier write's error is raised here)."""
         if not self._buffer:
             return
-        self._settle()
         piece = bytes(self._buffer)
         self._buffer = bytearray()
-        end = self._offset + len(piece)
-        self._in_flight = self._store.writers().submit(self._write_piece, piece, self._offset, end)
+        offset, end = self._offset, self._offset + len(piece)
+        if end > self._capacity:  # size unknown: grow ahead, in doubling steps, with no write running; commit trims
+            self._settle()
+            capacity = max(end, 2 * self._capacity)
+            try:
+                self._image.resize(capacity)
+            except BaseException as exc:
+                raise self._store.translate(exc) from None
+            self._capacity = capacity
+        if self._sends is None:
+            self._sends = ParallelSends(self._store.writers(), WRITES_IN_FLIGHT)
+        self._noting_loss(lambda: self._sends.submit(self._write_piece, piece, offset))  # type: ignore[union-attr]
+        self._offset = end
 
     def _settle(self) -> None:
-        if self._in_flight is not None:
-            in_flight, self._in_flight = self._in_flight, None
-            try:
-                in_flight.result()
-            except StoreUnavailableError:
-                self._cluster_lost = True
-                raise
+        """Wait until every piece handed over is written; raises the first failure."""
+        if self._sends is not None:
+            self._noting_loss(self._sends.finish)
 
-    def _write_piece(self, piece: bytes, offset: int, end: int) -> None:
+    def _noting_loss(self, action: Callable[[], None]) -> None:
         try:
-            if end > self._capacity:  # size unknown: grow ahead, in doubling steps; commit trims
-                self._capacity = max(end, 2 * self._capacity)
-                self._image.resize(self._capacity)
+            action()
+        except StoreUnavailableError:
+            self._cluster_lost = True
+            raise
+
+    def _write_piece(self, piece: bytes, offset: int) -> None:
+        try:
             self._image.write(piece, offset)
         except BaseException as exc:
             raise self._store.translate(exc) from None
-        self._offset = end
 
     def _close(self) -> None:
         if self._image is not None:

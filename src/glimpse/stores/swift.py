@@ -96,6 +96,18 @@ class SwiftStore:
     def url_for(self, key: str) -> str:
         return f"{self._location}/{self.container_for(key)}/{_checked(key)}"
 
+    def key_for_url(self, url: str) -> str | None:
+        """The key whose :meth:`url_for` is ``url``, or ``None``: the inverse of ``url_for``, sharded containers too."""
+        container, _, key = url.removeprefix(f"{self._location}/").partition("/")
+        if not url.startswith(f"{self._location}/") or not container or not key or "/" in key:
+            return None
+        return key if self.url_for(key) == url else None
+
+    def url_shape(self) -> str:
+        """What this store's locations look like, for an error message."""
+        shard = f"_<first {self._seed} characters of the key>" if self._seed else ""
+        return f"{self._location}/{self._container}{shard}/<key>"
+
     def begin(self, key: str, *, size: int | None = None) -> SwiftUpload:
         container = self.container_for(key)
         if self._create_container and container not in self._containers_made:
