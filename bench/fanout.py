@@ -47,9 +47,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 MiB = 1024 * 1024
-PREFIX = "gfo"
-BRIDGE = "gfobr0"
-SUBNET = "10.77.0"
+#: this run's names and subnet: two runs on one machine never touch each other's namespaces
+TAG = secrets.token_hex(2)
+PREFIX = f"gfo{TAG}"
+BRIDGE = f"{PREFIX}br"
+SUBNET = f"10.77.{int(TAG, 16) % 250 + 1}"
 HOST_IP = f"{SUBNET}.1"
 ORIGIN_IP = f"{SUBNET}.10"
 ORIGIN_PORT = 9000

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: seconds between looks at the torrent
 POLL = 0.1
+#: seconds between flushes of the verified prefix (each one reports progress to the cache)
+FLUSH = 0.3
 #: seconds between reconnects to registered peers during a fill
 RECONNECT = 2.0
 #: seconds after which a piece read from the store that never became ours is read again
@@ -92,7 +94,7 @@ class _Fill:
 
     def _follow(self) -> bool:
         torrent, reported, count = self.torrent, 0, 0
-        last_change = last_connect = time.monotonic()
+        last_change = last_connect = last_flush = time.monotonic()
         while not self.stop.is_set():
             have = self.leech.have()
             now = time.monotonic()
@@ -105,9 +107,11 @@ class _Fill:
                 return False
             prefix = next((i for i, got in enumerate(have) if not got), torrent.pieces)
             end = min(prefix * torrent.piece_size, torrent.size)
-            if end > reported and self.node.swarm.flush(self.leech.handle):
-                reported = end
-                self.progress(reported)
+            if end > reported and (end == torrent.size or now - last_flush >= FLUSH):
+                last_flush = now
+                if self.node.swarm.flush(self.leech.handle):
+                    reported = end
+                    self.progress(reported)
             if reported == torrent.size:
                 log.info("p2p: image %s filled from the swarm (%d of %d pieces from the store)",
                          self.image.id, self.from_store, torrent.pieces)
@@ -124,14 +128,18 @@ class _Fill:
 
         The pieces are cut into as many runs as there are registered processes;
         each reads its own run first (so N nodes missing together read about one
-        copy between them), then helps with whatever no peer has yet. A piece
+        copy between them), then helps with the others' runs from their ends
+        (whatever no peer has yet). A piece
         that sits half-downloaded after its peers left counts as missing.
         """
         torrent = self.torrent
         rank, nodes = self.node.rank()
         start, end = torrent.pieces * rank // nodes, torrent.pieces * (rank + 1) // nodes
         own = list(range(start, end))
-        rest = [(end + i) % torrent.pieces for i in range(torrent.pieces - len(own))]
+        # the other runs, each from its end: their owners read them from the start, so helper and owner meet
+        rest = [piece for other in range(1, nodes)
+                for piece in reversed(range(torrent.pieces * ((rank + other) % nodes) // nodes,
+                                            torrent.pieces * ((rank + other) % nodes + 1) // nodes))]
         injected: dict[int, float] = {}  # piece -> when handed over (read again if it never shows up)
         failures = 0
         if not self.leech.ready():
