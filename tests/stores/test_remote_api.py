@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -250,9 +250,8 @@ def test_glimpse_manage_store_check_probes_the_remote_stores(backends: Backends,
 
 
 
-def test_radosgw_killed_mid_upload_gives_503_and_nothing_partial(four: Server, backends: Backends) -> None:
-    api = Api(four.url, uuid.uuid4().hex)
-    image = api.create(name="interrupted")
+def killing_midway(kill: Callable[[], None]) -> tuple[Iterator[bytes], threading.Thread]:
+    """A 64 MiB upload body, and a started thread that runs ``kill`` once 12 MiB are sent (the body pauses 1 s)."""
     sent = threading.Event()
 
     def body() -> Iterator[bytes]:
@@ -260,17 +259,20 @@ def test_radosgw_killed_mid_upload_gives_503_and_nothing_partial(four: Server, b
         for n in range(64):
             if n == 12:
                 sent.set()
-                time.sleep(1.0)  # radosgw goes away meanwhile
+                time.sleep(1.0)  # the backend goes away meanwhile
             yield block
 
-    def kill_when_sent() -> None:
-        sent.wait(30)
-        backends.ceph.stop_rgw()
-
-    killer = threading.Thread(target=kill_when_sent)
+    killer = threading.Thread(target=lambda: (sent.wait(30), kill()))
     killer.start()
+    return body(), killer
+
+
+def test_radosgw_killed_mid_upload_gives_503_and_nothing_partial(four: Server, backends: Backends) -> None:
+    api = Api(four.url, uuid.uuid4().hex)
+    image = api.create(name="interrupted")
+    body, killer = killing_midway(backends.ceph.stop_rgw)
     try:
-        response = api.http.put(f"/v2/images/{image['id']}/file", content=body(),
+        response = api.http.put(f"/v2/images/{image['id']}/file", content=body,
                                 headers={"Content-Type": "application/octet-stream", "X-Image-Meta-Store": "s3"})
     finally:
         killer.join()
@@ -302,20 +304,9 @@ def test_osd_killed_mid_upload_gives_503_and_the_pool_keeps_nothing(backends: Ba
     restarted = False
     try:
         image = api.create(name="osd-killed")
-        sent = threading.Event()
-
-        def body() -> Iterator[bytes]:
-            block = os.urandom(MiB)
-            for n in range(64):
-                if n == 12:
-                    sent.set()
-                    time.sleep(1.0)  # the OSD goes away meanwhile
-                yield block
-
-        killer = threading.Thread(target=lambda: (sent.wait(30), backends.ceph.stop_osd()))
-        killer.start()
+        body, killer = killing_midway(backends.ceph.stop_osd)
         try:
-            response = api.http.put(f"/v2/images/{image['id']}/file", content=body(),
+            response = api.http.put(f"/v2/images/{image['id']}/file", content=body,
                                     headers={"Content-Type": "application/octet-stream"}, timeout=120)
         finally:
             killer.join()
@@ -388,3 +379,35 @@ def test_locations_are_found_in_sharded_swift_containers(backends: Backends, tmp
         owner.close()
         service.close()
         server.stop()
+
+
+def test_rbd_purge_removes_its_own_leftovers_and_never_an_image_it_did_not_write(backends: Backends) -> None:
+    """A pool shared with Cinder volumes: images without the upload mark are never purged, snapshot or not."""
+    import gc
+
+    import rados
+    import rbd
+
+    from tests.stores.drivers import make
+
+    env = backends.ceph.env
+    store = make("rbd", pool=env["CEPH_POOL"], user=env["CEPH_USER"], ceph_conf=env["CEPH_CONF"],
+                 keyring=env["CEPH_KEYRING"], chunk_size=1)
+    foreign, ours = f"volume-{uuid.uuid4().hex[:8]}", f"leftover-{uuid.uuid4().hex[:8]}"
+    with rados.Rados(conffile=env["CEPH_CONF"], rados_id=env["CEPH_USER"],
+                     conf={"keyring": env["CEPH_KEYRING"]}) as cluster, \
+            cluster.open_ioctx(env["CEPH_POOL"]) as ioctx:
+        rbd.RBD().create(ioctx, foreign, MiB, old_format=False)
+        pending = store.begin(ours, size=None)
+        pending.write(os.urandom(3 * MiB))
+        del pending  # a writer that crashed
+        gc.collect()
+        time.sleep(1.1)
+        deadline = time.monotonic() + 30
+        while ours in rbd.RBD().list(ioctx):
+            assert time.monotonic() < deadline
+            purged = store.purge_incomplete(older_than=1)  # type: ignore[attr-defined]
+            assert foreign not in purged
+            time.sleep(0.2)
+        assert foreign in rbd.RBD().list(ioctx)
+        rbd.RBD().remove(ioctx, foreign)

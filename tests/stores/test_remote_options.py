@@ -28,6 +28,8 @@ SWIFT = {"auth_address": "http://127.0.0.1:1/auth/1.0", "auth_version": 1, "user
     ("s3", {**S3, "large_object_chunk_size": 1}, "large_object_chunk_size"),
     ("s3", {**S3, "large_object_size": "lots"}, "large_object_size"),
     ("s3", {**S3, "create_bucket_on_put": "perhaps"}, "create_bucket_on_put"),
+    ("s3", {**S3, "thread_pools": 0}, "thread_pools"),
+    ("s3", {**S3, "thread_pools": 33}, "thread_pools"),
     ("swift", {**SWIFT, "auth_version": 2}, "auth_version"),
     ("swift", {**SWIFT, "key": ""}, "key"),
     ("swift", {**SWIFT, "multiple_containers_seed": 33}, "multiple_containers_seed"),

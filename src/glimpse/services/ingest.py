@@ -217,13 +217,14 @@ class _Spool:
 
     def write(self, chunk: bytes | memoryview) -> None:
         view = memoryview(chunk).cast("B")
+        offset = self._written
+        self._written += len(view)
         if self._head >= 0:
             if self._tail:
                 self._last += view[-self._tail:]
                 del self._last[:-self._tail]
-            view = view[:max(0, self._head - self._written)]
-        self._pwrite(view, self._written)
-        self._written += len(chunk)
+            view = view[:max(0, self._head - offset)]
+        self._pwrite(view, offset)
 
     def complete(self, size: int) -> None:
         """Give a sparse spool its last bytes and its full length (``size``, the bytes written)."""
