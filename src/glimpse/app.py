@@ -86,7 +86,8 @@ def build_app(settings: Settings, *, services: Services | None = None, migrate: 
     figures = DatabaseFigures(StatisticsRepository(services.database), max_age=settings.metrics_cache_seconds)
     app.state.scrape = lambda: node_metrics.render(figures)
     edge = EdgeMiddleware(app, authenticator, settings.public_endpoint,
-                          registry=settings.registry_endpoint, streaming=settings.streaming_endpoint)
+                          registry=settings.registry_endpoint, streaming=settings.streaming_endpoint,
+                          cache=versions.CACHE_EXTENSION in services.extensions.infos)
     observed: ASGIApp = ObservedApp(EdgeGuard(edge, BodyPace.from_settings(settings)),
                                     metrics_access=settings.metrics_access, scrape=app.state.scrape,
                                     access_log_enabled=settings.access_log)

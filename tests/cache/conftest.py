@@ -62,9 +62,9 @@ def registry(site: Site) -> Server:
 
 
 @pytest.fixture(scope="module")
-def streaming(site: Site) -> Server:
-    """A caching node with two worker processes."""
-    return site.node("streaming", workers=2)
+def streaming(site: Site, registry: Server) -> Server:
+    """A caching node of role ``streaming`` with two worker processes (metadata writes go to ``registry``)."""
+    return site.node("streaming", workers=2, role="streaming", registry_endpoint=registry.url)
 
 
 @pytest.fixture

@@ -121,7 +121,9 @@ def test_glanceclient_refuses_the_cache_calls_on_a_node_without_the_cache(regist
 
 def _glimpse(streaming: Server, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update({"OS_IMAGE_URL": streaming.url, "OS_PROJECT_ID": uuid.uuid4().hex, "OS_ROLES": ADMIN_ROLES})
+    # each node answers for its own cache: the calls go to the streaming endpoint, this node
+    env.update({"OS_IMAGE_URL": streaming.url, "OS_IMAGE_STREAMING_URL": streaming.url,
+                "OS_PROJECT_ID": uuid.uuid4().hex, "OS_ROLES": ADMIN_ROLES})
     return subprocess.run([sys.executable, "-m", "glimpseclient", *args], capture_output=True, text=True, env=env,
                           timeout=60)
 
@@ -142,3 +144,25 @@ def test_the_glimpse_command_line_client(owner: Api, streaming: Server) -> None:
     assert _glimpse(streaming, "cache", "clear", "--target", "queue").returncode == 0
     bad = _glimpse(streaming, "cache", "clear", "--target", "all")
     assert bad.returncode == 2
+
+
+def _glance(streaming: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    """The ``glance`` command (no identity headers: an administrator for the noauth strategy)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    glance = os.path.join(os.path.dirname(sys.executable), "glance")
+    return subprocess.run([glance, "--os-image-url", streaming.url, "--os-auth-token", "unused", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_the_glance_command_line_cache_commands(owner: Api, streaming: Server) -> None:
+    image = uploaded(owner, os.urandom(MiB + 3))
+    queued = _glance(streaming, "cache-queue", image["id"])
+    assert queued.returncode == 0, queued.stderr
+    wait_for(lambda: image["id"] in cached_ids(streaming), what="the prefetcher")
+    listed = _glance(streaming, "cache-list")
+    assert listed.returncode == 0 and image["id"] in listed.stdout, listed.stderr
+    deleted = _glance(streaming, "cache-delete", image["id"])
+    assert deleted.returncode == 0, deleted.stderr
+    assert image["id"] not in cached_ids(streaming)
+    assert _glance(streaming, "cache-clear", "--target", "both").returncode == 0
+    assert image["id"] not in _glance(streaming, "cache-list").stdout

@@ -8,7 +8,7 @@ import os
 
 import httpx
 
-from tests.cache.conftest import MiB, cached_ids, download, uploaded, wait_for
+from tests.cache.conftest import MiB, Site, cached_ids, download, uploaded, wait_for
 from tests.conftest import Api, Server
 
 
@@ -61,7 +61,7 @@ def test_concurrent_misses_share_one_fill_across_worker_processes(owner: Api, st
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         responses = list(pool.map(lambda _: download(streaming, image["id"]), range(6)))
     assert all(r.status_code == 200 and r.content == data for r in responses)
-    kinds = [r.headers["x-glimpse-cache"] for r in responses]
+    kinds = [r.headers.get("x-glimpse-cache", "none") for r in responses]
     assert kinds.count("miss") <= 1, kinds  # one fill; the others joined it or hit its result
     assert set(kinds) <= {"miss", "miss; joined", "hit"}, kinds
     wait_for(lambda: image["id"] in cached_ids(streaming), what="the fill")
@@ -128,3 +128,33 @@ def test_the_version_document_lists_the_cache_api_versions(streaming: Server, re
     assert {"v2.14", "v2.16"} <= set(with_cache)
     assert not {"v2.14", "v2.16"} & set(without)
     assert with_cache[0] == "v2.17"
+    choices = httpx.get(f"{streaming.url}/")
+    assert choices.status_code == 300
+    assert [v["id"] for v in choices.json()["versions"]] == with_cache
+    unknown_version = httpx.get(f"{streaming.url}/v9/images")
+    assert unknown_version.status_code == 300
+    assert [v["id"] for v in unknown_version.json()["versions"]] == with_cache
+
+
+def test_a_miss_on_data_missing_from_the_store_answers_as_without_the_cache(
+        owner: Api, streaming: Server, registry: Server, site: Site) -> None:
+    image = uploaded(owner, os.urandom(MiB))
+    (site.root / "shared" / "images" / image["id"]).unlink()
+    without = download(registry, image["id"])
+    with_cache = download(streaming, image["id"])
+    assert with_cache.status_code == without.status_code == 503
+    assert with_cache.text == without.text and "cannot be read" in with_cache.text
+    assert image["id"] not in cached_ids(streaming)
+
+
+def test_the_plain_server_path_serves_misses_and_hits_alike(owner: Api, site: Site) -> None:
+    node = site.node("plain-path", server_fast_paths="false")
+    data = os.urandom(MiB + 99)
+    image = uploaded(owner, data)
+    first = download(node, image["id"])
+    assert first.headers["x-glimpse-cache"] == "miss" and first.content == data
+    wait_for(lambda: image["id"] in cached_ids(node), what="the fill")
+    hit = download(node, image["id"])
+    assert hit.headers["x-glimpse-cache"] == "hit" and hit.content == data
+    ranged = download(node, image["id"], Range="bytes=5-9")
+    assert ranged.status_code == 206 and ranged.content == data[5:10]

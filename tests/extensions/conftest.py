@@ -39,8 +39,9 @@ def start_with_extensions(data_dir: Path, extensions: str, site: Path | None = N
 
 @pytest.fixture(scope="module")
 def acme_server(acme_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_with_extensions(tmp_path_factory.mktemp("acme-server"), '["templates", "acme-watermark"]',
-                                   acme_site)
+    server = start_with_extensions(tmp_path_factory.mktemp("acme-server"), '["templates", "cache", "acme-watermark"]',
+                                   acme_site, env={"GLIMPSE_IMAGE_CACHE_STALL_TIME": "1",
+                                                   "GLIMPSE_IMAGE_CACHE_INTERVAL": "0.3"})
     yield server
     server.stop()
 

@@ -25,7 +25,7 @@ def _outbox(server: Server) -> list[tuple[str, str, dict[str, object]]]:
 
 def test_the_extension_is_listed_with_what_it_adds(acme: Api) -> None:
     listing = acme.http.get("/v2/extensions").json()["extensions"]
-    assert [e["alias"] for e in listing] == ["templates", "acme-watermark"]
+    assert [e["alias"] for e in listing] == ["templates", "cache", "acme-watermark"]
     shown = acme.http.get("/v2/extensions/acme-watermark").json()["extension"]
     assert shown["name"] == "ACME watermark"
     assert shown["version"] == "1.2.0"
@@ -113,6 +113,52 @@ def test_every_hook_fires_through_a_full_lifecycle(acme: Api, acme_server: Serve
 
     calls = acme.http.get("/v2/acme/hooks").json()["calls"]
     assert sorted(calls) == HOOKS
+
+
+def _cached_by(admin: Api, image_id: str) -> str | None:
+    """Which source filled the cache file of ``image_id``, once it is valid."""
+    for entry in admin.http.get("/v2/cache").json()["cached_images"]:
+        if entry["image_id"] == image_id:
+            return str(entry["source"])
+    return None
+
+
+def test_a_cache_filler_fills_the_cache_and_bad_data_from_it_is_refused(acme: Api, acme_server: Server) -> None:
+    admin = acme.as_project(acme.project or "", roles="admin,member,reader")
+    for mode, source in (("good", "acme"), ("bad", "store")):
+        data = bytes(range(256)) * 4096
+        image = acme.create(name=f"filled-{mode}", acme_filler=mode)
+        assert acme.upload(image["id"], data).status_code == 204
+        assert admin.http.put(f"/v2/cache/{image['id']}").status_code == 202
+        deadline = time.monotonic() + 20
+        while _cached_by(admin, image["id"]) is None:
+            assert time.monotonic() < deadline, "the prefetcher did not cache the image"
+            time.sleep(0.05)
+        assert _cached_by(admin, image["id"]) == source
+        hit = acme.http.get(f"/v2/images/{image['id']}/file")
+        assert hit.headers["x-glimpse-cache"] == "hit" and hit.content == data
+    assert "cache filler acme delivered bad data" in acme_server.log.read_text()
+    admin.close()
+
+
+def test_a_stalled_cache_filler_is_stopped_and_its_download_finishes_from_the_store(
+        acme: Api, acme_server: Server) -> None:
+    admin = acme.as_project(acme.project or "", roles="admin,member,reader")
+    data = bytes(range(256)) * 8192
+    image = acme.create(name="stalls", acme_filler="stall")
+    assert acme.upload(image["id"], data).status_code == 204
+    started = time.monotonic()
+    response = acme.http.get(f"/v2/images/{image['id']}/file")
+    assert response.status_code == 200 and response.content == data  # half from the filler, half from the store
+    assert response.headers["x-glimpse-cache"] == "miss"
+    assert time.monotonic() - started >= 1  # image_cache_stall_time
+    deadline = time.monotonic() + 20
+    while _cached_by(admin, image["id"]) is None:
+        assert time.monotonic() < deadline, "the stalled fill was not stopped and redone from the store"
+        time.sleep(0.05)
+    assert _cached_by(admin, image["id"]) == "store"
+    assert acme.http.get(f"/v2/images/{image['id']}/file").content == data
+    admin.close()
 
 
 def test_a_disabled_extension_leaves_no_trace(acme_site: Path, tmp_path: Path) -> None:

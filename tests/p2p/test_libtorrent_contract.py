@@ -102,10 +102,12 @@ def test_a_registered_peer_downloads_from_a_seed_mode_file_under_another_name(
     leech_node.admit(["127.0.0.2", "127.0.0.3"])
     seed.seed(torrent, seed_file(tmp_path, "a", data))
     target = empty_file(tmp_path, "b")
+    inode = target.stat().st_ino
     leech = leech_node.leech(torrent, target)
     leech.connect([("127.0.0.2", seed.port)])
     assert until(lambda: all(leech.have()))
     assert leech_node.flush(leech.handle)
+    assert target.stat().st_ino == inode  # written in place: the cache and its followers hold this file open
     assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest()
     assert sorted(os.listdir(target.parent)) == ["filling"]  # renamed_files: no file under the image id
 

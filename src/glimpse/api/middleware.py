@@ -26,11 +26,12 @@ class EdgeMiddleware:
     """Request id, version negotiation and authentication, in that order, for every HTTP request."""
 
     def __init__(self, app: ASGIApp, authenticator: Authenticator, public_endpoint: str | None = None, *,
-                 registry: str | None = None, streaming: str | None = None) -> None:
+                 registry: str | None = None, streaming: str | None = None, cache: bool = False) -> None:
         self.app = app
         self.authenticator = authenticator
         self.public_endpoint = public_endpoint
         self.endpoints = {"registry": registry, "streaming": streaming}
+        self.cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,7 +50,7 @@ class EdgeMiddleware:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
-        negotiated = versions.negotiate(scope, receive, self.public_endpoint, **self.endpoints)
+        negotiated = versions.negotiate(scope, receive, self.public_endpoint, **self.endpoints, cache=self.cache)
         if isinstance(negotiated, Response):
             await negotiated(scope, receive, send_with_id)
             return

@@ -67,7 +67,7 @@ async def multiple_choices(request: Request) -> Response:
 
 
 def negotiate(scope: Scope, receive: Receive, public_endpoint: str | None, *, registry: str | None = None,
-              streaming: str | None = None) -> Scope | Response:
+              streaming: str | None = None, cache: bool = False) -> Scope | Response:
     """The scope with ``/v2.N/...`` rewritten to ``/v2/...``, or the 300 answer to an unknown version prefix."""
     path: str = scope["path"]
     minor = _MINOR_PREFIX.match(path)
@@ -79,7 +79,8 @@ def negotiate(scope: Scope, receive: Receive, public_endpoint: str | None, *, re
     if _VND.search(accept) and not path.startswith("/v"):
         return {**scope, "path": "/v2" + path, "raw_path": None}
     root = base_url(Request(scope, receive), public_endpoint)
-    return JSONResponse(version_document(root, registry=registry, streaming=streaming), status_code=300)
+    return JSONResponse(version_document(root, registry=registry, streaming=streaming, cache=cache),
+                        status_code=300)
 
 
 def _is_known(path: str) -> bool:

@@ -44,7 +44,7 @@ async def listing(request: Request) -> Response:
     entries, queued = await run_in_threadpool(lambda: (cache.entries(), cache.index.queued()))
     return JSONResponse({
         "cached_images": [{"image_id": e.image_id, "hits": e.hits, "last_accessed": e.last_accessed,
-                           "last_modified": e.cached_at, "size": e.size} for e in entries],
+                           "last_modified": e.cached_at, "size": e.size, "source": e.source} for e in entries],
         "queued_images": queued,
     })
 

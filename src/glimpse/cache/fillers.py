@@ -27,9 +27,15 @@ class CacheFiller(Protocol):
     def fill(self, image: Image, path: Path, progress: Callable[[int], None], stop: threading.Event) -> bool:
         """Write all ``image.size`` bytes of ``image`` into the existing, empty (or preallocated) file ``path``.
 
+        Write in place (open it ``r+b``, ``fallocate`` it if you like); never
+        replace the file by another one (no rename over it): the cache and the
+        downloads following the fill hold it open.
+
         Call ``progress(n)`` whenever bytes ``[0, n)`` of the file are final on
         disk (monotonic); concurrent downloads being served from this fill
-        stream up to ``n``. Return True when the file is complete (the cache
+        stream up to ``n``. Calling it again with the same ``n`` shows the fill
+        is alive: a fill that calls nothing for ``image_cache_stall_time`` has
+        ``stop`` set and its turn ends. Return True when the file is complete (the cache
         then verifies size, md5 and the multihash against the image record,
         whatever the source); return False when this source cannot deliver
         (no peers, stalled), having cleaned up its own state — the cache then

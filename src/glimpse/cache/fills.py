@@ -105,6 +105,21 @@ class FollowingChunks:
         self._rest: Iterator[bytes] | None = None
         self._closed = False
 
+    def first_bytes(self) -> bool:
+        """Wait until the fill has bytes for this reader (or is done): True; False when it failed before
+        that, so that the caller can answer as the stores would (a clear error) instead of starting a
+        response it cannot finish. After ``stall_time`` without bytes, True: the stores take over then."""
+        deadline, pause = time.monotonic() + self._stall_time, 0.0005
+        while time.monotonic() < deadline:
+            progress, state = read_record(self._record)
+            if progress > self._position or state == DONE:
+                return True
+            if state == FAILED:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+        return True
+
     def __iter__(self) -> Iterator[bytes]:
         return self
 

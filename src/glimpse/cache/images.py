@@ -17,16 +17,16 @@ becomes valid only when its size, md5 and multihash match the image record.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glimpse.cache.fillers import CacheFiller
-from glimpse.cache.fills import DONE, FAILED, FillClaim, FollowingChunks, claim, is_abandoned, read_record
+from glimpse.cache.fills import DONE, FAILED, FILLING, FillClaim, FollowingChunks, claim, is_abandoned, read_record
 from glimpse.cache.index import CacheIndex, Entry
 from glimpse.cache.verify import Digests, file_mismatch
 from glimpse.domain.images import Image, ImageStatus
@@ -47,8 +47,8 @@ class ImageCache:
 
     def __init__(self, services: Services, *, root: Path, max_size: int, stall_time: float,
                  fillers: Sequence[CacheFiller] = ()) -> None:
-        self._services = services
-        self._hooks = services.extensions.hook
+        self.services = services
+        self.hooks = services.extensions.hook
         self.root = root
         self.data = root / "data"
         self.incomplete = root / "incomplete"
@@ -62,6 +62,8 @@ class ImageCache:
         #: set when an image is queued, so that the prefetcher runs now
         self.wake = threading.Event()
         self._fills: dict[str, threading.Thread] = {}
+        #: the stop event of each fill this process runs (set on close, or when the fill stalls)
+        self._stops: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
     # -- serving
@@ -81,7 +83,10 @@ class ImageCache:
                 self.start_fill(image)
                 return None
             owned = self.start_fill(image)
-            following = self._follow(image, offset, length)
+            try:
+                following = self._follow(image, offset, length)
+            except _FillFailed:
+                return None  # the stores answer, or say clearly why they cannot
             if following is not None:
                 return OpenedData(following, {HEADER: "miss" if owned else "miss; joined"})
         return None
@@ -95,7 +100,7 @@ class ImageCache:
         except FileNotFoundError:
             self.drop(image.id, "its file is gone")
             return None
-        problem = _stale(entry, image, os.fstat(handle.fileno()))
+        problem = stale(entry, image, os.fstat(handle.fileno()))
         if problem is not None:
             handle.close()
             self.drop(image.id, problem)
@@ -109,17 +114,31 @@ class ImageCache:
             record_fd = os.open(self.incomplete / f"{image.id}.fill", os.O_RDONLY)
         except FileNotFoundError:
             return None
-        try:
-            data_fd = os.open(self.incomplete / image.id, os.O_RDONLY)
-        except FileNotFoundError:
+        data_fd = self._open_fill_file(image.id, record_fd)
+        if data_fd is None:
             os.close(record_fd)
             return None
         if read_record(record_fd)[1] in (DONE, FAILED):
             os.close(record_fd)
             os.close(data_fd)
             return None
-        return FollowingChunks(record_fd, data_fd, offset, length, stall_time=self.stall_time,
-                               fallback=lambda at, n: self._from_stores(image, at, n))
+        following = FollowingChunks(record_fd, data_fd, offset, length, stall_time=self.stall_time,
+                                    fallback=lambda at, n: self._from_stores(image, at, n))
+        if not following.first_bytes():
+            following.close()
+            raise _FillFailed(image.id)
+        return following
+
+    def _open_fill_file(self, image_id: str, record_fd: int) -> int | None:
+        """The fill's file; a fill that has just claimed its record creates it a moment later."""
+        for attempt in range(100):
+            try:
+                return os.open(self.incomplete / image_id, os.O_RDONLY)
+            except FileNotFoundError:
+                if read_record(record_fd)[1] != FILLING or attempt == 99:
+                    return None
+                time.sleep(0.01)
+        return None
 
     # -- filling
 
@@ -140,9 +159,13 @@ class ImageCache:
             owned.report(0)
             # the file exists before the lock is shared, so followers always find it
             fd = os.open(self.incomplete / image.id, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o640)
-            thread = threading.Thread(target=self._fill, args=(image, owned, fd), name=f"cache-fill-{image.id}",
-                                      daemon=True)
+            stop = threading.Event()
+            if self.stop.is_set():
+                stop.set()
+            thread = threading.Thread(target=self._fill, args=(image, owned, fd, stop),
+                                      name=f"cache-fill-{image.id}", daemon=True)
             self._fills[image.id] = thread
+            self._stops[image.id] = stop
             thread.start()
         return True
 
@@ -159,11 +182,11 @@ class ImageCache:
                 pass
         return self.cached(image.id)
 
-    def _fill(self, image: Image, owned: FillClaim, fd: int) -> None:
+    def _fill(self, image: Image, owned: FillClaim, fd: int, stop: threading.Event) -> None:
         path = self.incomplete / image.id
         source: str | None = None
         try:
-            source = self._fill_from(image, owned, fd, path)
+            source = self._fill_from(image, owned, fd, path, stop)
             if source is None:
                 log.warning("cache fill of image %s failed from every source", image.id)
                 owned.report(owned.progress, FAILED)
@@ -188,16 +211,21 @@ class ImageCache:
             owned.release()
             with self._lock:
                 self._fills.pop(image.id, None)
-        self._services.extensions.observe(self._hooks.image_cached, image=image, path=self.data / image.id)
+                self._stops.pop(image.id, None)
+        self.services.extensions.observe(self.hooks.image_cached, image=image, path=self.data / image.id)
         self.prune()
 
-    def _fill_from(self, image: Image, owned: FillClaim, fd: int, path: Path) -> str | None:
+    def _fill_from(self, image: Image, owned: FillClaim, fd: int, path: Path, stop: threading.Event) -> str | None:
         """Write the image into ``fd`` from the first source that delivers verified bytes; that source's name."""
         for filler in self.fillers:
             if self.stop.is_set():
                 return None
+            if stop.is_set():  # this source stalled: the stores get their turn
+                stop.clear()
+                log.warning("cache filler %s stalled on image %s; filling from the stores", filler.name, image.id)
+                break
             try:
-                delivered = filler.fill(image, path, owned.report, self.stop)
+                delivered = filler.fill(image, path, owned.report, stop)
             except Exception:
                 log.exception("cache filler %s failed on image %s", filler.name, image.id)
                 delivered = False
@@ -208,30 +236,35 @@ class ImageCache:
                 log.warning("cache filler %s delivered bad data for image %s: %s", filler.name, image.id, problem)
             os.ftruncate(fd, 0)
             owned.report(0)
-        return "store" if self._copy_from_stores(image, owned, fd) else None
+            if stop.is_set() and not self.stop.is_set():
+                stop.clear()
+                log.warning("cache filler %s stalled on image %s", filler.name, image.id)
+        return "store" if self._copy_from_stores(image, owned, fd, stop) else None
 
-    def _copy_from_stores(self, image: Image, owned: FillClaim, fd: int) -> bool:
+    def _copy_from_stores(self, image: Image, owned: FillClaim, fd: int, stop: threading.Event) -> bool:
         for location in image.locations:
-            if self.stop.is_set():
+            if stop.is_set():
                 return False
             os.ftruncate(fd, 0)
             owned.report(0)
             digests = Digests(image)
             try:
-                chunks = self._services.stores.get(location.store).open(location.key)
+                chunks = self.services.stores.get(location.store).open(location.key)
                 try:
                     for chunk in chunks:
                         _write_all(fd, chunk, digests.size)
                         digests.update(chunk)
                         owned.report(digests.size)
-                        if self.stop.is_set():
+                        if stop.is_set():
                             return False
                 finally:
                     _close(chunks)
+                problem = digests.mismatch()
             except (StoreError, OSError) as exc:
                 log.warning("cache fill of image %s from store %s failed: %s", image.id, location.store, exc)
                 continue
-            problem = digests.mismatch()
+            finally:
+                digests.close()
             if problem is None:
                 return True
             log.error("the data of image %s in store %s does not match its record: %s", image.id, location.store,
@@ -242,7 +275,7 @@ class ImageCache:
         """The rest of a download whose fill failed or stalled, straight from the stores."""
         for location in image.locations:
             try:
-                chunks = self._services.stores.get(location.store).open(location.key, offset=offset, length=length)
+                chunks = self.services.stores.get(location.store).open(location.key, offset=offset, length=length)
             except StoreError:
                 continue
             return iter(chunks)
@@ -261,7 +294,7 @@ class ImageCache:
         if not self.index.remove(image_id):
             return False
         log.info("image %s dropped from the cache: %s", image_id, why)
-        self._services.extensions.observe(self._hooks.image_uncached, image_id=image_id)
+        self.services.extensions.observe(self.hooks.image_uncached, image_id=image_id)
         (self.data / image_id).unlink(missing_ok=True)
         return True
 
@@ -290,89 +323,40 @@ class ImageCache:
                 evicted += 1
         return evicted
 
-    def clean(self) -> int:
-        """Remove abandoned fills, files without an entry, entries without a file and images no longer active."""
-        removed = 0
-        for record in self.incomplete.glob("*.fill"):
-            if is_abandoned(record):
-                (self.incomplete / record.stem).unlink(missing_ok=True)
-                record.unlink(missing_ok=True)
-                removed += 1
-        filling = {record.stem for record in self.incomplete.glob("*.fill")}
-        for path in self.incomplete.iterdir():
-            if not path.name.endswith(".fill") and path.name not in filling:
-                path.unlink(missing_ok=True)
-                removed += 1
-        entries = {entry.image_id: entry for entry in self.index.entries()}
-        for path in self.data.iterdir():
-            if path.name not in entries and not (self.incomplete / f"{path.name}.fill").exists():
-                path.unlink(missing_ok=True)
-                removed += 1
-        for image_id, entry in entries.items():
-            image = self._services.image_repository.get(image_id)
-            if image is None or image.status is not ImageStatus.ACTIVE:
-                removed += self.drop(image_id, "the image was deleted or deactivated")
-                continue
+    def stop_stalled(self) -> int:
+        """Stop this process's fills that made no progress for ``stall_time``: a filler's turn ends, a store
+        copy fails (and the cleaner may remove it); how many were stopped."""
+        stopped = 0
+        now = time.time()
+        with self._lock:
+            running = list(self._stops.items())
+        for image_id, stop in running:
             try:
-                problem = _stale(entry, image, os.stat(self.data / image_id))
+                idle = now - (self.incomplete / f"{image_id}.fill").stat().st_mtime
             except FileNotFoundError:
-                problem = "its file is gone"
-            if problem is not None:
-                removed += self.drop(image_id, problem)
-        return removed
-
-    def prefetch(self) -> int:
-        """Fill every queued image; how many are cached now."""
-        done = 0
-        for image_id in self.index.queued():
-            if self.stop.is_set():
-                break
-            image = self._services.image_repository.get(image_id)
-            if image is None or image.status is not ImageStatus.ACTIVE or not image.size:
-                log.warning("queued image %s is not an active image with data; dropped from the queue", image_id)
-                self.index.unqueue(image_id)
                 continue
-            if image.size > self.max_size:
-                log.warning("queued image %s is larger than image_cache_max_size; dropped from the queue", image_id)
-                self.index.unqueue(image_id)
-                continue
-            if self.cached(image_id) or self.fill_now(image):
-                self.index.unqueue(image_id)
-                done += 1
-        return done
-
-    def announce(self) -> None:
-        """Fire ``image_cached`` for every valid file (at start-up, after :meth:`clean`)."""
-        for entry in self.index.entries():
-            image = self._services.image_repository.get(entry.image_id)
-            if image is not None:
-                self._services.extensions.observe(self._hooks.image_cached, image=image,
-                                                  path=self.data / entry.image_id)
-
-    @contextlib.contextmanager
-    def maintenance(self) -> Iterator[bool]:
-        """One worker of the node at a time keeps the cache: yields True in the one that got the turn."""
-        fd = os.open(self.root / "maintenance.lock", os.O_RDWR | os.O_CREAT, 0o640)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                yield False
-                return
-            yield True
-        finally:
-            os.close(fd)
+            if idle > self.stall_time and not stop.is_set():
+                log.warning("cache fill of image %s made no progress for %.0f s; stopping it", image_id, idle)
+                stop.set()
+                stopped += 1
+        return stopped
 
     def close(self) -> None:
         self.stop.set()
         with self._lock:
+            for stop in self._stops.values():
+                stop.set()
             threads = list(self._fills.values())
         for thread in threads:
             thread.join(timeout=5)
         self.index.close()
 
 
-def _stale(entry: Entry, image: Image, stat: os.stat_result) -> str | None:
+class _FillFailed(Exception):
+    """The fill a download would follow failed before it had any bytes."""
+
+
+def stale(entry: Entry, image: Image, stat: os.stat_result) -> str | None:
     """Why the file with ``stat`` is not the verified copy of ``image`` any more; ``None`` when it is."""
     if entry.checksum != image.checksum or entry.os_hash_value != image.os_hash_value:
         return "the image's checksums changed"

@@ -9,6 +9,7 @@ that was verified.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -65,11 +66,11 @@ class CacheIndex:
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
+        if db is None or self._local.pid != os.getpid():  # never a connection inherited across a fork
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
+            self._local.db, self._local.pid = db, os.getpid()
         yield db
 
     def get(self, image_id: str) -> Entry | None:
@@ -125,6 +126,6 @@ class CacheIndex:
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
-        if db is not None:
+        if db is not None and self._local.pid == os.getpid():
             db.close()
             self._local.db = None

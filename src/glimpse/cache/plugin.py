@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from glimpse.api.extension_routes import resource
 from glimpse.cache import api
 from glimpse.cache.images import ImageCache
+from glimpse.cache.keeping import announce, clean, maintenance, prefetch
 from glimpse.cache.node import current, open_cache
 from glimpse.domain.images import ImageStatus
 from glimpse.extensions.hookspecs import hookimpl
@@ -57,7 +59,7 @@ def image_data_opening(ctx: RequestContext, image: Image, offset: int, length: i
         return None
     try:
         return cache.open(image, offset, length, partial=partial)
-    except OSError:
+    except (OSError, sqlite3.Error):  # a full disk, a locked index: the stores still serve
         log.exception("the image cache cannot serve image %s; serving it from the stores", image.id)
         return None
 
@@ -97,20 +99,22 @@ def register_background_tasks(services: Services) -> Sequence[Callable[[], Await
 
 def start(cache: ImageCache) -> None:
     """At start-up: tidy the directory (one worker of the node), then announce the valid files (every worker)."""
-    with cache.maintenance() as mine:
+    with maintenance(cache) as mine:
         if mine:
-            cache.clean()
+            clean(cache)
             cache.prune()
-    cache.announce()
+    announce(cache)
 
 
 def keep(cache: ImageCache) -> None:
-    """One round of the keeper: cleaner and pruner (one worker of the node at a time), then the prefetcher."""
-    with cache.maintenance() as mine:
+    """One round of the keeper: this worker's stalled fills stopped, cleaner and pruner (one worker of the
+    node at a time), then the prefetcher."""
+    cache.stop_stalled()
+    with maintenance(cache) as mine:
         if mine:
-            cache.clean()
+            clean(cache)
             cache.prune()
-    cache.prefetch()
+    prefetch(cache)
 
 
 async def _pause(cache: ImageCache, seconds: float) -> None:

@@ -2,51 +2,60 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from typing import Any
 
 from glimpse.domain.images import Image
+from glimpse.services.hashing import ParallelDigests
 
 READ_CHUNK = 1024 * 1024
 
 
 class Digests:
-    """The md5 and multihash of bytes as they go by, to compare with an image record."""
+    """The md5 and multihash of bytes as they go by, each on its own thread, to compare with an image record.
+
+    :meth:`close` on every path (it is idempotent); :meth:`mismatch` closes too.
+    """
 
     def __init__(self, image: Image) -> None:
         self._image = image
-        self._md5: Any = hashlib.md5(usedforsecurity=False) if image.checksum else None
-        self._multi: Any = hashlib.new(image.os_hash_algo) if image.os_hash_algo and image.os_hash_value else None
+        self._md5 = bool(image.checksum)
+        self._multi = image.os_hash_algo if image.os_hash_algo and image.os_hash_value else None
+        algorithms = dict.fromkeys([*(["md5"] if self._md5 else []), *([self._multi] if self._multi else [])])
+        self._digests = ParallelDigests(*algorithms)
         self.size = 0
 
-    def update(self, data: bytes | memoryview) -> None:
+    def update(self, data: bytes) -> None:
+        """Digest ``data`` (which must not change afterwards)."""
         self.size += len(data)
-        if self._md5 is not None:
-            self._md5.update(data)
-        if self._multi is not None:
-            self._multi.update(data)
+        self._digests.update(data)
 
     def mismatch(self) -> str | None:
         """``None`` when the bytes are the image's, else what differs."""
         image = self._image
+        self._digests.finish()
         if self.size != image.size:
             return f"size {self.size} instead of {image.size}"
-        if self._md5 is not None and self._md5.hexdigest() != image.checksum:
+        if self._md5 and self._digests.hexdigest("md5") != image.checksum:
             return "md5 differs from the image's checksum"
-        if self._multi is not None and self._multi.hexdigest() != image.os_hash_value:
+        if self._multi and self._digests.hexdigest(self._multi) != image.os_hash_value:
             return f"{image.os_hash_algo} differs from the image's os_hash_value"
         return None
+
+    def close(self) -> None:
+        self._digests.close()
 
 
 def file_mismatch(fd: int, image: Image) -> str | None:
     """Read the open file ``fd`` from its start and compare it with ``image``; ``None`` when it matches."""
     digests = Digests(image)
-    position = 0
-    while True:
-        data = os.pread(fd, READ_CHUNK, position)
-        if not data:
-            break
-        digests.update(data)
-        position += len(data)
-    return digests.mismatch()
+    try:
+        position = 0
+        while True:
+            data = os.pread(fd, READ_CHUNK, position)
+            if not data:
+                break
+            digests.update(data)
+            position += len(data)
+        return digests.mismatch()
+    finally:
+        digests.close()

@@ -26,6 +26,7 @@ from glimpse.db.quotas import RESOURCES
 from glimpse.domain.images import ImageStatus
 from glimpse.domain.queries import parse_image_query
 from glimpse.errors import DatabaseUnavailable, DuplicateTemplate, GlimpseError, TemplateInvalid
+from glimpse.cache.keeping import clean, maintenance, prefetch
 from glimpse.cache.node import current as current_cache
 from glimpse.services import Services, open_services
 from glimpse.services.stores import open_node_stores
@@ -198,13 +199,13 @@ def _cache(args: argparse.Namespace, services: Services) -> None:
             cache.index.queue(image_id)
             print(f"{image_id} queued")
     elif args.action == "prefetch":
-        print(f"{cache.prefetch()} images cached; {len(cache.index.queued())} left in the queue")
+        print(f"{prefetch(cache)} images cached; {len(cache.index.queued())} left in the queue")
     else:
-        with cache.maintenance() as mine:
+        with maintenance(cache) as mine:
             if not mine:
                 sys.exit("error: a node is keeping this cache right now; try again in a moment")
             if args.action == "clean":
-                print(f"{cache.clean()} files or entries removed")
+                print(f"{clean(cache)} files or entries removed")
             else:
                 print(f"{cache.prune()} images evicted")
 

@@ -7,7 +7,10 @@
 * adds an ``acme.audit`` message to the outbox for every change, and fails the
   change (rolling it back) when the image carries ``acme_explode``;
 * adds ``GET /v2/acme/hooks``, which reports how often each hook ran in this process;
-* offers the import method ``acme-greeting``, which fills a queued image with a fixed greeting.
+* offers the import method ``acme-greeting``, which fills a queued image with a fixed greeting;
+* offers the cache filler ``acme``, which copies images carrying ``acme_filler`` from their store into the
+  cache, spoiling every byte when the property is ``bad`` (the cache must refuse that copy) and
+  stopping half-way, alive but making no progress, when it is ``stall``.
 """
 
 from __future__ import annotations
@@ -95,10 +98,40 @@ def services_opened(services: Any) -> None:
     CALLS["services_opened"] += 1
 
 
+class AcmeFiller:
+    """A cache filler reading the image from its first store (as a peer-to-peer swarm would from peers)."""
+
+    name = "acme"
+
+    def __init__(self, services: Any) -> None:
+        self._services = services
+
+    def fill(self, image: Any, path: Any, progress: Any, stop: Any) -> bool:
+        mode = image.properties.get("acme_filler")
+        if mode not in ("good", "bad", "stall"):
+            return False
+        location = image.locations[0]
+        half = image.size // 2
+        chunks = self._services.stores.get(location.store).open(location.key,
+                                                                 length=half if mode == "stall" else None)
+        try:
+            with open(path, "r+b") as out:
+                for chunk in chunks:
+                    out.write(bytes(len(chunk)) if mode == "bad" else chunk)
+                    out.flush()
+                    progress(out.tell())
+        finally:
+            chunks.close()
+        if mode == "stall":
+            stop.wait(60)  # until the cache gives up on this source
+            return False
+        return True
+
+
 @hookimpl
 def register_cache_fillers(services: Any) -> list[Any]:
     CALLS["register_cache_fillers"] += 1
-    return []
+    return [AcmeFiller(services)]
 
 
 @hookimpl
