@@ -77,3 +77,30 @@ def test_piece_hashes_and_sizes() -> None:
     assert piece_size_for(1024 ** 3) == 1024 * 1024
     assert piece_size_for(10 * 1024 ** 4) == 16 * 1024 * 1024
     assert piece_size_for(1024 ** 3, 4 * 1024 * 1024) == 4 * 1024 * 1024
+
+
+def test_piece_tables_of_deleted_images_are_dropped(swarm: SwarmRepository, database_url: str) -> None:
+    from glimpse.clock import utcnow
+    from glimpse.db.tables import images
+
+    now = utcnow()
+    row = {"name": "x", "status": "active", "visibility": "private", "owner": "p", "protected": False,
+           "os_hidden": False, "disk_format": "raw", "container_format": "bare", "min_disk": 0, "min_ram": 0,
+           "size": 10, "created_at": now, "updated_at": now, "deleted": False, "revision": 1}
+    kept, deleted = "0b5c1f0e-1111-4a5b-9c3d-000000000004", "0b5c1f0e-1111-4a5b-9c3d-000000000005"
+    database = Database(database_url)
+    try:
+        with database.write() as conn:
+            conn.execute(images.insert(), [{**row, "id": kept},
+                                           {**row, "id": deleted, "deleted": True, "status": "deleted"}])
+        assert swarm.unhashed_active(limit=100).count(kept) == 1
+        for image_id in (kept, deleted):
+            assert swarm.publish(PieceTable(image_id, 10, 16384, b"\x01" * 20))
+        assert kept not in swarm.unhashed_active(limit=100)
+        assert swarm.drop_deleted() == 1
+        assert swarm.pieces(kept) is not None and swarm.pieces(deleted) is None
+        swarm.drop(kept)
+        with database.write() as conn:
+            conn.execute(images.delete().where(images.c.id.in_([kept, deleted])))
+    finally:
+        database.dispose()
