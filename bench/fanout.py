@@ -442,6 +442,19 @@ class Cluster:
                  f"{ORIGIN_PORT}/_stats'))['sent'])")
         return int(out.stdout.strip())
 
+    def node_cpu_seconds(self) -> float:
+        """CPU seconds used so far by the node processes (servers) in the nodes' namespaces."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for namespace, _address in self.nodes:
+            for pid in sh("ip", "netns", "pids", namespace, check=False).stdout.split():
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return total
+
     def fan_out(self, image: dict[str, Any]) -> list[dict[str, Any]]:
         start_at = time.time() + 2.0
         clients = []
@@ -478,7 +491,9 @@ def run(nodes: list[int], size_mib: int, rate_mbit: int, modes: list[str], repea
                         image = cluster.upload(size)
                         hashing = cluster.wait_for_pieces(image["id"]) if mode == "p2p" else 0.0
                         before = cluster.origin_sent()
+                        cpu_before = cluster.node_cpu_seconds()
                         results = cluster.fan_out(image)
+                        node_cpu = cluster.node_cpu_seconds() - cpu_before
                         time.sleep(0.5)
                         from_origin = cluster.origin_sent() - before
                         start_at = results[0]["start_at"]
@@ -493,6 +508,9 @@ def run(nodes: list[int], size_mib: int, rate_mbit: int, modes: list[str], repea
                             "mean_link_pct": round(100 * statistics.mean(rates) / link, 1),
                             "origin_copies": round(from_origin / size, 2),
                             "hashing_s": round(hashing, 1),
+                            # the servers' CPU during the fan-out (the clients' SHA-512 not included)
+                            "node_cpu_s": round(node_cpu, 1),
+                            "load_1min": os.getloadavg()[0],
                             "floor_s": round(size / link, 2),
                         }
                         print(json.dumps(record), flush=True)

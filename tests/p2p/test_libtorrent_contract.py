@@ -95,6 +95,17 @@ def test_the_session_settings_we_rely_on_are_taken(swarms: Callable[[str], Swarm
     assert swarm.port > 0
 
 
+def test_rate_limits_hold_for_peers_on_the_local_network_too(swarms: Callable[[str], Swarm]) -> None:
+    limited = Swarm("127.0.0.6", upload_rate_limit=1_000_000, download_rate_limit=2_000_000)
+    try:
+        settings = limited._session.get_settings()
+        assert (settings["upload_rate_limit"], settings["download_rate_limit"]) == (1_000_000, 2_000_000)
+        local = limited._session.get_peer_class(limited._session.local_peer_class_id)
+        assert (local["upload_limit"], local["download_limit"]) == (1_000_000, 2_000_000)
+    finally:
+        limited.close()
+
+
 def test_a_registered_peer_downloads_from_a_seed_mode_file_under_another_name(
         tmp_path: Path, data: bytes, torrent: ImageTorrent, swarms: Callable[[str], Swarm]) -> None:
     seed, leech_node = swarms("127.0.0.2"), swarms("127.0.0.3")
@@ -102,10 +113,12 @@ def test_a_registered_peer_downloads_from_a_seed_mode_file_under_another_name(
     leech_node.admit(["127.0.0.2", "127.0.0.3"])
     seed.seed(torrent, seed_file(tmp_path, "a", data))
     target = empty_file(tmp_path, "b")
+    inode = target.stat().st_ino
     leech = leech_node.leech(torrent, target)
     leech.connect([("127.0.0.2", seed.port)])
     assert until(lambda: all(leech.have()))
     assert leech_node.flush(leech.handle)
+    assert target.stat().st_ino == inode  # written in place: the cache and its followers hold this file open
     assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest()
     assert sorted(os.listdir(target.parent)) == ["filling"]  # renamed_files: no file under the image id
 

@@ -133,6 +133,12 @@ class SwarmRepository:
         with self._db.write() as conn:
             conn.execute(p2p_pieces.delete().where(p2p_pieces.c.image_id == image_id))
 
+    def drop_deleted(self) -> int:
+        """Remove the piece tables of images that were deleted (on whatever node the delete happened)."""
+        gone = sa.select(images.c.id).where(images.c.deleted.is_(True))
+        with self._db.write() as conn:
+            return conn.execute(p2p_pieces.delete().where(p2p_pieces.c.image_id.in_(gone))).rowcount
+
     def unhashed_active(self, *, limit: int) -> list[str]:
         """Ids of active images with data and no piece hashes yet (nor a running lease), oldest first."""
         now = utcnow()

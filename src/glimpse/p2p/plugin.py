@@ -78,6 +78,7 @@ async def _heartbeat(node: P2PNode) -> None:
             try:
                 await asyncio.to_thread(node.refresh)
                 await asyncio.to_thread(node.service.forget_dead)
+                await asyncio.to_thread(node.service.drop_deleted)
             except Exception:  # the database may be away for a moment
                 log.warning("p2p: heartbeat failed", exc_info=True)
             await asyncio.sleep(node.settings.p2p_heartbeat_seconds)

@@ -103,6 +103,9 @@ class SwarmService:
     def drop_pieces(self, image_id: str) -> None:
         self._swarm.drop(image_id)
 
+    def drop_deleted(self) -> int:
+        return self._swarm.drop_deleted()
+
     def unhashed(self, *, limit: int = 10) -> list[str]:
         return self._swarm.unhashed_active(limit=limit)
 
