@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-pytest.importorskip("libtorrent", reason="libtorrent is not installed (pip install 'glimpse[p2p]')")
+pytest.importorskip("glimpse.p2p.session", reason="libtorrent is not installed (pip install 'glimpse[p2p]')")  # loads Ceph first
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))

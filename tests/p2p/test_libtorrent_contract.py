@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-lt = pytest.importorskip("libtorrent", reason="libtorrent is not installed (pip install 'glimpse[p2p]')")
+# Through the session module, which loads libtorrent the way the service does (after Ceph's libraries).
+lt = pytest.importorskip("glimpse.p2p.session", reason="libtorrent is not installed (pip install 'glimpse[p2p]')").lt
 
 from glimpse.p2p.session import Leech, Swarm  # noqa: E402
 from glimpse.p2p.torrent import ImageTorrent  # noqa: E402

@@ -20,7 +20,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-pytest.importorskip("libtorrent", reason="libtorrent is not installed (pip install 'glimpse[p2p]')")
+pytest.importorskip("glimpse.p2p.session", reason="libtorrent is not installed (pip install 'glimpse[p2p]')")  # loads Ceph first
 
 from glimpse.db.engine import Database  # noqa: E402
 from glimpse.db.swarm import SwarmNode, SwarmRepository  # noqa: E402

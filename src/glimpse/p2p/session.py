@@ -21,6 +21,7 @@ What this relies on, each held by ``tests/p2p/test_libtorrent_contract.py``:
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import threading
@@ -28,7 +29,16 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-import libtorrent as lt
+# Ceph's librados/librbd must be in the process before libtorrent. The libtorrent wheel links Boost and
+# OpenSSL statically and exports their symbols; a librados loaded after it binds its Boost to them and
+# the process dies with a segmentation fault on the first RBD call (libtorrent 2.1.1 with Debian's
+# python3-rados/rbd, seen on this project's test suite). Loaded first, each keeps its own.
+# tests/p2p/test_libtorrent_beside_rbd.py holds it.
+with contextlib.suppress(ImportError):
+    import rados  # noqa: F401
+    import rbd  # noqa: F401
+
+import libtorrent as lt  # noqa: E402
 
 from glimpse.p2p.torrent import ImageTorrent
 
