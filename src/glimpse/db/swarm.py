@@ -144,8 +144,8 @@ class SwarmRepository:
         now = utcnow()
         busy = sa.select(p2p_pieces.c.image_id).where(sa.or_(p2p_pieces.c.hashes.is_not(None),
                                                              p2p_pieces.c.lease_until >= now))
-        statement = (sa.select(images.c.id).where(images.c.status == "active", images.c.deleted.is_(False), images.c.size > 0,
-                                                  images.c.id.not_in(busy))
+        statement = (sa.select(images.c.id).where(images.c.status == "active", images.c.deleted.is_(False),
+                                                  images.c.size > 0, images.c.id.not_in(busy))
                      .order_by(images.c.created_at).limit(limit))
         with self._db.read() as conn:
             return [row.id for row in conn.execute(statement)]
