@@ -93,11 +93,12 @@ def test_piece_tables_of_deleted_images_are_dropped(swarm: SwarmRepository, data
         with database.write() as conn:
             conn.execute(images.insert(), [{**row, "id": kept},
                                            {**row, "id": deleted, "deleted": True, "status": "deleted"}])
-        assert swarm.unhashed_active(limit=100).count(kept) == 1
+        # The database is shared with the rest of the run: other tests' images may be older than these two.
+        assert swarm.unhashed_active(limit=1_000_000).count(kept) == 1
         for image_id in (kept, deleted):
             assert swarm.publish(PieceTable(image_id, 10, 16384, b"\x01" * 20))
-        assert kept not in swarm.unhashed_active(limit=100)
-        assert swarm.drop_deleted() == 1
+        assert kept not in swarm.unhashed_active(limit=1_000_000)
+        assert swarm.drop_deleted() >= 1
         assert swarm.pieces(kept) is not None and swarm.pieces(deleted) is None
         swarm.drop(kept)
         with database.write() as conn:
