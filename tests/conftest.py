@@ -379,8 +379,10 @@ def _plain_pass_wanted(session: pytest.Session) -> bool:
     if wanted in ("1", "true", "yes", "on"):
         return True
     config = session.config  # auto: the full run, ``python -m pytest`` with no paths and no selection
+    # (``-x`` is stored as ``maxfail``; a collect-only run runs nothing, so there is nothing to repeat plain)
     return (not config.invocation_params.args or all(a.startswith("-") for a in config.invocation_params.args)) \
-        and not config.getoption("keyword") and not config.getoption("markexpr") and not config.getoption("exitfirst")
+        and not config.getoption("keyword") and not config.getoption("markexpr") \
+        and not config.getoption("maxfail") and not config.getoption("collectonly")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

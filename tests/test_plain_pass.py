@@ -44,3 +44,18 @@ def test_a_run_ends_with_the_plain_pass_and_fails_when_it_fails(tmp_path: Path, 
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert "plain pass:" in run.stdout, run.stdout
     assert run.returncode == code, run.stdout
+
+
+def test_the_automatic_choice_reads_only_options_pytest_has() -> None:
+    """A full run decides on its own whether to add the plain pass (no ``GLIMPSE_TEST_PLAIN_PASS``).
+
+    That decision reads pytest's options by name; a wrong name fails the whole run at its very end
+    (it once did in CI: ``no option named 'exitfirst'``). A collect-only full run reads every one of them.
+    """
+    env = {key: value for key, value in os.environ.items() if key != "GLIMPSE_TEST_PLAIN_PASS"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "Traceback" not in run.stdout + run.stderr, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "plain pass:" not in run.stdout, "a collect-only run ran the plain pass"
+    assert " tests collected" in run.stdout, run.stdout[-500:]
