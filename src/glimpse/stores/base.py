@@ -167,11 +167,30 @@ def adopt(target: Store, source: Store, source_key: str, key: str) -> StoredObje
     Drivers offer it with an optional ``adopt(source, source_key, key)`` method; a store that is a view of
     another (``locate(key) -> (store, key)``, the prefixed staging area) is seen through.
     """
+    return _call_optional(target, "adopt", source, source_key, key)
+
+
+def clone(target: Store, source: Store, source_key: str, key: str) -> StoredObject | None:
+    """Make ``key`` in ``target`` a copy-on-write clone of the committed object ``source_key`` of ``source``, when
+    both are on one backend that shares data between objects (RBD pools of one Ceph cluster). ``None`` when the
+    drivers cannot (the caller copies the bytes instead). The source object stays, with the same bytes.
+
+    The clone reads exactly the bytes of its source, so its size and digests are the source's. Drivers offer
+    it with an optional ``clone(source, source_key, key)`` method and keep deleting either object possible
+    (the RBD driver flattens the clones of an image it deletes). Views of a store are seen through, as for
+    :func:`adopt`. Raises :class:`StoreError` when the backend fails; nothing is left under ``key`` then.
+    """
+    return _call_optional(target, "clone", source, source_key, key)
+
+
+def _call_optional(target: Store, method_name: str, source: Store, source_key: str,
+                   key: str) -> StoredObject | None:
+    """``target.<method_name>(source, source_key, key)`` with ``source`` seen through, or ``None`` without one."""
     locate = getattr(source, "locate", None)
     if locate is not None:
         source, source_key = locate(source_key)
-    method = getattr(target, "adopt", None)
+    method = getattr(target, method_name, None)
     if method is None:
         return None
-    adopted: StoredObject | None = method(source, source_key, key)
-    return adopted
+    result: StoredObject | None = method(source, source_key, key)
+    return result

@@ -44,7 +44,7 @@ class PrefixedStore:
         self.inner.check()
 
     def locate(self, key: str) -> tuple[Store, str]:
-        """The store and key ``key`` really is (for :func:`glimpse.stores.base.adopt`)."""
+        """The store and key ``key`` really is (for :func:`~glimpse.stores.base.adopt` and ``clone``)."""
         return self.inner, self.prefix + key
 
     def list_keys(self) -> Iterator[str]:

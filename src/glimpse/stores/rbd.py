@@ -7,12 +7,14 @@ takes a protected snapshot ``snap``, as Glance does, so Nova and Cinder can
 clone from it; readers only ever read that snapshot, so an image still being
 written (which has none) reads as missing. Abort removes the RBD image.
 Locations are ``rbd://<fsid>/<pool>/<image>/snap``, as Glance writes them.
+Between pools of one cluster a copy is a copy-on-write clone of that snapshot
+(:mod:`~glimpse.stores.rbd_clones`), flattened when its parent is deleted.
 
 Options follow glance_store's ``rbd_store_*`` names without the prefix
 (``chunk_size`` in MiB, a power of two); ``keyring`` is ours (Glance reads it
-from ``ceph.conf``). The bindings are imported when a store is made, so the
-package works without them; the cluster is first contacted on first use, in
-the worker process.
+from ``ceph.conf``), and so is ``copy_on_write_clones``. The bindings are
+imported when a store is made, so the package works without them; the cluster
+is first contacted on first use, in the worker process.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
-from glimpse.stores import options, rbd_leftovers
+from glimpse.stores import options, rbd_clones, rbd_leftovers
 from glimpse.stores.pieces import ParallelSends, PieceWriter
 from glimpse.stores.readahead import Readahead
 from glimpse.stores.base import (
@@ -52,7 +54,7 @@ class RbdStore:
 
     def __init__(self, *, pool: str = "images", user: str | None = None, ceph_conf: str = "/etc/ceph/ceph.conf",
                  chunk_size: object = 8, keyring: str | None = None, connect_timeout: object = 10,
-                 op_timeout: object = 60) -> None:
+                 op_timeout: object = 60, copy_on_write_clones: object = True) -> None:
         self._rados, self._rbd = _bindings()
         self._pool = options.required("pool", pool)
         self._user = user or None
@@ -68,6 +70,7 @@ class RbdStore:
         self._order = self.chunk_size.bit_length() - 1
         self._connect_timeout = options.positive_seconds("connect_timeout", connect_timeout)
         self._op_timeout = options.positive_seconds("op_timeout", op_timeout)
+        self._clones = options.flag("copy_on_write_clones", copy_on_write_clones)
         self._cluster: Any = None
         self._writers: ThreadPoolExecutor | None = None
         # From ceph.conf when it names it, so that a location can be given while the cluster is down.
@@ -83,6 +86,11 @@ class RbdStore:
     def bindings(self) -> ModuleType:
         """The ``rbd`` module."""
         return self._rbd
+
+    @property
+    def order(self) -> int:
+        """log2 of the RBD object size of the images this store makes (``chunk_size``)."""
+        return self._order
 
     def begin(self, key: str, *, size: int | None = None) -> RbdUpload:
         ioctx = self.ioctx()
@@ -121,10 +129,18 @@ class RbdStore:
         return Readahead(_ImageChunks(self, ioctx, image, offset, end), name="rbd-readahead")
 
     def delete(self, key: str) -> None:
+        """Remove the RBD image ``key``, first flattening the copy-on-write copies of it this driver made.
+
+        Raises :class:`StoreError` when its snapshot has clones made by others
+        (Nova's, Cinder's: the image is in use), or when a flatten fails; the
+        image is left whole then. Flattening copies the image's data into each
+        clone, inside the cluster, before this returns.
+        """
         ioctx = self.ioctx()
         try:
+            rbd_clones.flatten_children(self, ioctx, _checked(key))
             try:
-                image = self._rbd.Image(ioctx, _checked(key))
+                image = self._rbd.Image(ioctx, key)
             except self._rbd.ImageNotFound:
                 return
             try:
@@ -138,7 +154,8 @@ class RbdStore:
         except self._rbd.ImageNotFound:
             return
         except (self._rbd.ImageBusy, self._rbd.ImageHasSnapshots):
-            raise StoreError("rbd store: the image is in use (it has clones or open watchers)") from None
+            raise StoreError("rbd store: the image is in use (it has clones made by others, or open watchers)") \
+                from None
         except BaseException as exc:
             raise self.translate(exc) from None
         finally:
@@ -180,6 +197,34 @@ class RbdStore:
             ioctx.close()
         return StoredObject(key=key, url=self.url_for(key), size=self.stat(key))
 
+    def clone(self, source: object, source_key: str, key: str) -> StoredObject | None:
+        """Make ``key`` a copy-on-write clone of the committed RBD image ``source_key`` of another rbd store on the
+        same cluster, in any pool (no byte is copied; see :mod:`~glimpse.stores.rbd_clones`). ``None`` when
+        ``source`` is elsewhere, ``copy_on_write_clones`` is off, or this store's user may not clone from the
+        source's pool. The clone has its own ``snap``: it is read, stat'ed and deleted like any other image."""
+        if not self._clones or not isinstance(source, RbdStore) or source.fsid() != self.fsid():
+            return None
+        ioctx = self.ioctx()
+        try:
+            parent_ioctx = self.ioctx(source._pool)
+            try:
+                rbd_clones.make(self, parent_ioctx, _checked(source_key), ioctx, _checked(key))
+            finally:
+                parent_ioctx.close()
+        except (self._rados.PermissionDeniedError, self._rbd.PermissionError):
+            return None
+        except BaseException as exc:
+            raise self.translate(exc) from None
+        finally:
+            ioctx.close()
+        return StoredObject(key=key, url=self.url_for(key), size=self.stat(key))
+
+    def fsid(self) -> str:
+        """The cluster's fsid (from ``ceph.conf``, else asked of the cluster)."""
+        if not self._fsid:
+            self._connected()
+        return self._fsid
+
     def list_keys(self) -> Iterator[str]:
         """Every RBD image's name in the pool, written or being written (the listing ``glimpse-manage orphans`` uses)."""
         ioctx = self.ioctx()
@@ -198,15 +243,20 @@ class RbdStore:
                 self._writers = ThreadPoolExecutor(max_workers=32, thread_name_prefix="rbd-writes")
             return self._writers
 
-    def ioctx(self) -> Any:
-        """A new I/O context on the pool (the caller closes it)."""
+    def ioctx(self, pool: str | None = None, namespace: str = "") -> Any:
+        """A new I/O context on the store's pool, or on ``pool`` (and ``namespace``) of its cluster; the caller
+        closes it."""
+        pool = pool or self._pool
         cluster = self._connected()
         try:
-            return cluster.open_ioctx(self._pool)
+            ioctx = cluster.open_ioctx(pool)
         except self._rados.ObjectNotFound:
-            raise StoreUnavailableError(f"rbd store: pool {self._pool!r} does not exist") from None
+            raise StoreUnavailableError(f"rbd store: pool {pool!r} does not exist") from None
         except BaseException as exc:
             raise self.translate(exc) from None
+        if namespace:
+            ioctx.set_namespace(namespace)
+        return ioctx
 
     def _connected(self) -> Any:
         with self._lock:
