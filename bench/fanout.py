@@ -219,6 +219,7 @@ class Network:
     def __init__(self, rate_mbit: int) -> None:
         self.rate = rate_mbit
         self.names: list[str] = []
+        self.made = 0  # veths ever made: a removed namespace's veth may outlive it for a moment, so never reuse a name
 
     def up(self) -> None:
         self.down()
@@ -227,7 +228,8 @@ class Network:
         sh("ip", "link", "set", BRIDGE, "up")
 
     def add(self, name: str, address: str) -> str:
-        namespace, outer = f"{PREFIX}-{name}", f"{PREFIX}v{len(self.names)}"
+        namespace, outer = f"{PREFIX}-{name}", f"{PREFIX}v{self.made}"
+        self.made += 1
         sh("ip", "netns", "add", namespace)
         sh("ip", "link", "add", outer, "type", "veth", "peer", "name", "eth0", "netns", namespace)
         sh("ip", "link", "set", outer, "master", BRIDGE)
