@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 from glanceclient import Client
 
+from tests.api.test_copy_image import last_task
 from tests.conftest import Api, Server, start_server
 from tests.stores.conftest import ceph, rados_bindings  # noqa: F401 - the session's Ceph cluster
 from tests.support.ceph import CephCluster
@@ -155,17 +155,7 @@ def copied(api: Api, image_id: str, *stores: str) -> dict[str, Any]:
     response = api.http.post(f"/v2/images/{image_id}/import",
                              json={"method": {"name": "copy-image"}, "stores": list(stores)})
     assert response.status_code == 202, response.text
-    return last_task(api, image_id)
-
-
-def last_task(api: Api, image_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        listed = api.http.get(f"/v2/images/{image_id}/tasks").json()["tasks"]
-        if listed and listed[0]["status"] in ("success", "failure"):
-            return dict(listed[0])
-        assert time.monotonic() < deadline, listed
-        time.sleep(0.05)
+    return last_task(api, image_id, timeout=60)
 
 
 def download_sha256(api: Api, image_id: str, store: str) -> str:
@@ -180,7 +170,7 @@ def test_copy_image_into_another_pool_is_a_clone_of_the_source_snapshot(api: Api
     glance = Client("2", endpoint=site.server.url, token="unused",
                     identity_headers={"X-Project-Id": api.project, "X-Roles": "admin,member,reader"})
     glance.images.image_import(image["id"], method="copy-image", stores=["ceph-b"])
-    task = last_task(api, image["id"])
+    task = last_task(api, image["id"], timeout=60)
     assert task["status"] == "success", task
     after = api.show(image["id"])
     assert after["status"] == "active" and after["stores"] == "ceph-a,ceph-b"
