@@ -99,6 +99,10 @@ class Settings(BaseSettings):
         default=True, description="the server's fast paths on uvicorn's internals (glimpse.server); "
                                   "false: plain uvicorn and Starlette"
     )
+    balance_patience: float = Field(
+        default=0.005, ge=0, le=1,
+        description="seconds a new connection is left for a less loaded worker before a busier one takes it "
+                    "(balanced accepting, a fast path)")
     workers: int = Field(default_factory=lambda: _usable_cpus(), ge=1,
                          description="worker processes sharing the listening socket; default one per CPU")
     # -- limits at the edge (docs/reliability-edge.md)

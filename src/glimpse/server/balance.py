@@ -12,8 +12,9 @@ only while it holds at most one more than the least loaded worker. Each worker
 publishes how many it holds on a :class:`LoadBoard`, a slot per worker in
 memory the arbiter shares with its workers. A worker that must not take a
 waiting connection looks again a millisecond later; once a connection has
-waited :data:`PATIENCE` (the less loaded worker is busy), it takes it anyway,
-so no connection waits on a stuck worker.
+waited the share's ``patience`` (setting ``balance_patience``, default
+:data:`PATIENCE`: the less loaded worker is busy), it takes it anyway, so no
+connection waits on a stuck worker.
 
 Buys: show c16 from ~12,000–13,000 to ~14,000–16,000 shows/s with two workers
 (fourth pass of ``docs/performance.md``). Internals: the constructor of
@@ -36,7 +37,7 @@ from glimpse.server.protocol import HttpProtocol
 
 log = logging.getLogger(__name__)
 
-#: Seconds a waiting connection is left for a less loaded worker before a busier one takes it.
+#: Seconds a waiting connection is left for a less loaded worker before a busier one takes it (the default).
 PATIENCE = 0.005
 #: Seconds a worker that left a connection to others waits before it looks again.
 RETRY = 0.001
@@ -78,9 +79,11 @@ class LoadBoard:
 class Share:
     """One worker's connections, kept on the board."""
 
-    def __init__(self, board: LoadBoard, slot: int | None) -> None:
+    def __init__(self, board: LoadBoard, slot: int | None, *, patience: float = PATIENCE) -> None:
         self._board = board
         self._slot = slot
+        #: seconds a connection this worker may not take yet is left to the others before it takes it anyway
+        self.patience = patience
         self._open = False
         self.held = 0
 
@@ -142,7 +145,7 @@ class Acceptor:
                 now = self._loop.time()
                 if self._waiting_since is None:
                     self._waiting_since = now
-                if now - self._waiting_since < PATIENCE:
+                if now - self._waiting_since < self._share.patience:
                     self._pause(RETRY)
                     return
             try:

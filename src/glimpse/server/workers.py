@@ -115,7 +115,8 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
             cache = self.app.node.image_cache
             cache.watch_writes(WritePublisher(self.app.sibling_writes, slot))
             follower = CacheFollower(WriteFollower(self.app.sibling_writes, slot), cache)
-        return WorkerServer(config, Share(self.app.board, slot), IdleCollector(), follower)
+        share = Share(self.app.board, slot, patience=self.app.settings.balance_patience)
+        return WorkerServer(config, share, IdleCollector(), follower)
 
     async def _notify(self) -> None:
         if self.ppid != os.getppid():  # the arbiter died: do not serve on as an orphan
