@@ -139,17 +139,7 @@ class RbdStore:
         ioctx = self.ioctx()
         try:
             rbd_clones.flatten_children(self, ioctx, _checked(key))
-            try:
-                image = self._rbd.Image(ioctx, key)
-            except self._rbd.ImageNotFound:
-                return
-            try:
-                for snap in list(image.list_snaps()):
-                    if image.is_protected_snap(snap["name"]):
-                        image.unprotect_snap(snap["name"])
-                    image.remove_snap(snap["name"])
-            finally:
-                image.close()
+            rbd_leftovers.drop_snapshots(self._rbd, ioctx, key)
             self._rbd.RBD().remove(ioctx, key)
         except self._rbd.ImageNotFound:
             return

@@ -111,11 +111,7 @@ def _clone_of(store: RbdStore, child: dict[str, Any]) -> str | None:
 def _discard(rbd: Any, ioctx: Any, name: str) -> None:
     """Remove the clone ``name`` that could not be finished, snapshot included (logged if that fails too)."""
     try:
-        with rbd.Image(ioctx, name) as clone:
-            for snap in list(clone.list_snaps()):
-                if clone.is_protected_snap(snap["name"]):
-                    clone.unprotect_snap(snap["name"])
-                clone.remove_snap(snap["name"])
+        rbd_leftovers.drop_snapshots(rbd, ioctx, name)
         rbd.RBD().remove(ioctx, name)
     except rbd.ImageNotFound:
         pass

@@ -26,6 +26,15 @@ RETRY_FOR = 600.0
 RETRY_EVERY = 2.0
 
 
+def drop_snapshots(rbd: Any, ioctx: Any, name: str) -> None:
+    """Unprotect and remove every snapshot of ``name``, so that it can be removed (``ImageNotFound`` propagates)."""
+    with rbd.Image(ioctx, name) as image:
+        for snap in list(image.list_snaps()):
+            if image.is_protected_snap(snap["name"]):
+                image.unprotect_snap(snap["name"])
+            image.remove_snap(snap["name"])
+
+
 def started(rbd: Any, ioctx: Any, name: str) -> float | None:
     """When the upload that left ``name`` started, if it is an uncommitted image of ours (else ``None``)."""
     try:
