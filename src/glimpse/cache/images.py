@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from glimpse.cache.fillers import CacheFiller
 from glimpse.cache.fills import DONE, FAILED, FILLING, FillClaim, FollowingChunks, claim, is_abandoned, read_record
 from glimpse.cache.index import CacheIndex, Entry
-from glimpse.cache.verify import Digests, file_mismatch
+from glimpse.cache.verify import Digests, PrefixDigests
 from glimpse.domain.images import Image, ImageStatus
 from glimpse.services.image_data import OpenedData
 from glimpse.stores.base import StoreError
@@ -224,13 +224,22 @@ class ImageCache:
                 stop.clear()
                 log.warning("cache filler %s stalled on image %s; filling from the stores", filler.name, image.id)
                 break
+            prefix = PrefixDigests(fd, image)
+
+            def progress(final: int, prefix: PrefixDigests = prefix) -> None:
+                owned.report(final)  # followers first; the digest of what became final comes after
+                prefix.advance(final)
+
             try:
-                delivered = filler.fill(image, path, owned.report, stop)
-            except Exception:
-                log.exception("cache filler %s failed on image %s", filler.name, image.id)
-                delivered = False
+                try:
+                    delivered = filler.fill(image, path, progress, stop)
+                except Exception:
+                    log.exception("cache filler %s failed on image %s", filler.name, image.id)
+                    delivered = False
+                problem = prefix.mismatch() if delivered else None
+            finally:
+                prefix.close()
             if delivered:
-                problem = file_mismatch(fd, image)
                 if problem is None:
                     return filler.name
                 log.warning("cache filler %s delivered bad data for image %s: %s", filler.name, image.id, problem)

@@ -45,17 +45,34 @@ class Digests:
         self._digests.close()
 
 
-def file_mismatch(fd: int, image: Image) -> str | None:
-    """Read the open file ``fd`` from its start and compare it with ``image``; ``None`` when it matches."""
-    digests = Digests(image)
-    try:
-        position = 0
-        while True:
-            data = os.pread(fd, READ_CHUNK, position)
+class PrefixDigests:
+    """The digests of a file's final prefix, taken as a filler reports it (see ``CacheFiller.fill``).
+
+    A filler reports ``progress(n)`` when bytes ``[0, n)`` of the file are
+    final: they are read back and digested then, while the fill runs, so that
+    the check when it ends reads only what was never reported. Bytes reported
+    final are never rewritten (the filler's promise), so digesting them early
+    checks the same bytes as reading the finished file would.
+    """
+
+    def __init__(self, fd: int, image: Image) -> None:
+        self._fd = fd
+        self._digests = Digests(image)
+
+    def advance(self, final: int) -> None:
+        """Digest the file up to ``final`` bytes (what is already digested is not read again)."""
+        position = self._digests.size
+        while position < final:
+            data = os.pread(self._fd, min(READ_CHUNK, final - position), position)
             if not data:
                 break
-            digests.update(data)
+            self._digests.update(data)
             position += len(data)
-        return digests.mismatch()
-    finally:
-        digests.close()
+
+    def mismatch(self) -> str | None:
+        """Digest the rest of the file, then compare; ``None`` when the file is the image's."""
+        self.advance(1 << 62)
+        return self._digests.mismatch()
+
+    def close(self) -> None:
+        self._digests.close()

@@ -4,11 +4,13 @@ All nodes that miss the same image at once join one torrent (the piece table
 is in the database, so they build the same info-hash). Pieces that no
 connected peer has are read from the store by this node and handed to
 libtorrent (``add_piece``), which checks and announces them: the store is the
-last-resort seed. Each node walks the pieces from a different start, so N
-nodes missing together read about one copy from the store between them and
-trade the rest. The fill is sequential where peers allow, and ``progress``
-follows the verified, flushed prefix so the cache can stream it to the
-client at once.
+last-resort seed. The pieces are dealt out among the registered nodes in
+groups, so N nodes missing together read about one copy from the store
+between them and trade the rest, and every group of the image's start is read
+by some node at once. The fill is sequential where peers allow, and
+``progress`` follows the verified, flushed prefix so the cache can stream it to
+the client (and digest it) at once: a piece, once libtorrent has it, is never
+written again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ FLUSH = 0.3
 RECONNECT = 2.0
 #: seconds after which a piece read from the store that never became ours is read again
 RETRY = 10.0
+#: bytes of consecutive pieces a node reads from the store at once (pieces are dealt out in such groups)
+STORE_READ = 2 * 1024 * 1024
 
 
 class SwarmFiller:
@@ -126,20 +130,21 @@ class _Fill:
     def _seed_from_store(self) -> None:
         """Read the pieces no connected peer has from the store: this process's share of the image first.
 
-        The pieces are cut into as many runs as there are registered processes;
-        each reads its own run first (so N nodes missing together read about one
-        copy between them), then helps with the others' runs from their ends
-        (whatever no peer has yet). A piece
-        that sits half-downloaded after its peers left counts as missing.
+        The pieces are dealt out in groups, in turn (see :func:`shares`), so N
+        nodes missing together read about one copy between them and, since each
+        reads its share in order, every part of the image's start exists
+        somewhere early: the download that follows the fill streams from the
+        start while the fill runs. Consecutive missing pieces of a group come
+        in one store read. Then each node helps with the others' shares from
+        their ends (whatever no peer has yet): their owners read them from the
+        start, so helper and owner meet. A piece that sits half-downloaded after
+        its peers left counts as missing.
         """
         torrent = self.torrent
         rank, nodes = self.node.rank()
-        start, end = torrent.pieces * rank // nodes, torrent.pieces * (rank + 1) // nodes
-        own = list(range(start, end))
-        # the other runs, each from its end: their owners read them from the start, so helper and owner meet
-        rest = [piece for other in range(1, nodes)
-                for piece in reversed(range(torrent.pieces * ((rank + other) % nodes) // nodes,
-                                            torrent.pieces * ((rank + other) % nodes + 1) // nodes))]
+        group = max(1, STORE_READ // torrent.piece_size)
+        own, rest = shares(torrent.pieces, nodes, rank, group)
+        owned = set(own)
         injected: dict[int, float] = {}  # piece -> when handed over (read again if it never shows up)
         failures = 0
         if not self.leech.ready():
@@ -153,22 +158,53 @@ class _Fill:
                 return not have[i] and not available[i] and now - injected.get(i, -RETRY) >= RETRY
 
             wanted = next((i for i in own if missing(i)), None)
-            if wanted is None and all(have[i] or i in injected for i in own):
-                wanted = next((i for i in rest if missing(i)), None)
-            if wanted is None:
+            if wanted is not None:  # and the missing pieces right after it in its group
+                run = [wanted]
+                while len(run) < group and run[-1] + 1 in owned and (run[-1] + 1) // group == wanted // group \
+                        and missing(run[-1] + 1):
+                    run.append(run[-1] + 1)
+            elif all(have[i] or i in injected for i in own):
+                run = [i for i in (next((i for i in rest if missing(i)), None),) if i is not None]
+            else:
+                run = []
+            if not run:
                 if all(have):
                     return
                 self.finished.wait(POLL)
                 continue
-            offset, length = torrent.piece_range(wanted)
-            data = self.node.service.read_piece(self.image, offset, length)
-            if data is None:
-                failures += 1
-                if failures >= 3:
-                    log.warning("p2p: the store cannot give image %s's pieces; relying on peers", self.image.id)
-                    return
-                self.finished.wait(1.0)
+            offset = torrent.piece_range(run[0])[0]
+            got = 0
+            pieces = self.node.service.read_pieces(self.image, offset, [torrent.piece_range(i)[1] for i in run])
+            try:
+                for index, data in zip(run, pieces):
+                    self.leech.add_piece(index, data)
+                    injected[index] = time.monotonic()
+                    self.from_store += 1
+                    got += 1
+                    if self.finished.is_set() or self.stop.is_set():
+                        break
+            finally:
+                pieces.close()
+            if got:
+                failures = 0
                 continue
-            self.leech.add_piece(wanted, data)
-            injected[wanted] = time.monotonic()
-            self.from_store += 1
+            failures += 1
+            if failures >= 3:
+                log.warning("p2p: the store cannot give image %s's pieces; relying on peers", self.image.id)
+                return
+            self.finished.wait(1.0)
+
+
+def shares(pieces: int, nodes: int, rank: int, group: int = 1) -> tuple[list[int], list[int]]:
+    """The pieces the process at ``rank`` of ``nodes`` reads from the store first, and the order in which it
+    helps with the others' (each other share from its end, the next rank's first).
+
+    Pieces are dealt in groups of ``group``: piece ``i`` belongs to rank ``(i // group) mod nodes``.
+    """
+
+    def share(owner: int) -> list[int]:
+        return [i for i in range(pieces) if (i // group) % nodes == owner]
+
+    own = share(rank)
+    rest = [piece for other in range(1, nodes) for piece in reversed(share((rank + other) % nodes))]
+    return own, rest

@@ -78,7 +78,12 @@ class Leech:
         return list(self._handle.piece_availability())
 
     def add_piece(self, index: int, data: bytes) -> None:
-        """Hand libtorrent a piece read elsewhere: it checks the hash and announces it to peers."""
+        """Hand libtorrent a piece read elsewhere: it checks the hash and announces it to peers.
+
+        A piece this node already has is left alone: the cache digests pieces once they are final, so
+        they are never written again. One that a peer left half-written is overwritten."""
+        if self._handle.have_piece(index):
+            return
         self._handle.add_piece(index, data, lt.add_piece_flags_t.overwrite_existing)
 
     def peers(self) -> int:

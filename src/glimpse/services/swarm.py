@@ -160,16 +160,27 @@ class SwarmService:
                 failures.append(f"store '{location.store}': {exc}")
         raise StoreUnavailable(f"The data of image {image.id} cannot be read: {'; '.join(failures)}.")
 
-    def read_piece(self, image: Image, offset: int, length: int) -> bytes | None:
-        """One piece of the image from a store (a piece, never a whole image), or ``None`` if it cannot be read."""
+    def read_pieces(self, image: Image, offset: int, lengths: list[int]) -> Iterator[bytes]:
+        """Consecutive pieces of the image from ``offset`` on, one ``bytes`` per piece, from one store read.
+
+        Ends early (fewer pieces than ``lengths``) when the stores cannot give
+        the rest; never raises for a store failure. One piece is held at a time.
+        """
         try:
-            chunks = self.read(image, offset, length)
+            chunks = self.read(image, offset, sum(lengths))
         except StoreUnavailable:
-            return None
+            return
         try:
-            data = b"".join(chunks)
+            pending = bytearray()
+            wanted = iter(lengths)
+            length = next(wanted, None)
+            for chunk in chunks:
+                pending += chunk
+                while length is not None and len(pending) >= length:
+                    yield bytes(pending[:length])
+                    del pending[:length]
+                    length = next(wanted, None)
         except StoreError:
-            return None
+            return
         finally:
             getattr(chunks, "close", lambda: None)()
-        return data if len(data) == length else None
