@@ -4,8 +4,9 @@ The event loop gathers the request body into large blocks that a worker
 thread takes from a short queue (one hand-over per :data:`CHUNK_SIZE`, not per
 network read), and
 response chunks are pulled from blocking store iterators in the thread pool.
-A download whose store stream is a region of a local file goes out with the
-server's zero-copy ``sendfile`` where the server offers it (plain HTTP).
+A download whose store stream is a region of a local file, or a cache fill's
+file as it becomes final, goes out with the server's zero-copy ``sendfile``
+where the server offers it (plain HTTP).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from glimpse.api.server_offers import ZEROCOPY_SEND
 from glimpse.services.image_data import CHUNK_SIZE, Download
-from glimpse.stores.base import FileRegion
+from glimpse.stores.base import FileRegion, GrowingFileRegion
 
 
 class RequestChunks:
@@ -119,9 +120,37 @@ class DownloadResponse(Response):
                 await send({"type": ZEROCOPY_SEND, "file": region.fileno(), "offset": region.offset,
                             "count": region.length, "more_body": False})
                 download.sent = region.length
+            elif isinstance(region, GrowingFileRegion) and ZEROCOPY_SEND in scope.get("extensions", {}):
+                await self._send_growing(region, receive, send)
             else:
                 async for chunk in download_body(download):
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await run_in_threadpool(download.close)
+
+    async def _send_growing(self, region: GrowingFileRegion, receive: Receive, send: Send) -> None:
+        """Each final region of a file being written with ``sendfile``, as it becomes final; until the
+        client goes away (the writer does not stop for it: a cache fill outlives its first reader)."""
+        download = self.download
+        gone = asyncio.ensure_future(_disconnect(receive))
+        try:
+            while not gone.done() and (part := await run_in_threadpool(region.next_part)) is not None:
+                if isinstance(part, bytes):
+                    await send({"type": "http.response.body", "body": part, "more_body": True})
+                    download.sent += len(part)
+                else:
+                    fd, offset, count = part
+                    await send({"type": ZEROCOPY_SEND, "file": fd, "offset": offset, "count": count,
+                                "more_body": True})
+                    download.sent += count
+            if not gone.done():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            gone.cancel()
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Return when the client has gone away."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

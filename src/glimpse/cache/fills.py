@@ -91,7 +91,9 @@ class FollowingChunks:
 
     When the fill fails or makes no progress for ``stall_time`` seconds, the
     rest comes from ``fallback(offset, length)`` (the stores), so the client
-    still gets the whole image.
+    still gets the whole image. Iterate it for chunks of bytes, or take
+    :meth:`next_part` for regions of the file that the edge hands to the kernel
+    (``sendfile``), as for a cache hit (a :class:`~glimpse.stores.base.GrowingFileRegion`).
     """
 
     def __init__(self, record_fd: int, data_fd: int, offset: int, length: int, *, stall_time: float,
@@ -104,6 +106,8 @@ class FollowingChunks:
         self._fallback = fallback
         self._rest: Iterator[bytes] | None = None
         self._closed = False
+        # what __next__ has still to read of the last region next_part gave it
+        self._region_at = self._region_left = 0
 
     def first_bytes(self) -> bool:
         """Wait until the fill has bytes for this reader (or is done): True; False when it failed before
@@ -120,33 +124,49 @@ class FollowingChunks:
             pause = min(pause * 2, 0.02)
         return True
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
+    def next_part(self) -> tuple[int, int, int] | bytes | None:
+        """The next bytes, waiting for the fill: ``(fd, offset, count)`` of the fill's file once final,
+        ``bytes`` from the stores after the fill failed or stalled, ``None`` at the end. A region's
+        file descriptor stays open until the next call."""
         if self._rest is not None:
-            return next(self._rest)
+            return next(self._rest, None)
         if self._position >= self._end or self._closed:
             self.close()
-            raise StopIteration
+            return None
         last_progress, last_change, pause = -1, time.monotonic(), 0.0005
         while True:
             progress, state = read_record(self._record)
             if progress > self._position:
-                data = os.pread(self._data, min(READ_CHUNK, progress - self._position, self._end - self._position),
-                                self._position)
-                if data:
-                    self._position += len(data)
-                    return data
+                part = (self._data, self._position, min(progress, self._end) - self._position)
+                self._position += part[2]
+                return part
             if progress != last_progress:
                 last_progress, last_change = progress, time.monotonic()
             if state == FAILED or state == DONE or time.monotonic() - last_change > self._stall_time:
                 # DONE with bytes missing cannot happen for a verified file; treat it like a failure
                 self._close_files()
                 self._rest = self._fallback(self._position, self._end - self._position)
-                return next(self._rest)
+                return next(self._rest, None)
             time.sleep(pause)
             pause = min(pause * 2, 0.02)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if not self._region_left:
+            part = self.next_part()
+            if part is None:
+                raise StopIteration
+            if isinstance(part, bytes):
+                return part
+            _, self._region_at, self._region_left = part
+        data = os.pread(self._data, min(READ_CHUNK, self._region_left), self._region_at)
+        if not data:  # the fill's file is shorter than its record says: never complete a response with it
+            raise OSError(f"the cache fill's file ended at {self._region_at} bytes")
+        self._region_at += len(data)
+        self._region_left -= len(data)
+        return data
 
     def _close_files(self) -> None:
         if not self._closed:

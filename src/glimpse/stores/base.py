@@ -73,6 +73,23 @@ class FileRegion(Protocol):
 
 
 @runtime_checkable
+class GrowingFileRegion(Protocol):
+    """A stream whose bytes become, in order, regions of a local file as it is written (a cache fill).
+
+    The edge sends each region with ``sendfile``; bytes the stream gets
+    elsewhere (the stores, when the file's writer gives up) come as ``bytes``.
+    The stream still iterates as chunks for everyone else.
+    """
+
+    def next_part(self) -> tuple[int, int, int] | bytes | None:
+        """``(fd, offset, count)`` of the file, or ``bytes``, or ``None`` at the end (blocks until there is one)."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+@runtime_checkable
 class PendingObject(Protocol):
     """An object being written: invisible to readers until :meth:`commit`.
 
