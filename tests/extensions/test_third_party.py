@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -211,3 +212,30 @@ def test_a_third_party_import_method(acme_site: Path, tmp_path: Path) -> None:
         assert refused.status_code == 400 and "takes no 'uri'" in refused.json()["message"]
     finally:
         server.stop()
+
+
+def test_a_client_that_leaves_a_miss_stops_its_response_and_the_fill_goes_on(
+        acme: Api, acme_server: Server) -> None:
+    admin = acme.as_project(acme.project or "", roles="admin,member,reader")
+    data = os.urandom(16 * 1024 * 1024)  # the rest, after the stall, is many store chunks
+    image = acme.create(name="left", acme_filler="stall")  # half from the filler, then a stall (1 s)
+    assert acme.upload(image["id"], data).status_code == 204
+    logged_before = len(acme_server.log.read_text())
+    with httpx.Client(base_url=acme_server.url, headers=dict(acme.http.headers), timeout=30) as client:
+        with client.stream("GET", f"/v2/images/{image['id']}/file") as response:
+            assert response.headers["x-glimpse-cache"] == "miss"
+            first = next(response.iter_raw(65536))
+            assert data.startswith(first)
+        # leaving closes the connection while the response waits for the stalled fill
+    deadline = time.monotonic() + 20
+    while (left := acme.http.get("/v2/acme/hooks").json()["downloads"].get(image["id"])) is None:
+        assert time.monotonic() < deadline, "the response the client left never ended"
+        time.sleep(0.05)
+    # it stopped when the client left: it did not go on to read the rest from the store for nobody
+    assert left[1] is False and left[0] < len(data), left
+    while _cached_by(admin, image["id"]) is None:
+        assert time.monotonic() < deadline, "the fill did not finish after its first reader left"
+        time.sleep(0.05)
+    assert acme.http.get(f"/v2/images/{image['id']}/file").content == data
+    assert "Traceback" not in acme_server.log.read_text()[logged_before:]
+    admin.close()

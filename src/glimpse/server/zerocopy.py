@@ -118,7 +118,8 @@ class ZeroCopyCycle(RequestResponseCycle):
                 transport.release()  # a HEAD, 204 or 304 response writes no body
             return
         transport.release()
-        if self.disconnected:
+        if self.disconnected or transport.is_closing():
+            self.disconnected = True
             return
         if not self.response_started or self.response_complete:
             raise RuntimeError(f"'{ZEROCOPY_SEND}' is only allowed between the response start and its end.")
@@ -169,7 +170,9 @@ def _corked(sock: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        with contextlib.suppress(OSError):
+        # OSError: the peer is gone; ValueError: uvloop's socket has no descriptor any more (the
+        # transport was closed while the file went out, e.g. the client reset the connection)
+        with contextlib.suppress(OSError, ValueError):
             sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
 
 

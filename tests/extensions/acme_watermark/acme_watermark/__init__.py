@@ -6,7 +6,8 @@
 * refuses uploads to images carrying ``acme_no_data`` (403, the image stays queued);
 * adds an ``acme.audit`` message to the outbox for every change, and fails the
   change (rolling it back) when the image carries ``acme_explode``;
-* adds ``GET /v2/acme/hooks``, which reports how often each hook ran in this process;
+* adds ``GET /v2/acme/hooks``, which reports how often each hook ran in this process (and what
+  each image's last download sent);
 * offers the import method ``acme-greeting``, which fills a queued image with a fixed greeting;
 * offers the cache filler ``acme``, which copies images carrying ``acme_filler`` from their store into the
   cache, spoiling every byte when the property is ``bad`` (the cache must refuse that copy) and
@@ -33,6 +34,8 @@ from glimpse.extensions.hookspecs import hookimpl
 
 NAME = "ACME watermark"
 CALLS: Counter[str] = Counter()
+#: image id -> [bytes sent, complete] of the last download of each image in this process
+DOWNLOADS: dict[str, list[Any]] = {}
 
 
 def _forbid(name: str | None) -> None:
@@ -41,7 +44,7 @@ def _forbid(name: str | None) -> None:
 
 
 async def hooks(request: Request) -> Response:
-    return JSONResponse({"calls": dict(CALLS)})
+    return JSONResponse({"calls": dict(CALLS), "downloads": DOWNLOADS})
 
 
 @hookimpl
@@ -212,6 +215,7 @@ def image_upload_failed(ctx: Any, image: Any, error: Any) -> None:
 @hookimpl
 def image_downloaded(ctx: Any, image: Any, bytes_sent: int, complete: bool) -> None:
     CALLS["image_downloaded"] += 1
+    DOWNLOADS[image.id] = [bytes_sent, complete]
 
 
 @hookimpl
