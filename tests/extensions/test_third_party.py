@@ -239,3 +239,26 @@ def test_a_client_that_leaves_a_miss_stops_its_response_and_the_fill_goes_on(
     assert acme.http.get(f"/v2/images/{image['id']}/file").content == data
     assert "Traceback" not in acme_server.log.read_text()[logged_before:]
     admin.close()
+
+
+def test_a_client_that_leaves_a_streamed_download_stops_the_store_read(acme_site: Path, tmp_path: Path) -> None:
+    # without the fast paths a filesystem download is streamed chunk by chunk, as from a remote store
+    server = start_with_extensions(tmp_path / "streamed", '["acme-watermark"]', acme_site,
+                                   env={"GLIMPSE_SERVER_FAST_PATHS": "false"})
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        data = os.urandom(64 * 1024 * 1024)
+        image = api.create(name="left-streamed")
+        assert api.upload(image["id"], data).status_code == 204
+        with httpx.Client(base_url=server.url, headers=dict(api.http.headers), timeout=30) as client:
+            with client.stream("GET", f"/v2/images/{image['id']}/file") as response:
+                assert data.startswith(next(response.iter_raw(65536)))
+        deadline = time.monotonic() + 20
+        while (left := api.http.get("/v2/acme/hooks").json()["downloads"].get(image["id"])) is None:
+            assert time.monotonic() < deadline, "the response the client left never ended"
+            time.sleep(0.05)
+        assert left[1] is False and left[0] < len(data), left
+        assert api.http.get(f"/v2/images/{image['id']}/file").content == data  # the node serves on
+        api.close()
+    finally:
+        server.stop()

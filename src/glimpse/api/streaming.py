@@ -123,11 +123,23 @@ class DownloadResponse(Response):
             elif isinstance(region, GrowingFileRegion) and ZEROCOPY_SEND in scope.get("extensions", {}):
                 await self._send_growing(region, receive, send)
             else:
-                async for chunk in download_body(download):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await self._send_chunks(receive, send)
         finally:
             await run_in_threadpool(download.close)
+
+    async def _send_chunks(self, receive: Receive, send: Send) -> None:
+        """The store stream's chunks, until the client goes away (then the store is read no further)."""
+        gone = asyncio.ensure_future(_disconnect(receive))
+        chunks = download_body(self.download)
+        try:
+            async for chunk in chunks:
+                if gone.done():
+                    return
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            gone.cancel()
+            await chunks.aclose()
 
     async def _send_growing(self, region: GrowingFileRegion, receive: Receive, send: Send) -> None:
         """Each final region of a file being written with ``sendfile``, as it becomes final; until the
