@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -91,7 +91,7 @@ class RequestChunks:
             yield item
 
 
-async def download_body(download: Download) -> AsyncIterator[bytes]:
+async def download_body(download: Download) -> AsyncGenerator[bytes, None]:
     """Stream a download's chunks, closing the store stream however the response ends."""
     assert download.chunks is not None
     try:
@@ -163,6 +163,7 @@ class DownloadResponse(Response):
 
 
 async def _disconnect(receive: Receive) -> None:
-    """Return when the client has gone away."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
+    """Return when the client has gone away (or its connection can no longer be read)."""
+    with contextlib.suppress(Exception):
+        while (await receive())["type"] != "http.disconnect":
+            pass

@@ -17,6 +17,7 @@ becomes valid only when its size, md5 and multihash match the image record.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import threading
@@ -323,13 +324,20 @@ class ImageCache:
     def prune(self) -> int:
         """Evict least recently used images until the cache holds at most ``max_size`` bytes; how many went."""
         evicted = 0
-        total = self.index.total_size()
-        for entry in self.index.entries():
-            if total <= self.max_size:
-                break
-            if self.drop(entry.image_id, "least recently used, over image_cache_max_size"):
-                total -= entry.size
-                evicted += 1
+        # one pruner at a time on the node: two that counted the same total would both evict, and one whose
+        # victim the other had taken already went on to the next (seen: a file evicted as it became valid)
+        fd = os.open(self.root / "prune.lock", os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            total = self.index.total_size()
+            for entry in self.index.entries():
+                if total <= self.max_size:
+                    break
+                if self.drop(entry.image_id, "least recently used, over image_cache_max_size"):
+                    evicted += 1
+                total -= entry.size  # gone either way (a hit that found it stale may have dropped it)
+        finally:
+            os.close(fd)
         return evicted
 
     def stop_stalled(self) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from glimpse.db.swarm import PieceTable, SwarmNode, SwarmRepository
@@ -160,7 +160,7 @@ class SwarmService:
                 failures.append(f"store '{location.store}': {exc}")
         raise StoreUnavailable(f"The data of image {image.id} cannot be read: {'; '.join(failures)}.")
 
-    def read_pieces(self, image: Image, offset: int, lengths: list[int]) -> Iterator[bytes]:
+    def read_pieces(self, image: Image, offset: int, lengths: list[int]) -> Generator[bytes, None, None]:
         """Consecutive pieces of the image from ``offset`` on, one ``bytes`` per piece, from one store read.
 
         Ends early (fewer pieces than ``lengths``) when the stores cannot give
