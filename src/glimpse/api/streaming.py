@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, Iterator
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from glimpse.api.server_offers import ZEROCOPY_SEND
 from glimpse.services.image_data import CHUNK_SIZE, Download
@@ -91,16 +91,6 @@ class RequestChunks:
             yield item
 
 
-async def download_body(download: Download) -> AsyncGenerator[bytes, None]:
-    """Stream a download's chunks, closing the store stream however the response ends."""
-    assert download.chunks is not None
-    try:
-        async for chunk in iterate_in_threadpool(iter(download)):
-            yield chunk
-    finally:
-        await run_in_threadpool(download.close)
-
-
 class DownloadResponse(Response):
     """The bytes of an open :class:`Download`, which it closes however the response ends."""
 
@@ -121,45 +111,44 @@ class DownloadResponse(Response):
                             "count": region.length, "more_body": False})
                 download.sent = region.length
             elif isinstance(region, GrowingFileRegion) and ZEROCOPY_SEND in scope.get("extensions", {}):
-                await self._send_growing(region, receive, send)
+                await _send_until_gone(_region_messages(region, download), receive, send)
             else:
-                await self._send_chunks(receive, send)
+                await _send_until_gone(_chunk_messages(download), receive, send)
         finally:
             await run_in_threadpool(download.close)
 
-    async def _send_chunks(self, receive: Receive, send: Send) -> None:
-        """The store stream's chunks, until the client goes away (then the store is read no further)."""
-        gone = asyncio.ensure_future(_disconnect(receive))
-        chunks = download_body(self.download)
-        try:
-            async for chunk in chunks:
-                if gone.done():
-                    return
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            gone.cancel()
-            await chunks.aclose()
 
-    async def _send_growing(self, region: GrowingFileRegion, receive: Receive, send: Send) -> None:
-        """Each final region of a file being written with ``sendfile``, as it becomes final; until the
-        client goes away (the writer does not stop for it: a cache fill outlives its first reader)."""
-        download = self.download
-        gone = asyncio.ensure_future(_disconnect(receive))
-        try:
-            while not gone.done() and (part := await run_in_threadpool(region.next_part)) is not None:
-                if isinstance(part, bytes):
-                    await send({"type": "http.response.body", "body": part, "more_body": True})
-                    download.sent += len(part)
-                else:
-                    fd, offset, count = part
-                    await send({"type": ZEROCOPY_SEND, "file": fd, "offset": offset, "count": count,
-                                "more_body": True})
-                    download.sent += count
-            if not gone.done():
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            gone.cancel()
+async def _send_until_gone(messages: AsyncGenerator[Message, None], receive: Receive, send: Send) -> None:
+    """Send a response body's messages and end it, unless the client goes away first: then the source is
+    read no further (a store is not read on for nobody; a cache fill goes on for its other readers)."""
+    gone = asyncio.ensure_future(_disconnect(receive))
+    try:
+        async for message in messages:
+            if gone.done():
+                return
+            await send(message)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        gone.cancel()
+        await messages.aclose()
+
+
+async def _chunk_messages(download: Download) -> AsyncGenerator[Message, None]:
+    """The store stream's chunks, read in the thread pool (the response closes the download)."""
+    async for chunk in iterate_in_threadpool(iter(download)):
+        yield {"type": "http.response.body", "body": chunk, "more_body": True}
+
+
+async def _region_messages(region: GrowingFileRegion, download: Download) -> AsyncGenerator[Message, None]:
+    """Each region of a file being written, by ``sendfile``, as it becomes final (``bytes`` as they come)."""
+    while (part := await run_in_threadpool(region.next_part)) is not None:
+        if isinstance(part, bytes):
+            download.sent += len(part)
+            yield {"type": "http.response.body", "body": part, "more_body": True}
+        else:
+            fd, offset, count = part
+            download.sent += count
+            yield {"type": ZEROCOPY_SEND, "file": fd, "offset": offset, "count": count, "more_body": True}
 
 
 async def _disconnect(receive: Receive) -> None:

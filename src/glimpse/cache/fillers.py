@@ -34,8 +34,8 @@ class CacheFiller(Protocol):
         Call ``progress(n)`` whenever bytes ``[0, n)`` of the file are final on
         disk (monotonic); concurrent downloads being served from this fill
         stream up to ``n``, and the cache reads them back to digest them then,
-        so bytes reported final must never be written again. Calling it again with the same ``n`` shows the fill
-        is alive: a fill that calls nothing for ``image_cache_stall_time`` has
+        so bytes reported final must never be written again. Calling it again
+        with the same ``n`` shows the fill is alive: a fill that calls nothing for ``image_cache_stall_time`` has
         ``stop`` set and its turn ends. Return True when the file is complete (the cache
         then verifies size, md5 and the multihash against the image record,
         whatever the source); return False when this source cannot deliver

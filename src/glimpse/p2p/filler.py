@@ -15,6 +15,7 @@ written again.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -144,7 +145,6 @@ class _Fill:
         rank, nodes = self.node.rank()
         group = max(1, STORE_READ // torrent.piece_size)
         own, rest = shares(torrent.pieces, nodes, rank, group)
-        owned = set(own)
         injected: dict[int, float] = {}  # piece -> when handed over (read again if it never shows up)
         failures = 0
         if not self.leech.ready():
@@ -160,9 +160,8 @@ class _Fill:
             wanted = next((i for i in own if missing(i)), None)
             if wanted is not None:  # and the missing pieces right after it in its group
                 run = [wanted]
-                while len(run) < group and run[-1] + 1 in owned and (run[-1] + 1) // group == wanted // group \
-                        and missing(run[-1] + 1):
-                    run.append(run[-1] + 1)
+                following = range(wanted + 1, min((wanted // group + 1) * group, torrent.pieces))
+                run += itertools.takewhile(missing, following)
             elif all(have[i] or i in injected for i in own):
                 run = [i for i in (next((i for i in rest if missing(i)), None),) if i is not None]
             else:
