@@ -13,18 +13,19 @@ from glimpse.domain.images import Image, ImageStatus, Visibility
 MiB = 1 << 20
 
 
-def record(data: bytes) -> Image:
+def record(data: bytes, algorithm: str | None = "sha512", *, checksum: str | None = None) -> Image:
     now = dt.datetime.now(dt.timezone.utc)
     return Image(id="img-1", name="i", status=ImageStatus.ACTIVE, visibility=Visibility.PRIVATE, owner="p",
                  created_at=now, updated_at=now, disk_format="raw", container_format="bare", size=len(data),
-                 checksum=hashlib.md5(data).hexdigest(), os_hash_algo="sha512",
-                 os_hash_value=hashlib.sha512(data).hexdigest())
+                 checksum=checksum or hashlib.md5(data).hexdigest(), os_hash_algo=algorithm,
+                 os_hash_value=hashlib.new(algorithm, data).hexdigest() if algorithm else None)
 
 
-def fill(path: Path, data: bytes, reports: list[int], *, corrupt_at: int | None = None) -> str | None:
+def fill(path: Path, data: bytes, reports: list[int], *, corrupt_at: int | None = None,
+         image: Image | None = None) -> str | None:
     """Write ``data`` into ``path`` piece by piece, reporting each end in ``reports`` as final; the mismatch."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    prefix = PrefixDigests(fd, record(data))
+    prefix = PrefixDigests(fd, image or record(data))
     try:
         written = 0
         for final in [*reports, len(data)]:
@@ -48,8 +49,26 @@ def test_a_file_digested_as_it_grew_matches_its_record(tmp_path: Path) -> None:
 
 def test_a_changed_byte_is_found_in_a_reported_part_and_in_the_part_never_reported(tmp_path: Path) -> None:
     data = os.urandom(3 * MiB)
-    assert fill(tmp_path / "early", data, [MiB, 2 * MiB], corrupt_at=10) == "md5 differs from the image's checksum"
+    assert fill(tmp_path / "early", data, [MiB, 2 * MiB], corrupt_at=10) == "sha512 differs from the image's os_hash_value"
     assert fill(tmp_path / "late", data, [MiB, 2 * MiB], corrupt_at=3 * MiB - 1) is not None
+
+
+def test_a_record_without_a_strong_multihash_is_checked_by_md5_too(tmp_path: Path) -> None:
+    data = os.urandom(2 * MiB)
+    for algorithm in (None, "md5", "sha1"):
+        wrong_md5 = record(data, algorithm, checksum="0" * 32)
+        assert fill(tmp_path / "f", data, [MiB], image=wrong_md5) == "md5 differs from the image's checksum"
+        assert fill(tmp_path / "f", data, [MiB], corrupt_at=5, image=record(data, algorithm)) is not None
+        assert fill(tmp_path / "f", data, [MiB], image=record(data, algorithm)) is None
+
+
+def test_a_record_with_a_strong_multihash_is_checked_by_it_alone(tmp_path: Path) -> None:
+    """The md5 pass is skipped: a stale md5 does not fail the file, a changed byte still does."""
+    data = os.urandom(2 * MiB)
+    for algorithm in ("sha256", "sha512", "sha3_256", "blake2b"):
+        assert fill(tmp_path / "f", data, [MiB], image=record(data, algorithm, checksum="0" * 32)) is None
+        assert fill(tmp_path / "f", data, [MiB], corrupt_at=MiB + 3,
+                    image=record(data, algorithm)) == f"{algorithm} differs from the image's os_hash_value"
 
 
 def test_a_file_shorter_than_the_record_is_refused(tmp_path: Path) -> None:

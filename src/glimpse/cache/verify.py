@@ -1,4 +1,13 @@
-"""Checking a cache file's bytes against the image record: size, md5 (``checksum``) and the multihash."""
+"""Checking a cache file's bytes against the image record: its size and its strongest recorded digest.
+
+An image whose multihash (``os_hash_algo``/``os_hash_value``) is a strong hash
+(SHA-2, SHA-3, BLAKE2) is checked by it alone: its md5 ``checksum`` adds
+nothing a SHA-512 match does not already prove, and costs a streaming node
+another pass over every byte it caches (MD5 is the slowest of the two on most
+CPUs). An image with no multihash, or a weak one, is checked by md5 as well.
+Clients do the same with what they download (glanceclient verifies
+``os_hash_value`` when the image has one, else ``checksum``).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +17,23 @@ from glimpse.domain.images import Image
 from glimpse.services.hashing import ParallelDigests
 
 READ_CHUNK = 1024 * 1024
+#: multihash algorithms that, recorded for an image, are enough to check its bytes by
+STRONG = frozenset({"sha224", "sha256", "sha384", "sha512", "sha512_224", "sha512_256",
+                    "sha3_224", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s"})
 
 
 class Digests:
-    """The md5 and multihash of bytes as they go by, each on its own thread, to compare with an image record.
+    """The digests of bytes as they go by, each on its own thread, to compare with an image record.
+
+    The multihash alone when it is a strong one (:data:`STRONG`), else md5 and any multihash.
 
     :meth:`close` on every path (it is idempotent); :meth:`mismatch` closes too.
     """
 
     def __init__(self, image: Image) -> None:
         self._image = image
-        self._md5 = bool(image.checksum)
         self._multi = image.os_hash_algo if image.os_hash_algo and image.os_hash_value else None
+        self._md5 = bool(image.checksum) and self._multi not in STRONG
         algorithms = dict.fromkeys([*(["md5"] if self._md5 else []), *([self._multi] if self._multi else [])])
         self._digests = ParallelDigests(*algorithms)
         self.size = 0
