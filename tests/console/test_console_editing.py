@@ -81,7 +81,10 @@ def test_visibility_protected_hidden_and_tags_are_saved_and_a_refused_delete_is_
     shown = api.show(image["id"])
     assert shown["visibility"] == "shared" and shown["protected"] is True and shown["os_hidden"] is True
     assert sorted(shown["tags"]) == ["<b>x</b>", "gold"]
-    assert page.locator("section[aria-label=Members]").count() == 1  # shared: members can be added now
+    # shared: members can be added now (the panel comes after the members list is fetched, so wait for it)
+    page.wait_for_selector("section[aria-label=Members] form")
+    assert page.locator("section[aria-label=Members]").count() == 1
+    assert page.locator("section[aria-label=Members] .note").count() == 0  # no "set visibility to shared"
     page.accept_dialogs = True
     page.click("button:has-text('Delete…')")
     error = page.wait_for_selector("section[aria-label=Actions] .error")
