@@ -1,14 +1,13 @@
 """A real OpenStack Keystone for the tests, in a virtualenv of its own (it pins its own libraries).
 
-The virtualenv lives in ``$GLIMPSE_TEST_KEYSTONE_VENV`` or ``<repo>/.venv-keystone`` and is created
-on first use from PyPI; where that is impossible the Keystone tests skip with the reason.
+The virtualenv (:mod:`tests.support.keystone_venv`) is created on first use from PyPI, unless made
+ahead; where that is impossible the Keystone tests skip with the reason.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV = Path(os.environ.get("GLIMPSE_TEST_KEYSTONE_VENV", ROOT / ".venv-keystone"))
+from tests.support import keystone_venv
+
 ADMIN_PASSWORD = "keystone-admin-secret"
 #: Short token lifetime, so that expiry can be tested.
 TOKEN_SECONDS = 12
@@ -26,20 +25,12 @@ TOKEN_SECONDS = 12
 
 def keystone_python() -> Path:
     """The virtualenv's python with keystone installed, creating it if needed (or skip)."""
-    python = VENV / "bin" / "python"
-    marker = VENV / ".keystone-installed"
-    if marker.exists():
-        return python
     try:
-        if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True, timeout=300)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "keystone"], check=True,
-                       capture_output=True, timeout=1500)
+        return keystone_venv.install()
     except (subprocess.SubprocessError, OSError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
-        pytest.skip(f"cannot install OpenStack Keystone into {VENV}: {exc} {detail.decode(errors='replace')[-500:]}")
-    marker.write_text("ok\n")
-    return python
+        pytest.skip(f"cannot install OpenStack Keystone into {keystone_venv.VENV}: {exc} "
+                    f"{detail.decode(errors='replace')[-500:]}")
 
 
 @dataclass
