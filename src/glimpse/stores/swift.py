@@ -23,7 +23,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -37,6 +37,7 @@ from glimpse.stores.base import (
     StoreObjectNotFound,
     StoreUnavailableError,
 )
+from glimpse.stores import http_reads
 from glimpse.stores.body_pipe import BodyCancelled, BodyPipe
 from glimpse.stores.pieces import PieceWriter
 from glimpse.stores.readahead import Readahead
@@ -45,6 +46,15 @@ from glimpse.stores.swift_auth import TOKEN_REFRESH, SwiftAuth, SwiftSession, ke
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1024 * 1024
+
+
+class _Answer(Protocol):
+    status_code: int
+
+    def close(self) -> None: ...
+
+
+_A = TypeVar("_A", bound=_Answer)
 
 
 class SwiftStore:
@@ -75,9 +85,10 @@ class SwiftStore:
         self._create_container = options.flag("create_container_on_put", create_container_on_put)
         self._large_object_size = options.mebibytes("large_object_size", large_object_size, minimum=0)
         self.segment_size = options.mebibytes("large_object_chunk_size", large_object_chunk_size)
-        timeout = httpx.Timeout(options.positive_seconds("read_timeout", read_timeout),
-                                connect=options.positive_seconds("connect_timeout", connect_timeout))
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+        self._read_timeout = options.positive_seconds("read_timeout", read_timeout)
+        self._connect_timeout = options.positive_seconds("connect_timeout", connect_timeout)
+        self._client = httpx.Client(timeout=httpx.Timeout(self._read_timeout, connect=self._connect_timeout),
+                                    follow_redirects=False)
         scope = None
         if version.startswith("3"):
             name, scope = keystone_scope(name, project_name=project_name, user_domain_id=user_domain_id,
@@ -125,7 +136,7 @@ class SwiftStore:
         headers = {}
         if offset or length is not None:
             headers["Range"] = f"bytes={offset}-{'' if length is None else offset + length - 1}"
-        answer = self.request("GET", path, headers=headers, stream=True)
+        answer = self._signed(lambda base, token: self._get(_join(base, path), {**headers, "X-Auth-Token": token}))
         if answer.status_code == 416:
             answer.close()
             return (b"" for _ in ())  # empty, and closable like every stream
@@ -133,6 +144,16 @@ class SwiftStore:
             answer.close()
             _raise_for(answer, "read the object")
         return Readahead(_ResponseChunks(answer), name="swift-readahead")
+
+    def _get(self, url: str, headers: dict[str, str]) -> httpx.Response | http_reads.HttpBody:
+        """A streamed GET: read with the standard library over plain HTTP (see ``http_reads``), httpx over TLS."""
+        if not url.startswith("http://"):
+            return self._client.send(self._client.build_request("GET", url, headers=headers), stream=True)
+        try:
+            return http_reads.get(url, headers, connect_timeout=self._connect_timeout,
+                                  read_timeout=self._read_timeout, chunk=READ_CHUNK)
+        except http_reads.READ_ERRORS as exc:
+            raise _unreachable(exc) from None
 
     def delete(self, key: str) -> None:
         _raise_for_delete(self.request("DELETE", self._path(key)))
@@ -202,12 +223,19 @@ class SwiftStore:
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                 content: bytes | None = None, stream: bool = False) -> httpx.Response:
         """``method`` on ``<storage url>/<path>``, signing in again once on a 401; transport errors translated."""
+
+        def send(url: str, token: str) -> httpx.Response:
+            return self._client.send(self._client.build_request(
+                method, url, content=content, headers={**(headers or {}), "X-Auth-Token": token}), stream=stream)
+
+        return self._signed(lambda base, token: send(_join(base, path), token))
+
+    def _signed(self, send: Callable[[str, str], _A]) -> _A:
+        """``send(storage_url, token)``, once more with a new token if the answer is 401; httpx errors translated."""
         session = self._auth.session()
         for attempt in (1, 2):
-            request = self._client.build_request(method, _join(session.storage_url, path), content=content,
-                                                 headers={**(headers or {}), "X-Auth-Token": session.token})
             try:
-                answer = self._client.send(request, stream=stream)
+                answer = send(session.storage_url, session.token)
             except httpx.HTTPError as exc:
                 raise _unreachable(exc) from None
             if answer.status_code != 401 or attempt == 2:
@@ -341,9 +369,9 @@ class SwiftUpload(PieceWriter):
 class _ResponseChunks:
     """Iterates a streamed GET in chunks, translating transport errors; ``close()`` releases the connection."""
 
-    def __init__(self, answer: httpx.Response) -> None:
+    def __init__(self, answer: httpx.Response | http_reads.HttpBody) -> None:
         self._answer = answer
-        self._chunks = answer.iter_bytes(READ_CHUNK)
+        self._chunks = iter(answer) if isinstance(answer, http_reads.HttpBody) else answer.iter_bytes(READ_CHUNK)
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -354,7 +382,7 @@ class _ResponseChunks:
         except StopIteration:
             self.close()
             raise
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, *http_reads.READ_ERRORS) as exc:
             self.close()
             raise _unreachable(exc) from None
 
@@ -382,7 +410,7 @@ def _raise_for_delete(answer: httpx.Response) -> None:
         _raise_for(answer, "delete")
 
 
-def _raise_for(answer: httpx.Response, action: str) -> None:
+def _raise_for(answer: _Answer, action: str) -> None:
     """Raise our error for an answer that is not a success; messages carry the status, never a URL or token."""
     status = answer.status_code
     if status < 300:
