@@ -1,4 +1,5 @@
-"""A store in OpenStack Swift (or Ceph radosgw's Swift API), over plain HTTP with httpx.
+"""A store in OpenStack Swift (or Ceph radosgw's Swift API), over plain HTTP with httpx
+(object reads from an ``http://`` storage URL with ``http.client``: see :mod:`glimpse.stores.http_reads`).
 
 Uploads stream with chunked transfer encoding, through a :class:`BodyPipe`
 (a few chunks of memory, whatever the image size). An upload whose size is
