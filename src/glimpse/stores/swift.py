@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from glimpse.stores import options
+from glimpse.stores import http_reads, options
 from glimpse.stores.base import (
     StoredObject,
     StoreConfigError,
@@ -38,7 +38,6 @@ from glimpse.stores.base import (
     StoreObjectNotFound,
     StoreUnavailableError,
 )
-from glimpse.stores import http_reads
 from glimpse.stores.body_pipe import BodyCancelled, BodyPipe
 from glimpse.stores.pieces import PieceWriter
 from glimpse.stores.readahead import Readahead
@@ -225,11 +224,12 @@ class SwiftStore:
                 content: bytes | None = None, stream: bool = False) -> httpx.Response:
         """``method`` on ``<storage url>/<path>``, signing in again once on a 401; transport errors translated."""
 
-        def send(url: str, token: str) -> httpx.Response:
+        def send(base: str, token: str) -> httpx.Response:
             return self._client.send(self._client.build_request(
-                method, url, content=content, headers={**(headers or {}), "X-Auth-Token": token}), stream=stream)
+                method, _join(base, path), content=content, headers={**(headers or {}), "X-Auth-Token": token}),
+                stream=stream)
 
-        return self._signed(lambda base, token: send(_join(base, path), token))
+        return self._signed(send)
 
     def _signed(self, send: Callable[[str, str], _A]) -> _A:
         """``send(storage_url, token)``, once more with a new token if the answer is 401; httpx errors translated."""
