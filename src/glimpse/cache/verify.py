@@ -3,7 +3,7 @@
 An image whose multihash (``os_hash_algo``/``os_hash_value``) is a strong hash
 (SHA-2, SHA-3, BLAKE2) is checked by it alone: its md5 ``checksum`` adds
 nothing a SHA-512 match does not already prove, and costs a streaming node
-another pass over every byte it caches (1.8-1.9 CPU-s per GiB on the benchmark
+another pass over every byte it caches (1.3-1.9 CPU-s per GiB on the benchmark
 VMs). An image with no multihash, or a weak one, is checked by md5 as well.
 Clients do the same with what they download (glanceclient verifies
 ``os_hash_value`` when the image has one, else ``checksum``).
