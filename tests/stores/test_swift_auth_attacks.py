@@ -96,3 +96,16 @@ def test_the_key_and_token_are_sent_only_to_the_auth_service_and_storage_url(
     sign_in, account = auth_handler.seen
     assert sign_in["x-auth-key"] == KEY and "x-auth-token" not in sign_in
     assert account["x-auth-token"] == "tok-123" and "x-auth-key" not in account
+
+
+@pytest.mark.parametrize("storage_url", ["http://127.0.0.1:99999/v1/AUTH_a", "http://127.0.0.1:port/v1/AUTH_a",
+                                         "ftp://127.0.0.1/v1/AUTH_a", "http:///v1/AUTH_a"])
+def test_an_unusable_storage_url_is_a_store_outage_not_a_crash(auth: tuple[str, type[_Recorder]],
+                                                               storage_url: str) -> None:
+    auth_url, auth_handler = auth
+    auth_handler.answer = (204, {"X-Storage-Url": storage_url, "X-Auth-Token": "tok-123"})
+    store = _store(auth_url)
+    for read in (lambda: store.open("k"), lambda: store.stat("k")):  # type: ignore[attr-defined]
+        with pytest.raises(StoreUnavailableError) as caught:
+            read()
+        assert storage_url not in str(caught.value) and "tok-123" not in str(caught.value)

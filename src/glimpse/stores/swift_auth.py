@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -104,7 +105,7 @@ class SwiftAuth:
         url, token = answer.headers.get("X-Storage-Url"), answer.headers.get("X-Auth-Token")
         if not url or not token:
             raise StoreUnavailableError("swift store: the v1 auth answer has no storage URL or token")
-        return SwiftSession(self._endpoint or url.rstrip("/"), token, time.monotonic())
+        return SwiftSession(_usable(self._endpoint or url), token, time.monotonic())
 
     def _sign_in_v3(self) -> SwiftSession:
         scope = self._scope
@@ -123,7 +124,7 @@ class SwiftAuth:
         if not token:
             raise StoreUnavailableError("swift store: the Keystone answer has no X-Subject-Token")
         url = self._endpoint or _catalog_url(answer.json(), scope)
-        return SwiftSession(url.rstrip("/"), token, time.monotonic())
+        return SwiftSession(_usable(url), token, time.monotonic())
 
 
 def _domain(domain_id: str | None, domain_name: str | None) -> dict[str, str]:
@@ -150,3 +151,15 @@ def _catalog_url(body: object, scope: KeystoneScope) -> str:
     where = f" in region {scope.region!r}" if scope.region else ""
     raise StoreUnavailableError(f"swift store: the catalog has no {scope.interface} {scope.service_type} "
                                 f"endpoint{where}")
+
+
+def _usable(url: str) -> str:
+    """``url`` without a trailing slash, if it is an http(s) URL with a host and a valid port; never echoed."""
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:  # a port that is not a number, or out of range
+        usable = False
+    if not usable:
+        raise StoreUnavailableError("swift store: the auth service gave a storage URL that is not an http(s) URL")
+    return url.rstrip("/")
