@@ -3,8 +3,8 @@
 An extension returns :class:`CacheFiller` objects from the
 ``register_cache_fillers`` hook; on a miss the cache tries them in order before
 reading the image from its stores. Whatever wrote the file, the cache verifies
-its size, md5 and multihash against the image record before the file becomes a
-valid cache entry.
+its size and digest against the image record (``cache.verify``) before the file
+becomes a valid cache entry.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class CacheFiller(Protocol):
         so bytes reported final must never be written again. Calling it again
         with the same ``n`` shows the fill is alive: a fill that calls nothing for ``image_cache_stall_time`` has
         ``stop`` set and its turn ends. Return True when the file is complete (the cache
-        then verifies size, md5 and the multihash against the image record,
+        then verifies its size and digest against the image record,
         whatever the source); return False when this source cannot deliver
         (no peers, stalled), having cleaned up its own state — the cache then
         fills from the stores. Return False promptly when ``stop`` is set.

@@ -11,7 +11,7 @@ A hit is served from ``data/`` with the filesystem store's ``FileChunks`` (the
 was verified (inode, size, modification time). A miss starts or joins the one
 fill of that image on the node and streams it as it is written; the fill tries
 the fillers other extensions register, then the image's stores, and the file
-becomes valid only when its size, md5 and multihash match the image record.
+becomes valid only when its size and digest match the image record (``cache.verify``).
 """
 
 from __future__ import annotations
