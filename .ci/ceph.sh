@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ceph/install.sh
-python3 -m venv .venv
+[ -x .venv/bin/python ] || python3 -m venv .venv  # .ci/run makes it first
 scripts/ceph/venv-bindings.sh .venv

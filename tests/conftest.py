@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,6 +39,8 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+
+from tests.support import server_logs, worker_groups
 
 ADMIN_URLS = {
     "postgresql": os.environ.get(
@@ -163,6 +166,7 @@ def start_server(data_dir: Path, *, database_url: str | None = None, env: dict[s
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environment)
     server = Server(f"{scheme}://127.0.0.1:{port}", data_dir, process, log, fast_paths)
+    server_logs.watch(log, server.url)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -372,37 +376,118 @@ PLAIN_PASS_LEAVES_OUT = {
 }
 
 
+def _is_full_run(config: pytest.Config) -> bool:
+    """``python -m pytest`` with no paths (so the ``testpaths``) and no selection by keyword or mark."""
+    return config.args_source is pytest.Config.ArgsSource.TESTPATHS \
+        and not config.getoption("keyword") and not config.getoption("markexpr")
+
+
 def _plain_pass_wanted(session: pytest.Session) -> bool:
+    if hasattr(session.config, "workerinput"):
+        return False  # a worker of a spread-out run: the run's own process decides
     wanted = os.environ.get("GLIMPSE_TEST_PLAIN_PASS", "auto").strip().lower()
     if wanted in ("0", "false", "no", "off") or not FAST_PATHS:
         return False  # never from the plain pass itself, nor from a run that is plain already
     if wanted in ("1", "true", "yes", "on"):
         return True
-    config = session.config  # auto: the full run, ``python -m pytest`` with no paths and no selection
+    config = session.config  # auto: the full run
     # (``-x`` is stored as ``maxfail``; a collect-only run runs nothing, so there is nothing to repeat plain)
-    return (not config.invocation_params.args or all(a.startswith("-") for a in config.invocation_params.args)) \
-        and not config.getoption("keyword") and not config.getoption("markexpr") \
-        and not config.getoption("maxfail") and not config.getoption("collectonly")
+    return _is_full_run(config) and not config.getoption("maxfail") and not config.getoption("collectonly")
+
+
+#: ``GLIMPSE_TEST_WORKERS``: how many processes a full run spreads its tests over (pytest-xdist; ``0`` runs
+#: them in pytest's own process). A run of chosen paths or tests runs in pytest's own process unless it
+#: is given ``-n N``.
+WORKERS = os.environ.get("GLIMPSE_TEST_WORKERS", "").strip()
+
+
+def _full_run_workers() -> int:
+    # Most of a test's time is spent waiting for the servers, databases and clients it starts, so one
+    # worker more than there are cores keeps the cores busy.
+    return int(WORKERS) if WORKERS else (os.cpu_count() or 1) + 1
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (in ``addopts``): :func:`_full_run_workers` for a full run, none for anything else."""
+    return _full_run_workers() if _is_full_run(config) else 0
+
+
+def _groups_file(config: pytest.Config) -> Path:
+    """Where the workers of this run write their tests' groups (``tests/support/worker_groups.py``)."""
+    return Path(tempfile.gettempdir()) / f"glimpse-test-groups-{os.getpid()}.json"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """In the run's own process, for each worker: where to write the groups."""
+    node.workerinput[worker_groups.GROUPS_FILE] = str(_groups_file(node.config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Whole groups to workers (for ``--dist load``, what ``-n`` means unless told otherwise)."""
+    if config.getoption("dist") != "load":
+        return None
+    return worker_groups.GroupScheduling(config, log, _groups_file(config))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    worker_groups.set_aside(config, items, len(BACKENDS))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    server_logs.mark()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report shows what the servers logged while it ran (``tests/support/server_logs.py``)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        report.sections.extend(server_logs.written_since_mark())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        _groups_file(config).unlink(missing_ok=True)
+
+
+def _pass(session: pytest.Session, title: str, args: list[str], env: dict[str, str]) -> None:
+    """Run pytest again, in a process of its own, as part of this run: its failure fails the run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", title)
+    started = time.monotonic()
+    config = session.config  # (the same root and configuration: a probe suite's runs too)
+    env = {name: value for name, value in env.items() if not name.startswith("PYTEST_XDIST_")}  # a run of its own
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
+                             str(config.rootpath), "-c", str(config.inipath or os.devnull), *args],
+                            cwd=config.rootpath, env=env, check=False)
+    if reporter is not None:
+        reporter.write_sep("=", f"{title.split(':')[0]}: exit {result.returncode} in {time.monotonic() - started:.0f} s")
+    if result.returncode != 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """After a full run, run the API suite again with every server plain; its failure fails the run."""
-    if not _plain_pass_wanted(session) or exitstatus not in (0, 1):
+    """After a run spread over workers, the tests they set aside (marked ``alone``), with nothing else
+    running; after a full run, the API suite again with every server plain. Either's failure fails the run."""
+    if hasattr(session.config, "workerinput") or exitstatus not in (0, 1):
         return
-    root = Path(__file__).resolve().parents[1]
+    alone = worker_groups.set_aside_tests(_groups_file(session.config))
+    if alone:
+        _pass(session, f"alone: {len(alone)} tests that time the service under a load of their own",
+              ["-n0", *alone], {**os.environ, "GLIMPSE_TEST_PLAIN_PASS": "0"})
+    if not _plain_pass_wanted(session):
+        return
     env = {**os.environ, "GLIMPSE_TEST_SERVER_FAST_PATHS": "0", "GLIMPSE_TEST_BACKENDS": "sqlite",
            "GLIMPSE_TEST_PLAIN_PASS": "0"}
     env.pop("GLIMPSE_TEST_REQUIRE_BACKENDS", None)
     paths = os.environ.get("GLIMPSE_TEST_PLAIN_PASS_PATHS", "").split() or PLAIN_PASS_PATHS  # (for its own test)
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=15",
-               *(f"--deselect={path}" if "::" in path else f"--ignore={path}" for path in PLAIN_PASS_LEAVES_OUT),
-               *paths]
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_sep("=", "plain pass: " + " ".join(paths) + " with server_fast_paths = false")
-    started = time.monotonic()
-    result = subprocess.run(command, cwd=root, env=env, check=False)
-    if reporter is not None:
-        reporter.write_sep("=", f"plain pass: exit {result.returncode} in {time.monotonic() - started:.0f} s")
-    if result.returncode != 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    workers = session.config.getoption("numprocesses", None) or 0  # as many as this run had
+    _pass(session, "plain pass: " + " ".join(paths) + " with server_fast_paths = false",
+          ["--durations=15", f"-n{workers}",
+           *(f"--deselect={path}" if "::" in path else f"--ignore={path}" for path in PLAIN_PASS_LEAVES_OUT),
+           *paths], env)
