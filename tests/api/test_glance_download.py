@@ -7,15 +7,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.api.test_import import finished_task
 from tests.conftest import Api, Server, start_server
 
 PEER = "http://127.0.0.1:19292"
@@ -41,16 +40,6 @@ def download(api: Api, image_id: str, region: str, remote_id: str) -> httpx.Resp
     return api.http.post(f"/v2/images/{image_id}/import", json={"method": {
         "name": "glance-download", "glance_region": region, "glance_image_id": remote_id,
         "glance_service_interface": "public"}})
-
-
-def finished_task(api: Api, image_id: str, timeout: float = 30, known: frozenset[str] = frozenset()) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        listed = [t for t in api.http.get(f"/v2/images/{image_id}/tasks").json()["tasks"] if t["id"] not in known]
-        if listed and listed[0]["status"] in ("success", "failure"):
-            return dict(listed[0])
-        assert time.monotonic() < deadline, listed
-        time.sleep(0.05)
 
 
 def test_an_image_of_another_region_is_imported_with_its_digests(regions: tuple[Server, Server]) -> None:

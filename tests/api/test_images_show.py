@@ -32,7 +32,7 @@ def test_an_image_is_shown_as_through_the_full_stack(api: Api) -> None:
         .status_code == 304
 
 
-@pytest.mark.parametrize("image_id", [str(uuid.uuid4()), "not-an-id", "%20", "x" * 300])
+@pytest.mark.parametrize("image_id", [pytest.param(str(uuid.uuid4()), id="a-new-uuid"), "not-an-id", "%20", "x" * 300])
 def test_an_unknown_image_gets_the_applications_404(api: Api, image_id: str) -> None:
     missing = _same_answer(api, f"/v2/images/{image_id}")
     assert missing.status_code == 404

@@ -69,6 +69,21 @@ def tasks(api: Api, image_id: str) -> list[dict[str, Any]]:
     return listed
 
 
+def finished_task(api: Api, image_id: str, timeout: float = 30, known: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The image's newest import task (leaving out the ids in ``known``) once it has ended.
+
+    A failed import puts the image back in ``queued`` a moment before its task records the failure,
+    so a test that saw the image settle waits here for the task.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = [task for task in tasks(api, image_id) if task["id"] not in known]
+        if listed and listed[0]["status"] in ("success", "failure"):
+            return dict(listed[0])
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.05)
+
+
 def staged_files(node: Server) -> list[str]:
     return [name for name in os.listdir(node.data_dir / "staging") if not name.startswith(".")]
 

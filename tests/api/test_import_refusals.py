@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from tests.conftest import Api, Server, start_server
-from tests.api.test_import import IMPORT_ENV, start, tasks
+from tests.api.test_import import IMPORT_ENV, finished_task, start, tasks
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +23,6 @@ def api(node: Server) -> Iterator[Api]:
     client = Api(node.url, uuid.uuid4().hex)
     yield client
     client.close()
-
-
-def finished_task(api: Api, image_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while not (listed := tasks(api, image_id)) or listed[0]["status"] not in ("success", "failure"):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    return listed[0]
 
 
 def test_an_import_refused_at_the_request_records_no_failed_task(api: Api, files: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.test_import import finished_task
 from tests.conftest import Api, Server, start_server
 
 
@@ -63,7 +64,7 @@ def test_the_format_check_still_refuses_data_of_another_format(node: Server) -> 
     stage_and_import(api, image, b"this is no qcow2 image" * 1000)
     failed = settled(api, image["id"])
     assert failed["status"] == "queued" and failed["checksum"] is None, failed
-    task = api.http.get(f"/v2/images/{image['id']}/tasks").json()["tasks"][0]
+    task = finished_task(api, image["id"])
     assert task["status"] == "failure" and "qcow2" in task["message"], task
     assert not (node.data_dir / "images" / image["id"]).exists()
     assert not (node.data_dir / "staging" / image["id"]).exists()
@@ -100,6 +101,6 @@ def test_staged_data_gone_before_the_import_fails_it_cleanly(node: Server) -> No
                          json={"method": {"name": "glance-direct"}}).status_code == 202
     failed = settled(api, image["id"])
     assert failed["status"] == "queued" and "os_glance_import_task" not in failed, failed
-    task = api.http.get(f"/v2/images/{image['id']}/tasks").json()["tasks"][0]
+    task = finished_task(api, image["id"])
     assert task["status"] == "failure" and "staged data" in task["message"] and "gone" in task["message"], task
     assert not (node.data_dir / "images" / image["id"]).exists()

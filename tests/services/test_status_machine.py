@@ -12,7 +12,10 @@ from __future__ import annotations
 import ast
 import dataclasses
 import datetime as dt
+import sys
+import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -119,13 +122,19 @@ def image_in(services: Services, infrastructure: Infrastructure, ctx: RequestCon
 
 def settled(services: Services, ctx: RequestContext, image_id: str) -> Image:
     """The image once the task an operation started (import, copy) has finished."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         image = services.images.get(ctx, image_id)
         running = [t for t in services.imports.tasks_for_image(ctx, image_id)
                    if t.status in (TaskStatus.PENDING, TaskStatus.PROCESSING)]
-        if not running or time.monotonic() > deadline:
+        if not running:
             return image
+        if time.monotonic() > deadline:  # where the import threads are: what the task waits for
+            frames = sys._current_frames()
+            stacks = "\n".join(f"--- {thread.name}\n" + "".join(traceback.format_stack(frames[thread.ident]))
+                               for thread in threading.enumerate()
+                               if thread.name.startswith("glimpse-import") and thread.ident in frames)
+            pytest.fail(f"image {image_id} is still {image.status} after 60 s; tasks {running}\n{stacks}")
         time.sleep(0.05)
 
 
