@@ -14,8 +14,9 @@ from glimpse.cli.options import add_common, check_files, settings_from
 from glimpse.db.engine import Database
 from glimpse.extensions.manager import ExtensionNotFound, load_extensions
 from glimpse.composition import serve
-from glimpse.server.startup import migrate_in_child
+from glimpse.server.startup import ChildFailed, migrate_in_child, returned_by_child
 from glimpse.services.stores import open_node_stores
+from glimpse.settings import Settings
 from glimpse.stores.loader import StoreSetupError
 from glimpse.observability.logging import configure as configure_logging
 from glimpse.observability.metrics import prepare_multiprocess
@@ -55,6 +56,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _stores_problem(settings: Settings) -> str | None:
+    """Why a store of this node cannot be opened or reached (None: every one can)."""
+    try:
+        open_node_stores(settings).require_reachable()
+    except StoreSetupError as exc:
+        return str(exc)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     settings = settings_from(args, host=args.host, port=args.port, workers=args.workers, tls_cert_file=args.cert,
@@ -67,9 +77,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     check_files(settings)  # every worker builds the app; refuse a bad configuration before forking any
     try:  # every worker builds the app; refuse a bad configuration before forking any
         load_extensions(settings)
-        open_node_stores(settings).require_reachable()
-    except (ExtensionNotFound, StoreSetupError) as exc:
+    except ExtensionNotFound as exc:
         sys.exit(f"error: {exc}")
+    try:  # from a child: no store client may be made before the fork (src/glimpse/server/startup.py)
+        problem = returned_by_child("reach-stores", lambda: _stores_problem(settings))
+    except ChildFailed as exc:
+        problem = str(exc)
+    if problem is not None:
+        sys.exit(f"error: {problem}")
     configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     prepare_multiprocess(settings.metrics_dir or settings.data_dir / f"metrics-{settings.port}")

@@ -30,6 +30,7 @@ worker classes), ``Arbiter.WORKER_BOOT_ERROR``, ``Arbiter.WORKERS`` and
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import gc
 import os
 import signal
@@ -82,6 +83,8 @@ class GlimpseWorker(Worker):  # type: ignore[misc]
             signal.signal(sig, signal.SIG_DFL)
 
     def run(self) -> None:
+        # A C library that aborts the worker (librados, libtorrent) leaves every thread's Python stack in the log.
+        faulthandler.enable(all_threads=True)
         _freeze_heap(None)  # the application just built lives as long as the worker: keep it out of GC scans
         settings: Settings = self.app.settings
         fast = settings.server_fast_paths
