@@ -205,9 +205,11 @@ async function storesPanel(image) {
 // the copy succeeded, else null (the error shown in `slot`).
 async function followCopy(path, before, stores, status, slot) {
   for (let i = 0; i < 900; i += 1) {
+    // The task first, then the image: the service settles the image before it ends the task, so an
+    // image read after a finished task shows where the copy went (read together, it could be older).
     const result = await attempt(slot, async () => {
-      const [now, tasks] = await Promise.all([get(path), get(`${path}/tasks`)]);
-      return { now, task: (tasks.tasks || []).find((t) => !before.has(t.id)) };
+      const task = ((await get(`${path}/tasks`)).tasks || []).find((t) => !before.has(t.id));
+      return { now: await get(path), task };
     });
     if (!result) return;
     const { now, task } = result;

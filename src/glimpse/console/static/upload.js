@@ -98,10 +98,12 @@ function urlForm(stores) {
     if (await attempt(slot, () => call("POST", `${path}/import`, { body: { method: { name: "web-download", uri: url.value },
         ...(targets ? { stores: [...targets.selectedOptions].map((o) => o.value) } : {}) } })) === undefined) return;
     for (let i = 0; i < 600; i += 1) {
-      const [now, tasks] = await Promise.all([get(path), get(`${path}/tasks`)]);
-      const task = (tasks.tasks || [])[0];
+      // The task first, then the image: the service settles the image before it ends the task, so the
+      // image read after an ended task is the import's outcome (read together, it could be older).
+      const task = ((await get(`${path}/tasks`)).tasks || [])[0];
+      const now = await get(path);
       status.textContent = `Image ${now.status}; task ${task ? task.status : "pending"}${task && task.message ? ` — ${task.message}` : ""}`;
-      if (["active", "killed", "deleted"].includes(now.status) || (task && ["success", "failure"].includes(task.status))) break;
+      if ((task && ["success", "failure"].includes(task.status)) || (!task && ["killed", "deleted"].includes(now.status))) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
   });
