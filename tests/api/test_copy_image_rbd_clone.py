@@ -68,6 +68,14 @@ class Site:
         assert parents[0] == parents[1], parents
         return parents[0]
 
+    def features(self, store: str, name: str) -> int:
+        """The RBD feature bits of the image."""
+        import rbd
+
+        with self._cluster() as cluster, cluster.open_ioctx(self.pools[store]) as ioctx, \
+                rbd.Image(ioctx, name, read_only=True) as image:
+            return int(image.features())
+
     def sha256(self, store: str, name: str) -> str:
         """The digest of the RBD image's ``snap``, read with librbd."""
         import rbd
@@ -181,6 +189,10 @@ def test_copy_image_into_another_pool_is_a_clone_of_the_source_snapshot(api: Api
     expected = hashlib.sha256(data).hexdigest()
     assert site.sha256("ceph-b", image["id"]) == expected
     assert download_sha256(api, image["id"], "ceph-b") == expected
+    import rbd  # no exclusive lock on what the driver makes (image_features, docs/stores.md)
+
+    assert site.features("ceph-a", image["id"]) == site.features("ceph-b", image["id"]) == (
+        rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_DEEP_FLATTEN)
     service = Api(site.server.url, api.project, roles="admin,service")  # locations: Nova, Cinder
     listed = service.http.get(f"/v2/images/{image['id']}/locations")
     service.close()
@@ -275,3 +287,15 @@ def test_a_wrong_copy_on_write_clones_value_stops_start_up_naming_store_and_opti
     lines = [line for line in result.stderr.splitlines() if "copy_on_write_clones" in line]
     assert len(lines) == 1 and "ceph-b" in lines[0] and "maybe" in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_arbiter_never_loads_librados_only_its_workers_do(api: Api, site: Site) -> None:
+    # librados in a process that forks hands the children a client whose threads stayed behind (workers
+    # died of "std::system_error: Invalid argument" in a clone): the arbiter reaches the stores from a
+    # child of its own, and every worker connects after the fork.
+    active_image(api, os.urandom(MiB))  # a worker has used the cluster
+    def librados(pid: int) -> bool:
+        return "librados.so" in Path(f"/proc/{pid}/maps").read_text()
+
+    assert not librados(site.server.process.pid)
+    assert any(librados(pid) for pid in site.server.worker_pids())

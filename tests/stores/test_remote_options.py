@@ -65,6 +65,32 @@ def test_rbd_chunk_size_must_be_a_power_of_two(tmp_path: Path, rados_bindings: N
     assert store.url_for("abc") == "rbd://0a0b/vms/abc/snap"  # from ceph.conf: no cluster contacted
 
 
+@pytest.mark.parametrize(("features", "says"), [
+    ("layering,journaling", "unknown feature(s) journaling"),
+    ("deep-flatten", "must include layering"),
+    ("layering,object-map", "object-map needs exclusive-lock"),
+    ("layering,exclusive-lock,fast-diff", "fast-diff needs object-map"),
+])
+def test_rbd_image_features_are_checked_by_name(features: str, says: str, tmp_path: Path,
+                                                rados_bindings: None) -> None:
+    (tmp_path / "ceph.conf").write_text("[global]\n\tfsid = 0a0b\n")
+    with pytest.raises(StoreConfigError) as caught:
+        driver_class("rbd")(ceph_conf=str(tmp_path / "ceph.conf"), image_features=features)
+    assert caught.value.option == "image_features" and says in str(caught.value)
+
+
+def test_rbd_images_have_no_exclusive_lock_unless_configured(tmp_path: Path, rados_bindings: None) -> None:
+    import rbd
+
+    (tmp_path / "ceph.conf").write_text("[global]\n\tfsid = 0a0b\n")
+    plain = driver_class("rbd")(ceph_conf=str(tmp_path / "ceph.conf"))
+    assert plain.features == rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_DEEP_FLATTEN
+    full = driver_class("rbd")(ceph_conf=str(tmp_path / "ceph.conf"),
+                               image_features="layering, exclusive-lock, object-map, fast-diff, deep-flatten")
+    assert full.features == (rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK | rbd.RBD_FEATURE_OBJECT_MAP
+                             | rbd.RBD_FEATURE_FAST_DIFF | rbd.RBD_FEATURE_DEEP_FLATTEN)
+
+
 def test_glance_store_names_are_accepted() -> None:
     store = driver_class("s3")(host="s3.example.com:8443", access_key="AK", secret_key="SK", bucket="images",
                                bucket_url_format="path")

@@ -47,6 +47,15 @@ SNAPSHOT = rbd_leftovers.SNAPSHOT
 READ_CHUNK = 4 * options.MiB
 #: pieces of one upload written at once
 WRITES_IN_FLIGHT = 3
+#: ``image_features`` names, each with the bindings' constant and the features it needs
+FEATURES = {"layering": ("RBD_FEATURE_LAYERING", ()), "deep-flatten": ("RBD_FEATURE_DEEP_FLATTEN", ()),
+            "exclusive-lock": ("RBD_FEATURE_EXCLUSIVE_LOCK", ()),
+            "object-map": ("RBD_FEATURE_OBJECT_MAP", ("exclusive-lock",)),
+            "fast-diff": ("RBD_FEATURE_FAST_DIFF", ("object-map",))}
+#: Images are written once, by one writer, then only read: no exclusive lock. With it, every open
+#: for writing hands the lock over through watch/notify, and under load librbd 16.2 stalled 20 s and
+#: more in it and aborted the process (std::system_error) — measured, see docs/stores.md.
+DEFAULT_FEATURES = "layering,deep-flatten"
 
 
 class RbdStore:
@@ -54,7 +63,8 @@ class RbdStore:
 
     def __init__(self, *, pool: str = "images", user: str | None = None, ceph_conf: str = "/etc/ceph/ceph.conf",
                  chunk_size: object = 8, keyring: str | None = None, connect_timeout: object = 10,
-                 op_timeout: object = 60, copy_on_write_clones: object = True) -> None:
+                 op_timeout: object = 60, copy_on_write_clones: object = True,
+                 image_features: object = DEFAULT_FEATURES) -> None:
         self._rados, self._rbd = _bindings()
         self._pool = options.required("pool", pool)
         self._user = user or None
@@ -71,6 +81,7 @@ class RbdStore:
         self._connect_timeout = options.positive_seconds("connect_timeout", connect_timeout)
         self._op_timeout = options.positive_seconds("op_timeout", op_timeout)
         self._clones = options.flag("copy_on_write_clones", copy_on_write_clones)
+        self.features = _features(self._rbd, image_features)
         self._cluster: Any = None
         self._writers: ThreadPoolExecutor | None = None
         # From ceph.conf when it names it, so that a location can be given while the cluster is down.
@@ -111,11 +122,11 @@ class RbdStore:
     def _create(self, ioctx: Any, key: str, size: int) -> None:
         """Create the RBD image ``key``, replacing the leftover of an earlier upload of it (not a committed one)."""
         try:
-            self._rbd.RBD().create(ioctx, key, size, order=self._order, old_format=False)
+            self._rbd.RBD().create(ioctx, key, size, order=self._order, old_format=False, features=self.features)
         except self._rbd.ImageExists:
             if rbd_leftovers.started(self._rbd, ioctx, key) is None or not rbd_leftovers.remove(self._rbd, ioctx, key):
                 raise
-            self._rbd.RBD().create(ioctx, key, size, order=self._order, old_format=False)
+            self._rbd.RBD().create(ioctx, key, size, order=self._order, old_format=False, features=self.features)
 
     def open(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         ioctx = self.ioctx()
@@ -444,6 +455,25 @@ class _ImageChunks:
             self._closed = True
             self._image.close()
             self._ioctx.close()
+
+
+def _features(rbd: ModuleType, value: object) -> int:
+    """The feature bits of ``image_features`` (a comma list of :data:`FEATURES` names, ``layering`` among them)."""
+    names = [name.strip() for name in str(value or "").split(",") if name.strip()]
+    unknown = [name for name in names if name not in FEATURES]
+    if unknown:
+        raise StoreConfigError("image_features", f"has unknown feature(s) {', '.join(unknown)}; "
+                                                 f"known: {', '.join(FEATURES)}")
+    if "layering" not in names:
+        raise StoreConfigError("image_features", "must include layering (Nova, Cinder and copy-image clone images)")
+    bits = 0
+    for name in names:
+        constant, needs = FEATURES[name]
+        missing = [needed for needed in needs if needed not in names]
+        if missing:
+            raise StoreConfigError("image_features", f"{name} needs {', '.join(missing)} too")
+        bits |= int(getattr(rbd, constant))
+    return bits
 
 
 def _bindings() -> tuple[ModuleType, ModuleType]:

@@ -7,8 +7,9 @@ stats and deletes like any image the driver wrote. It is marked with
 driver flatten it when the parent is deleted. Clones made by others (Nova's
 and Cinder's disks) carry no mark: their parent stays "in use", as in Glance.
 
-Clones are made with ``deep-flatten``: without it a flattened clone's own
-snapshot would keep depending on the parent, which could then never go.
+Clones get the target store's ``image_features``, always with ``deep-flatten``:
+without it a flattened clone's own snapshot would keep depending on the parent,
+which could then never go.
 """
 
 from __future__ import annotations
@@ -33,10 +34,7 @@ def make(store: RbdStore, parent_ioctx: Any, parent: str, ioctx: Any, name: str)
     """Clone ``parent``'s ``snap`` (in ``parent_ioctx``'s pool) as ``name`` in ``ioctx``'s pool, marked and with
     its own protected ``snap``; a failure leaves no clone behind (rados/rbd errors propagate)."""
     rbd = store.bindings
-    with rbd.Image(parent_ioctx, parent, snapshot=SNAPSHOT, read_only=True) as image:
-        carried = image.features() & (rbd.RBD_FEATURE_EXCLUSIVE_LOCK | rbd.RBD_FEATURE_OBJECT_MAP
-                                      | rbd.RBD_FEATURE_FAST_DIFF)
-    features = carried | rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_DEEP_FLATTEN
+    features = store.features | rbd.RBD_FEATURE_DEEP_FLATTEN  # (layering: always in image_features)
     rbd.RBD().clone(parent_ioctx, parent, SNAPSHOT, ioctx, name, features=features, order=store.order)
     try:
         with rbd.Image(ioctx, name) as clone:
