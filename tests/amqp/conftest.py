@@ -117,6 +117,26 @@ def outbox_unsent(database_url: str) -> int:
         engine.dispose()
 
 
+def wait_for_event(database_url: str, event_type: str, image_id: str, timeout: float = 30.0) -> None:
+    """Wait until ``event_type`` for ``image_id`` is in the outbox: ``image.send`` is recorded when the download's
+    stream has ended, which can be after the client holds every byte and sends its next request."""
+    engine = sa.create_engine(database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with engine.connect() as conn:
+                found = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE event_type = :event "
+                                             "AND ordering_key = :image"),
+                                     {"event": event_type, "image": image_id}).scalar_one()
+            if found:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {event_type} for image {image_id} in the outbox after {timeout} s")
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
 def wait_until_sent(database_url: str, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while outbox_unsent(database_url):

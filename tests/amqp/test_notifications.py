@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.amqp.conftest import Consumer, Received, outbox_unsent, rabbitmqctl, wait_until_sent
+from tests.amqp.conftest import Consumer, Received, outbox_unsent, rabbitmqctl, wait_for_event, wait_until_sent
 from tests.conftest import Api, Server, start_server
 
 IMAGE_PAYLOAD_KEYS = {"id", "name", "status", "created_at", "updated_at", "min_disk", "min_ram", "protected",
@@ -52,6 +52,7 @@ def test_changes_are_published_as_oslo_notifications(consumer: Consumer, databas
         image = api.create(name="notified", visibility="shared", colour="blue")
         assert api.upload(image["id"], b"x" * 4096).status_code == 204
         assert api.http.get(f"/v2/images/{image['id']}/file").content == b"x" * 4096
+        wait_for_event(database_url, "image.send", image["id"])  # recorded once the stream has ended
         assert api.http.put(f"/v2/images/{image['id']}/tags/t1").status_code == 204
         assert api.http.post(f"/v2/images/{image['id']}/members", json={"member": "friend"}).status_code == 200
         assert api.http.delete(f"/v2/images/{image['id']}/members/friend").status_code == 204
