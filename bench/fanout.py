@@ -20,7 +20,15 @@ client does not use the node's shaped link). Reported per run: the fan-out
 time (start to the last node's last byte), each node's throughput against
 its link, and the bytes the origin sent. Every download is checked by SHA-512.
 
-    python bench/fanout.py run --nodes 2,4,8 --size-mib 200 --rate-mbit 200 --modes p2p,store
+Mode ``swarm`` is the machine's own limit for a BitTorrent fan-out, without
+Glimpse: a libtorrent seed holding the image in the origin's namespace and one
+leecher per node namespace (each a ``glimpse.p2p.session.Swarm``, libtorrent
+with the nodes' session settings and piece size), all started at the same
+instant; no HTTP client, no cache, no digest of the whole image. A node's time
+is its leecher's, start to its last piece; each file is checked by SHA-512
+after the clock stops.
+
+    python bench/fanout.py run --nodes 2,4,8 --size-mib 200 --rate-mbit 200 --modes p2p,store,swarm
 """
 
 from __future__ import annotations
@@ -189,6 +197,51 @@ def fetch(url: str, start_at: float, expected: str) -> dict[str, Any]:
                     size += len(block)
     return {"status": status, "bytes": size, "ok": status == 200 and digest.hexdigest() == expected,
             "began": began, "ended": ended, "seconds": ended - began, "cache": cache}
+
+
+# -- mode ``swarm``: one bare libtorrent peer (the seed in the origin's namespace, or a node's leecher)
+
+SWARM_PORT = 6881
+
+
+def swarm_peer(address: str, path: Path, torrent_file: Path, peers: list[str], start_at: float,
+               seed: bool, expected: str) -> None:
+    """Seed ``path``, or download it starting at ``start_at`` and report (one JSON line), then seed it; until killed."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from glimpse.p2p.session import Swarm
+    from glimpse.p2p.torrent import ImageTorrent
+
+    described = json.loads(torrent_file.read_text())
+    torrent = ImageTorrent(described["image_id"], described["size"], described["piece_size"],
+                           bytes.fromhex(described["hashes"]))
+    swarm = Swarm(address, SWARM_PORT)
+    swarm.admit([peer.split(":")[0] for peer in peers] + [address])
+    endpoints = [(peer.split(":")[0], int(peer.split(":")[1])) for peer in peers]
+    if seed:
+        swarm.seed(torrent, path)
+        while True:
+            time.sleep(60)
+    path.touch()
+    while time.time() < start_at:
+        time.sleep(min(0.005, max(0.0, start_at - time.time())))
+    began = time.time()
+    leech = swarm.leech(torrent, path)
+    polls = 0
+    while not leech.complete():
+        if polls % 10 == 0:
+            leech.connect(endpoints)
+        polls += 1
+        time.sleep(0.05)
+    ended = time.time()
+    swarm.flush(leech.handle)
+    digest = hashlib.sha512()
+    with path.open("rb") as written:
+        while block := written.read(4 * MiB):
+            digest.update(block)
+    print(json.dumps({"status": 200, "bytes": torrent.size, "ok": digest.hexdigest() == expected, "began": began,
+                      "ended": ended, "seconds": ended - began, "cache": ""}), flush=True)
+    while True:  # the others may still want pieces
+        time.sleep(60)
 
 
 # -- the network
@@ -485,6 +538,63 @@ class Cluster:
         return results
 
 
+def swarm_fan_out(cluster: Cluster, count: int, size: int) -> tuple[list[dict[str, Any]], float]:
+    """Mode ``swarm``: a bare libtorrent seed in the origin's namespace, ``count`` leechers; their results and
+    the leechers' CPU seconds."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from glimpse.services.swarm import hash_pieces, piece_size_for
+
+    work = cluster.root / f"swarm-{uuid.uuid4().hex[:6]}"
+    work.mkdir(parents=True)
+    image, digest = work / "image", hashlib.sha512()
+    with image.open("wb") as out:
+        for left in range(size, 0, -4 * MiB):
+            block = os.urandom(min(4 * MiB, left))
+            digest.update(block)
+            out.write(block)
+    piece = piece_size_for(size)
+    with image.open("rb") as source:
+        hashes, _total = hash_pieces(iter(lambda: source.read(4 * MiB), b""), piece)
+    torrent_file = work / "torrent.json"
+    torrent_file.write_text(json.dumps({"image_id": str(uuid.uuid4()), "size": size, "piece_size": piece,
+                                        "hashes": hashes.hex()}))
+    addresses = [ORIGIN_IP] + [f"{SUBNET}.{11 + index}" for index in range(count)]
+    for index in range(count):
+        cluster.nodes.append((cluster.net.add(f"n{index}", addresses[index + 1]), addresses[index + 1]))
+    start_at = time.time() + 3.0
+    expected = digest.hexdigest()
+
+    def peer(namespace: str, address: str, path: Path, seed: bool) -> subprocess.Popen[str]:
+        others = [f"{other}:{SWARM_PORT}" for other in addresses if other != address]
+        return subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, __file__, "swarm-peer",
+                                 "--address", address, "--file", str(path), "--torrent", str(torrent_file),
+                                 "--peers", ",".join(others), "--start-at", repr(start_at), "--sha512", expected,
+                                 *(["--seed"] if seed else [])], stdout=subprocess.PIPE, text=True,
+                                start_new_session=True)
+
+    seeder = peer(f"{PREFIX}-origin", ORIGIN_IP, image, True)
+    cpu_before = cluster.node_cpu_seconds()
+    leechers = [peer(namespace, address, work / f"n{index}", False)
+                for index, (namespace, address) in enumerate(cluster.nodes)]
+    results = []
+    try:
+        for leecher in leechers:
+            assert leecher.stdout is not None
+            result = json.loads(leecher.stdout.readline())
+            result["start_at"] = start_at
+            results.append(result)
+        node_cpu = cluster.node_cpu_seconds() - cpu_before
+    finally:
+        for process in [seeder, *leechers]:
+            try:
+                os.killpg(process.pid, 9)
+            except ProcessLookupError:
+                pass
+            process.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    return results, node_cpu
+
+
 def run(nodes: list[int], size_mib: int, rate_mbit: int, modes: list[str], repeats: int,
         root: Path, log_level: str = "warning") -> list[dict[str, Any]]:
     """Every (mode, N) fan-out ``repeats`` times; one record per run."""
@@ -496,18 +606,24 @@ def run(nodes: list[int], size_mib: int, rate_mbit: int, modes: list[str], repea
         cluster.start()
         for mode in modes:
             for count in nodes:
-                cluster.start_nodes(count, ["cache", "p2p"] if mode == "p2p" else ["cache"])
+                if mode != "swarm":
+                    cluster.start_nodes(count, ["cache", "p2p"] if mode == "p2p" else ["cache"])
                 try:
-                    time.sleep(3.0)  # every node registered and in every filter (heartbeat 1 s)
+                    if mode != "swarm":
+                        time.sleep(3.0)  # every node registered and in every filter (heartbeat 1 s)
                     for repeat in range(repeats):
-                        image = cluster.upload(size)
-                        hashing = cluster.wait_for_pieces(image["id"]) if mode == "p2p" else 0.0
-                        before = cluster.origin_sent()
-                        cpu_before = cluster.node_cpu_seconds()
-                        results = cluster.fan_out(image)
-                        node_cpu = cluster.node_cpu_seconds() - cpu_before
-                        time.sleep(0.5)
-                        from_origin = cluster.origin_sent() - before
+                        hashing, from_origin = 0.0, 0
+                        if mode == "swarm":
+                            results, node_cpu = swarm_fan_out(cluster, count, size)
+                        else:
+                            image = cluster.upload(size)
+                            hashing = cluster.wait_for_pieces(image["id"]) if mode == "p2p" else 0.0
+                            before = cluster.origin_sent()
+                            cpu_before = cluster.node_cpu_seconds()
+                            results = cluster.fan_out(image)
+                            node_cpu = cluster.node_cpu_seconds() - cpu_before
+                            time.sleep(0.5)
+                            from_origin = cluster.origin_sent() - before
                         start_at = results[0]["start_at"]
                         fan_out = max(r["ended"] for r in results) - start_at
                         rates = [r["bytes"] / r["seconds"] for r in results]
@@ -518,6 +634,7 @@ def run(nodes: list[int], size_mib: int, rate_mbit: int, modes: list[str], repea
                             "node_s": [round(r["seconds"], 2) for r in results],
                             "min_link_pct": round(100 * min(rates) / link, 1),
                             "mean_link_pct": round(100 * statistics.mean(rates) / link, 1),
+                            # (mode swarm: not counted)
                             "origin_copies": round(from_origin / size, 2),
                             "hashing_s": round(hashing, 1),
                             # the servers' CPU during the fan-out (the clients' SHA-512 not included)
@@ -527,6 +644,8 @@ def run(nodes: list[int], size_mib: int, rate_mbit: int, modes: list[str], repea
                         }
                         print(json.dumps(record), flush=True)
                         records.append(record)
+                        if mode == "swarm":  # its namespaces are made per run
+                            cluster.stop_nodes()
                 finally:
                     cluster.stop_nodes()
     finally:
@@ -556,7 +675,7 @@ def main() -> None:
     bench.add_argument("--nodes", default="2,4,8")
     bench.add_argument("--size-mib", type=int, default=200)
     bench.add_argument("--rate-mbit", type=int, default=200)
-    bench.add_argument("--modes", default="p2p,store")
+    bench.add_argument("--modes", default="p2p,store", help="p2p, store, swarm (bare libtorrent, no Glimpse)")
     bench.add_argument("--repeats", type=int, default=1)
     bench.add_argument("--json", type=Path, help="also write the records here")
     bench.add_argument("--log-level", default="warning")
@@ -569,8 +688,19 @@ def main() -> None:
     client.add_argument("--url", required=True)
     client.add_argument("--start-at", type=float, required=True)
     client.add_argument("--sha512", required=True)
+    peer = commands.add_parser("swarm-peer", help="(internal) one bare libtorrent peer of mode swarm")
+    peer.add_argument("--address", required=True)
+    peer.add_argument("--file", type=Path, required=True)
+    peer.add_argument("--torrent", type=Path, required=True)
+    peer.add_argument("--peers", required=True)
+    peer.add_argument("--start-at", type=float, required=True)
+    peer.add_argument("--sha512", required=True)
+    peer.add_argument("--seed", action="store_true")
     args = parser.parse_args()
-    if args.command == "origin":
+    if args.command == "swarm-peer":
+        swarm_peer(args.address, args.file, args.torrent, args.peers.split(","), args.start_at, args.seed,
+                   args.sha512)
+    elif args.command == "origin":
         serve_origin(args.dir, args.address, args.port)
     elif args.command == "fetch":
         print(json.dumps(fetch(args.url, args.start_at, args.sha512)))
