@@ -23,8 +23,8 @@ its link, and the bytes the origin sent. Every download is checked by SHA-512.
 Mode ``swarm`` is the machine's own limit for a BitTorrent fan-out, without
 Glimpse: a libtorrent seed holding the image in the origin's namespace and one
 leecher per node namespace (each a ``glimpse.p2p.session.Swarm``, libtorrent
-with the nodes' session settings and piece size), all started at the same
-instant; no HTTP client, no cache, no digest of the whole image. A node's time
+with the nodes' session settings and piece size, picking the rarest piece first
+as libtorrent does by default), all started at the same instant; no HTTP client, no cache, no digest of the whole image. A node's time
 is its leecher's, start to its last piece; each file is checked by SHA-512
 after the clock stops.
 
@@ -225,7 +225,7 @@ def swarm_peer(address: str, path: Path, torrent_file: Path, peers: list[str], s
     while time.time() < start_at:
         time.sleep(min(0.005, max(0.0, start_at - time.time())))
     began = time.time()
-    leech = swarm.leech(torrent, path)
+    leech = swarm.leech(torrent, path, in_order=False)
     polls = 0
     while not leech.complete():
         if polls % 10 == 0:

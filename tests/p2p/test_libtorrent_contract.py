@@ -107,15 +107,18 @@ def test_rate_limits_hold_for_peers_on_the_local_network_too(swarms: Callable[[s
         limited.close()
 
 
+@pytest.mark.parametrize("in_order", [True, False], ids=["in-order", "rarest-first"])
 def test_a_registered_peer_downloads_from_a_seed_mode_file_under_another_name(
-        tmp_path: Path, data: bytes, torrent: ImageTorrent, swarms: Callable[[str], Swarm]) -> None:
+        tmp_path: Path, data: bytes, torrent: ImageTorrent, swarms: Callable[[str], Swarm], in_order: bool) -> None:
     seed, leech_node = swarms("127.0.0.2"), swarms("127.0.0.3")
     seed.admit(["127.0.0.2", "127.0.0.3"])
     leech_node.admit(["127.0.0.2", "127.0.0.3"])
     seed.seed(torrent, seed_file(tmp_path, "a", data))
     target = empty_file(tmp_path, "b")
     inode = target.stat().st_ino
-    leech = leech_node.leech(torrent, target)
+    leech = leech_node.leech(torrent, target, in_order=in_order)
+    sequential = bool(leech.handle.flags() & lt.torrent_flags.sequential_download)
+    assert sequential is in_order
     leech.connect([("127.0.0.2", seed.port)])
     assert until(lambda: all(leech.have()))
     assert leech_node.flush(leech.handle)

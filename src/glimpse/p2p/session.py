@@ -168,9 +168,10 @@ class Swarm:
         """Offer the complete file ``path`` (pieces are checked when first asked for)."""
         self._add(torrent, path, lt.torrent_flags.seed_mode)
 
-    def leech(self, torrent: ImageTorrent, path: Path) -> Leech:
-        """Download into ``path`` (existing, empty or preallocated), in piece order where peers allow."""
-        return Leech(self._add(torrent, path, lt.torrent_flags.sequential_download), torrent)
+    def leech(self, torrent: ImageTorrent, path: Path, *, in_order: bool = True) -> Leech:
+        """Download into ``path`` (existing, empty or preallocated): in piece order where peers allow, or
+        (``in_order=False``) rarest piece first, libtorrent's default (``bench/fanout.py``'s bare swarm)."""
+        return Leech(self._add(torrent, path, lt.torrent_flags.sequential_download if in_order else 0), torrent)
 
     def drop(self, image_id: str) -> None:
         """Stop seeding or downloading ``image_id`` (its file is left as it is)."""
