@@ -227,7 +227,7 @@ def swarm_peer(address: str, path: Path, torrent_file: Path, peers: list[str], s
     began = time.time()
     leech = swarm.leech(torrent, path, in_order=False)
     polls = 0
-    while not leech.complete():
+    while not leech.complete() and time.time() < began + 600:  # (a stalled swarm reports, not hangs)
         if polls % 10 == 0:
             leech.connect(endpoints)
         polls += 1
@@ -238,8 +238,9 @@ def swarm_peer(address: str, path: Path, torrent_file: Path, peers: list[str], s
     with path.open("rb") as written:
         while block := written.read(4 * MiB):
             digest.update(block)
-    print(json.dumps({"status": 200, "bytes": torrent.size, "ok": digest.hexdigest() == expected, "began": began,
-                      "ended": ended, "seconds": ended - began, "cache": ""}), flush=True)
+    ok = leech.complete() and digest.hexdigest() == expected
+    print(json.dumps({"status": 200, "bytes": torrent.size, "ok": ok, "began": began, "ended": ended,
+                      "seconds": ended - began, "cache": ""}), flush=True)
     while True:  # the others may still want pieces
         time.sleep(60)
 
