@@ -24,9 +24,10 @@ Mode ``swarm`` is the machine's own limit for a BitTorrent fan-out, without
 Glimpse: a libtorrent seed holding the image in the origin's namespace and one
 leecher per node namespace (each a ``glimpse.p2p.session.Swarm``, libtorrent
 with the nodes' session settings and piece size, picking the rarest piece first
-as libtorrent does by default), all started at the same instant; no HTTP client, no cache, no digest of the whole image. A node's time
-is its leecher's, start to its last piece; each file is checked by SHA-512
-after the clock stops.
+as libtorrent does by default), all started at the same instant; no HTTP
+client, no cache, no digest of the whole image. A node's time is its
+leecher's, start to its last piece; each file is checked by SHA-512 after the
+clock stops.
 
     python bench/fanout.py run --nodes 2,4,8 --size-mib 200 --rate-mbit 200 --modes p2p,store,swarm
 """
@@ -207,7 +208,6 @@ SWARM_PORT = 6881
 def swarm_peer(address: str, path: Path, torrent_file: Path, peers: list[str], start_at: float,
                seed: bool, expected: str) -> None:
     """Seed ``path``, or download it starting at ``start_at`` and report (one JSON line), then seed it; until killed."""
-    sys.path.insert(0, str(ROOT / "src"))
     from glimpse.p2p.session import Swarm
     from glimpse.p2p.torrent import ImageTorrent
 
@@ -542,7 +542,6 @@ class Cluster:
 def swarm_fan_out(cluster: Cluster, count: int, size: int) -> tuple[list[dict[str, Any]], float]:
     """Mode ``swarm``: a bare libtorrent seed in the origin's namespace, ``count`` leechers; their results and
     the leechers' CPU seconds."""
-    sys.path.insert(0, str(ROOT / "src"))
     from glimpse.services.swarm import hash_pieces, piece_size_for
 
     work = cluster.root / f"swarm-{uuid.uuid4().hex[:6]}"
