@@ -64,6 +64,16 @@ def _module(uses: str, count: int, *, alone: bool = False) -> str:
                                           f"def test_{n}(request):\n    _ran(request)" for n in range(count)))
 
 
+def _run_probe(tmp_path: Path, *, workers: int) -> subprocess.CompletedProcess[str]:
+    """The probe suite in ``tmp_path`` run over ``workers`` processes; its tests log to ``tmp_path / "ran.log"``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROBE_LOG": str(tmp_path / "ran.log")}
+    for name in ("GLIMPSE_TEST_BACKENDS", "GLIMPSE_TEST_WORKERS", "GLIMPSE_TEST_PLAIN_PASS", "PYTEST_ADDOPTS"):
+        env.pop(name, None)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers),
+                           "-c", "/dev/null", "--rootdir", str(tmp_path), str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
 def test_each_group_runs_in_one_worker_and_the_groups_spread(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(CONFTEST)
     for name in ("test_ceph_a", "test_ceph_b"):
@@ -74,12 +84,7 @@ def test_each_group_runs_in_one_worker_and_the_groups_spread(tmp_path: Path) -> 
         (tmp_path / f"test_plain_{number}.py").write_text(_module("", 3))
     (tmp_path / "test_timed.py").write_text(_module("", 2, alone=True))
     log = tmp_path / "ran.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROBE_LOG": str(log)}
-    for name in ("GLIMPSE_TEST_BACKENDS", "GLIMPSE_TEST_WORKERS", "GLIMPSE_TEST_PLAIN_PASS", "PYTEST_ADDOPTS"):
-        env.pop(name, None)
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "3", "-c", "/dev/null",
-                          "--rootdir", str(tmp_path), str(tmp_path)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    run = _run_probe(tmp_path, workers=3)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     workers: dict[str, set[str]] = defaultdict(set)
@@ -109,12 +114,7 @@ def test_a_failure_among_the_tests_run_alone_fails_the_run(tmp_path: Path) -> No
     (tmp_path / "test_plain.py").write_text(_module("", 2))
     (tmp_path / "test_timed.py").write_text("import pytest\n\npytestmark = pytest.mark.alone\n\n\n"
                                             "def test_too_slow():\n    assert False, 'measured too slow'\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROBE_LOG": str(tmp_path / "ran.log")}
-    for name in ("GLIMPSE_TEST_BACKENDS", "GLIMPSE_TEST_WORKERS", "GLIMPSE_TEST_PLAIN_PASS", "PYTEST_ADDOPTS"):
-        env.pop(name, None)
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "-c", "/dev/null",
-                          "--rootdir", str(tmp_path), str(tmp_path)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    run = _run_probe(tmp_path, workers=2)
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
     assert "measured too slow" in run.stdout and "alone: exit 1" in run.stdout, run.stdout[-3000:]
     assert "\n2 passed in" in run.stdout, run.stdout[-3000:]  # the workers ran the rest
