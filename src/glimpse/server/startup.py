@@ -27,11 +27,10 @@ T = TypeVar("T")
 
 def migrate_in_child(database_url: str) -> None:
     """Migrate the database from a forked child process, so the serving processes never load Alembic."""
-    child = multiprocessing.get_context("fork").Process(target=_upgrade, args=(database_url,), name="migrate")
-    child.start()
-    child.join()
-    if child.exitcode != 0:
-        sys.exit(f"error: migrating the database failed (exit status {child.exitcode}; see above)")
+    try:
+        returned_by_child("migrating the database", lambda: _upgrade(database_url))
+    except ChildFailed as exc:
+        sys.exit(f"error: {exc}")
 
 
 def _upgrade(database_url: str) -> None:
@@ -50,7 +49,11 @@ def returned_by_child(name: str, function: Callable[[], T]) -> T:
     child = context.Process(target=_send_result, args=(function, send), name=name)
     child.start()
     send.close()
-    sent = receive.recv() if receive.poll(None) else None  # (EOF: the child died without a word)
+    try:
+        sent = receive.recv()
+    except EOFError:  # the child raised or died without a word
+        sent = None
+    receive.close()
     child.join()
     if child.exitcode != 0 or sent is None:
         raise ChildFailed(f"{name} failed (exit status {child.exitcode}; see above)")
