@@ -146,13 +146,48 @@ class Server:
                 self.process.wait()
 
 
+def _listening_inode(port: int) -> str | None:
+    """The inode of the socket listening on ``127.0.0.1:port`` (``/proc/net/tcp``), if one is."""
+    wanted = f"0100007F:{port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == wanted and fields[3] == "0A":  # local address, state LISTEN
+            return fields[9]
+    return None
+
+
+def _holds_listener(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds the socket listening on ``127.0.0.1:port``.
+
+    A free port picked by one test process can be picked by another before either server binds it; the
+    server that loses retries its bind for a while, and meanwhile the winner answers the health check.
+    """
+    inode = _listening_inode(port)
+    if inode is None:
+        return False
+    try:
+        return any(os.readlink(fd) == f"socket:[{inode}]" for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # it exited meanwhile
+        return False
+
+
 def start_server(data_dir: Path, *, database_url: str | None = None, env: dict[str, str] | None = None,
                  args: list[str] | None = None, workers: int = 1, log_level: str = "warning",
                  scheme: str = "http", verify: Any = True, port: int | None = None) -> Server:
     """Start ``glimpse-api`` with ``workers`` processes (on ``port``, or a free one) and wait until its
-    health check answers."""
+    health check answers; a free port another process took first is given up for another one."""
+    for _attempt in range(3 if port is None else 1):
+        server = _start_server(data_dir, database_url=database_url, env=env, args=args, workers=workers,
+                               log_level=log_level, scheme=scheme, verify=verify, port=port or free_port())
+        if server is not None:
+            return server
+    raise RuntimeError(f"glimpse-api: another process held its port each time (see {data_dir / 'server.log'})")
+
+
+def _start_server(data_dir: Path, *, database_url: str | None, env: dict[str, str] | None, args: list[str] | None,
+                  workers: int, log_level: str, scheme: str, verify: Any, port: int) -> Server | None:
+    """The server on ``port`` once healthy; None if another process answers there instead (it is stopped)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
     command = [sys.executable, "-m", "glimpse.cli.serve", "--host", "127.0.0.1", "--port", str(port),
                "--data-dir", str(data_dir), "--log-level", log_level, "--workers", str(workers)]
     if database_url:
@@ -173,7 +208,11 @@ def start_server(data_dir: Path, *, database_url: str | None = None, env: dict[s
             raise RuntimeError(f"glimpse-api exited with {process.returncode}:\n{log.read_text()}")
         try:
             if httpx.get(f"{server.url}/healthcheck", timeout=2, verify=verify).status_code == 200:
-                return server
+                if _holds_listener(process.pid, port):
+                    return server
+                if b"Address already in use" in log.read_bytes():  # somebody else's server answered
+                    server.stop()
+                    return None
         except httpx.HTTPError:
             pass
         time.sleep(0.1)

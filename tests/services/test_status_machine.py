@@ -121,12 +121,16 @@ def image_in(services: Services, infrastructure: Infrastructure, ctx: RequestCon
 
 
 def settled(services: Services, ctx: RequestContext, image_id: str) -> Image:
-    """The image once the task an operation started (import, copy) has finished."""
+    """The image once the task an operation started (import, copy) has finished.
+
+    The tasks are read first: the service settles the image before it ends the task, so the image read
+    after no task is running is the outcome (read before, it could still show ``importing``).
+    """
     deadline = time.monotonic() + 60
     while True:
-        image = services.images.get(ctx, image_id)
         running = [t for t in services.imports.tasks_for_image(ctx, image_id)
                    if t.status in (TaskStatus.PENDING, TaskStatus.PROCESSING)]
+        image = services.images.get(ctx, image_id)
         if not running:
             return image
         if time.monotonic() > deadline:  # where the import threads are: what the task waits for
