@@ -467,7 +467,29 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Whole groups to workers (for ``--dist load``, what ``-n`` means unless told otherwise)."""
     if config.getoption("dist") != "load":
         return None
-    return worker_groups.GroupScheduling(config, log, _groups_file(config))
+    scheduler = worker_groups.GroupScheduling(config, log, _groups_file(config))
+    config.stash[_SCHEDULER] = scheduler
+    return scheduler
+
+
+_SCHEDULER = pytest.StashKey[worker_groups.GroupScheduling]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """After a run spread over workers: its longest groups (what sets the run's length), and, asked to
+    (``GLIMPSE_TEST_RECORD_GROUP_SECONDS=1``), every group's seconds written for the next runs' order."""
+    scheduler = config.stash.get(_SCHEDULER, None)
+    if scheduler is None or not scheduler.seconds:
+        return
+    longest = sorted(scheduler.seconds.items(), key=lambda kv: -kv[1])[:6]
+    terminalreporter.write_line("longest groups: " + ", ".join(f"{group} {seconds:.0f} s" for group, seconds in longest))
+    if os.environ.get("GLIMPSE_TEST_RECORD_GROUP_SECONDS") == "1":
+        failed = terminalreporter.stats.get("failed") or terminalreporter.stats.get("error")
+        if _is_full_run(config) and not failed:
+            written = worker_groups.record_seconds(scheduler.seconds)
+            terminalreporter.write_line(f"group seconds written to {written}")
+        else:
+            terminalreporter.write_line("group seconds not written: only a full run without failures writes them")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

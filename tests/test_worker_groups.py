@@ -7,11 +7,14 @@ Tests marked ``alone`` are set aside by the workers and run by the run's own pro
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from tests.support import worker_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +27,7 @@ pytest_xdist_make_scheduler = suite.pytest_xdist_make_scheduler
 pytest_collection_modifyitems = suite.pytest_collection_modifyitems
 pytest_unconfigure = suite.pytest_unconfigure
 pytest_sessionfinish = suite.pytest_sessionfinish
+pytest_terminal_summary = suite.pytest_terminal_summary
 
 
 def pytest_configure(config):
@@ -64,14 +68,36 @@ def _module(uses: str, count: int, *, alone: bool = False) -> str:
                                           f"def test_{n}(request):\n    _ran(request)" for n in range(count)))
 
 
-def _run_probe(tmp_path: Path, *, workers: int) -> subprocess.CompletedProcess[str]:
-    """The probe suite in ``tmp_path`` run over ``workers`` processes; its tests log to ``tmp_path / "ran.log"``."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROBE_LOG": str(tmp_path / "ran.log")}
-    for name in ("GLIMPSE_TEST_BACKENDS", "GLIMPSE_TEST_WORKERS", "GLIMPSE_TEST_PLAIN_PASS", "PYTEST_ADDOPTS"):
+def _run_probe(tmp_path: Path, *, workers: int, full: bool = False,
+               **env_vars: str) -> subprocess.CompletedProcess[str]:
+    """The probe suite in ``tmp_path`` run over ``workers`` processes; its tests log to ``tmp_path / "ran.log"``.
+
+    ``full``: run it as a full run (no paths: the ``testpaths`` of an ini file of its own).
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROBE_LOG": str(tmp_path / "ran.log"),
+           "GLIMPSE_TEST_GROUP_SECONDS_FILE": str(tmp_path / "no-seconds.json")}
+    for name in ("GLIMPSE_TEST_BACKENDS", "GLIMPSE_TEST_WORKERS", "GLIMPSE_TEST_PLAIN_PASS", "PYTEST_ADDOPTS",
+                 "GLIMPSE_TEST_RECORD_GROUP_SECONDS"):
         env.pop(name, None)
+    env.update(env_vars)
+    if full:
+        (tmp_path / "probe.ini").write_text("[pytest]\ntestpaths = .\n")
+        where = ["-c", str(tmp_path / "probe.ini")]
+    else:
+        where = ["-c", "/dev/null", str(tmp_path)]
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers),
-                           "-c", "/dev/null", "--rootdir", str(tmp_path), str(tmp_path)],
+                           "--rootdir", str(tmp_path), *where],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def _modules_in_order(log: Path) -> list[str]:
+    """The probe's modules in the order their first test ran."""
+    modules: list[str] = []
+    for line in log.read_text().splitlines():
+        module = line.split(" ", 1)[1].split("::")[0]
+        if module not in modules:
+            modules.append(module)
+    return modules
 
 
 def test_each_group_runs_in_one_worker_and_the_groups_spread(tmp_path: Path) -> None:
@@ -107,6 +133,52 @@ def test_each_group_runs_in_one_worker_and_the_groups_spread(tmp_path: Path) -> 
                             *(f"test_plain_{n}.py" for n in range(6))}
     assert all(len(ran_in) == 1 for ran_in in workers.values()), dict(workers)
     assert len(set().union(*workers.values())) == 3, "the groups were not spread over the workers"
+
+
+def test_groups_are_handed_out_longest_first_by_the_recorded_seconds(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_many.py").write_text(_module("", 6))
+    (tmp_path / "test_long.py").write_text(_module("", 1))
+    log = tmp_path / "ran.log"
+    # one worker: groups run in the order they are handed out
+    run = _run_probe(tmp_path, workers=1)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert _modules_in_order(log) == ["test_many.py", "test_long.py"], "unknown groups go by number of tests"
+    log.unlink()
+    seconds = tmp_path / "seconds.json"
+    seconds.write_text(json.dumps({"test_long.py": 600.0, "test_many.py": 2.0}))
+    run = _run_probe(tmp_path, workers=1, GLIMPSE_TEST_GROUP_SECONDS_FILE=str(seconds))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert _modules_in_order(log) == ["test_long.py", "test_many.py"], "the longest recorded group goes first"
+
+
+def test_a_group_without_recorded_seconds_is_weighed_by_its_tests() -> None:
+    groups = {"ceph": 40, "new.py": 30, "old.py": 10}
+    # recorded: 2 s per test of old.py, 5 s per test of ceph; the median, 3.5 s, weighs new.py at 105 s
+    assert worker_groups.longest_first(groups, {"ceph": 200.0, "old.py": 20.0}) == ["ceph", "new.py", "old.py"]
+    # 1 s per test of ceph: new.py weighs 1.5 s per test, 45 s, more than ceph's 40 s
+    assert worker_groups.longest_first(groups, {"ceph": 40.0, "old.py": 20.0}) == ["new.py", "ceph", "old.py"]
+    assert worker_groups.longest_first(groups, {}) == ["ceph", "new.py", "old.py"]
+
+
+def test_a_full_run_records_the_seconds_of_its_groups_when_asked(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_many.py").write_text(_module("", 6))
+    (tmp_path / "test_few.py").write_text(_module("", 2))
+    seconds = tmp_path / "seconds.json"
+    run = _run_probe(tmp_path, workers=2, full=True, GLIMPSE_TEST_PLAIN_PASS="0",
+                     GLIMPSE_TEST_GROUP_SECONDS_FILE=str(seconds), GLIMPSE_TEST_RECORD_GROUP_SECONDS="1")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "longest groups: test_many.py" in run.stdout, run.stdout[-3000:]
+    recorded = json.loads(seconds.read_text())
+    assert list(recorded) == ["test_many.py", "test_few.py"], recorded
+    assert recorded["test_many.py"] >= 0.25 and recorded["test_few.py"] >= 0.08, recorded  # 50 ms a test
+    # a run of chosen paths does not write them
+    seconds.unlink()
+    run = _run_probe(tmp_path, workers=2, GLIMPSE_TEST_GROUP_SECONDS_FILE=str(seconds),
+                     GLIMPSE_TEST_RECORD_GROUP_SECONDS="1")
+    assert run.returncode == 0 and "only a full run" in run.stdout, run.stdout[-3000:]
+    assert not seconds.exists()
 
 
 def test_a_failure_among_the_tests_run_alone_fails_the_run(tmp_path: Path) -> None:

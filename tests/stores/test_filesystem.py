@@ -164,12 +164,23 @@ def test_written_data_leaves_the_page_cache_only_beyond_the_threshold(
     store = FilesystemStore(path=str(tmp_path / "objects"), **options)
     block = os.urandom(1 << 20)
     total = 2 * WRITEBACK_EVERY + (1 << 20)
+    # A plain write of the same size just before the store's: the kernel may
+    # evict pages of both under memory pressure from elsewhere (a busy CI
+    # machine did, 16 % of them), but only the store drops its own.
+    plain = tmp_path / "plain"
+    with open(plain, "wb") as handle:
+        for _ in range(total // len(block)):
+            handle.write(block)
     put(store, "big", (block for _ in range(total // len(block))))
     resident = _resident_fraction(store.root / "big", WRITEBACK_EVERY)
+    kept_by_kernel = _resident_fraction(plain, WRITEBACK_EVERY)
     if dropped:
         assert resident < 0.5, f"{resident:.0%} of the first 64 MiB still cached after the write ({options})"
-    else:
-        assert resident > 0.9, f"only {resident:.0%} of the first 64 MiB cached ({options})"
+        return
+    if kept_by_kernel < 0.5:
+        pytest.skip(f"the kernel itself evicted {1 - kept_by_kernel:.0%} of a plain write: too little memory to tell")
+    assert resident > min(0.9, kept_by_kernel - 0.1), (
+        f"only {resident:.0%} of the first 64 MiB cached ({options}); a plain write kept {kept_by_kernel:.0%}")
 
 
 def test_a_pending_object_is_invisible_until_committed(store: FilesystemStore) -> None:
