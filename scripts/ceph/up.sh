@@ -177,7 +177,13 @@ osd op num shards = 2
 bdev aio poll ms = 10
 osd mon shutdown timeout = 1
 
+[client]
+# one socket per client: a process (a test session, a server) opens many, and
+# a second one on the daemon-style path fails to bind ("File exists")
+admin socket = $DIR/run/\$name.\$pid.\$cctid.asok
+
 [client.rgw.gw]
+admin socket = $DIR/run/\$name.asok
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
 rgw data = $DIR/rgw
 rgw thread pool size = 64
