@@ -158,7 +158,7 @@ def test_deleting_an_image_leaves_the_data_of_a_read_only_store(archived: tuple[
     owner = Api(archived[0].url, archived[1])
     try:
         assert owner.http.delete(f"/v2/images/{archived[2]}").status_code == 204
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 20
         while owner.http.get(f"/v2/images/{archived[2]}").status_code != 404:
             assert time.monotonic() < deadline
             time.sleep(0.05)

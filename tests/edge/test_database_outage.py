@@ -47,8 +47,8 @@ def set_connections(database: str, allowed: bool) -> None:
 
 
 def health_once(node: Server, status: int) -> httpx.Response:
-    """``/healthcheck`` once it answers ``status`` (results are reused for a second), or after 5 s."""
-    deadline = time.monotonic() + 5
+    """``/healthcheck`` once it answers ``status`` (results are reused for a second), or after 20 s."""
+    deadline = time.monotonic() + 20
     while True:
         response = httpx.get(f"{node.url}/healthcheck", timeout=10, headers={"Accept": "text/plain"})
         if response.status_code == status or time.monotonic() > deadline:
