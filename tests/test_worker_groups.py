@@ -135,21 +135,30 @@ def test_each_group_runs_in_one_worker_and_the_groups_spread(tmp_path: Path) -> 
     assert len(set().union(*workers.values())) == 3, "the groups were not spread over the workers"
 
 
-def test_groups_are_handed_out_longest_first_by_the_recorded_seconds(tmp_path: Path) -> None:
+def test_groups_go_out_longest_first_by_the_seconds_a_full_run_recorded(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(CONFTEST)
     (tmp_path / "test_many.py").write_text(_module("", 6))
-    (tmp_path / "test_long.py").write_text(_module("", 1))
+    (tmp_path / "test_few.py").write_text(_module("", 2))
     log = tmp_path / "ran.log"
-    # one worker: groups run in the order they are handed out
-    run = _run_probe(tmp_path, workers=1)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert _modules_in_order(log) == ["test_many.py", "test_long.py"], "unknown groups go by number of tests"
-    log.unlink()
     seconds = tmp_path / "seconds.json"
-    seconds.write_text(json.dumps({"test_long.py": 600.0, "test_many.py": 2.0}))
-    run = _run_probe(tmp_path, workers=1, GLIMPSE_TEST_GROUP_SECONDS_FILE=str(seconds))
+    seconds.write_text(json.dumps({"test_few.py": 600.0, "test_many.py": 2.0}))
+    # one worker: the groups run in the order they are handed out; a full run asked to records their seconds
+    run = _run_probe(tmp_path, workers=1, full=True, GLIMPSE_TEST_PLAIN_PASS="0",
+                     GLIMPSE_TEST_GROUP_SECONDS_FILE=str(seconds), GLIMPSE_TEST_RECORD_GROUP_SECONDS="1")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert _modules_in_order(log) == ["test_long.py", "test_many.py"], "the longest recorded group goes first"
+    assert _modules_in_order(log) == ["test_few.py", "test_many.py"], "the longest recorded group goes first"
+    assert "longest groups: test_many.py" in run.stdout, run.stdout[-3000:]
+    recorded = json.loads(seconds.read_text())
+    assert list(recorded) == ["test_many.py", "test_few.py"], recorded
+    assert recorded["test_many.py"] >= 0.25 and recorded["test_few.py"] >= 0.08, recorded  # 50 ms a test
+    # the next run goes by what was recorded; being a run of chosen paths, it does not write
+    log.unlink()
+    written = seconds.read_text()
+    run = _run_probe(tmp_path, workers=1, GLIMPSE_TEST_GROUP_SECONDS_FILE=str(seconds),
+                     GLIMPSE_TEST_RECORD_GROUP_SECONDS="1")
+    assert run.returncode == 0 and "only a full run" in run.stdout, run.stdout[-3000:]
+    assert _modules_in_order(log) == ["test_many.py", "test_few.py"]
+    assert seconds.read_text() == written
 
 
 def test_a_group_without_recorded_seconds_is_weighed_by_its_tests() -> None:
@@ -159,26 +168,6 @@ def test_a_group_without_recorded_seconds_is_weighed_by_its_tests() -> None:
     # 1 s per test of ceph: new.py weighs 1.5 s per test, 45 s, more than ceph's 40 s
     assert worker_groups.longest_first(groups, {"ceph": 40.0, "old.py": 20.0}) == ["new.py", "ceph", "old.py"]
     assert worker_groups.longest_first(groups, {}) == ["ceph", "new.py", "old.py"]
-
-
-def test_a_full_run_records_the_seconds_of_its_groups_when_asked(tmp_path: Path) -> None:
-    (tmp_path / "conftest.py").write_text(CONFTEST)
-    (tmp_path / "test_many.py").write_text(_module("", 6))
-    (tmp_path / "test_few.py").write_text(_module("", 2))
-    seconds = tmp_path / "seconds.json"
-    run = _run_probe(tmp_path, workers=2, full=True, GLIMPSE_TEST_PLAIN_PASS="0",
-                     GLIMPSE_TEST_GROUP_SECONDS_FILE=str(seconds), GLIMPSE_TEST_RECORD_GROUP_SECONDS="1")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "longest groups: test_many.py" in run.stdout, run.stdout[-3000:]
-    recorded = json.loads(seconds.read_text())
-    assert list(recorded) == ["test_many.py", "test_few.py"], recorded
-    assert recorded["test_many.py"] >= 0.25 and recorded["test_few.py"] >= 0.08, recorded  # 50 ms a test
-    # a run of chosen paths does not write them
-    seconds.unlink()
-    run = _run_probe(tmp_path, workers=2, GLIMPSE_TEST_GROUP_SECONDS_FILE=str(seconds),
-                     GLIMPSE_TEST_RECORD_GROUP_SECONDS="1")
-    assert run.returncode == 0 and "only a full run" in run.stdout, run.stdout[-3000:]
-    assert not seconds.exists()
 
 
 def test_a_failure_among_the_tests_run_alone_fails_the_run(tmp_path: Path) -> None:
