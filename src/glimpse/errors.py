@@ -297,6 +297,15 @@ class StoreUnavailable(GlimpseError):
     pass
 
 
+class StoreNotAnswering(StoreUnavailable):
+    """The backend of store ``store_id`` stopped answering (a timeout, a refused connection): another
+    operation on it now would wait as long again."""
+
+    def __init__(self, message: str, *, store_id: str) -> None:
+        super().__init__(message)
+        self.store_id = store_id
+
+
 class ImageDataCorrupt(StoreUnavailable):
     pass
 

@@ -137,6 +137,42 @@ def test_cleanup_recovers_from_a_crash_mid_upload(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_cleanup_leaves_the_data_a_later_upload_wrote_under_the_key_of_a_failed_one(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from glimpse.db.tables import image_locations
+
+    data_dir = tmp_path / "node"
+    server = start_server(data_dir)
+    try:
+        api = Api(server.url, uuid.uuid4().hex)
+        image = api.create()
+        # What an upload that failed, and could not remove what it wrote (its store not answering), leaves:
+        # its record of the key, for cleanup. The image's next upload writes the same key.
+        old = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=1)
+        engine = sa.create_engine(f"sqlite:///{data_dir / 'glimpse.db'}")
+        with engine.begin() as conn:
+            conn.execute(image_locations.insert().values(
+                image_id=image["id"], store="file", key=image["id"], url=f"file://{image['id']}", meta={},
+                status="pending_delete", created_at=old, updated_at=old))
+        engine.dispose()
+        assert api.upload(image["id"], b"written after the failure").status_code == 204
+    finally:
+        server.stop()
+
+    result = run([*MANAGE, "--data-dir", str(data_dir), "cleanup", "--stale-minutes", "0"])
+    assert result.returncode == 0, result.stderr
+    assert "removed data of 0 location(s)" in result.stdout, result.stdout
+    server = start_server(data_dir)
+    try:
+        assert Api(server.url, api.project).http.get(f"/v2/images/{image['id']}/file").content \
+            == b"written after the failure"
+    finally:
+        server.stop()
+
+
 def test_metadefs_load_export_and_unload(tmp_path: Path) -> None:
     catalog = Path(__file__).resolve().parent.parent / "catalog"
     data = ["--data-dir", str(tmp_path / "data")]

@@ -331,6 +331,16 @@ def test_osd_killed_mid_upload_gives_503_and_the_pool_keeps_nothing(backends: Ba
         assert api.show(image["id"])["status"] == "active"
         assert backends.read("rbd", image["id"]) == data
         assert api.http.get(f"/v2/images/{image['id']}/file").content == data
+
+        # The failed upload's record of the key is left for cleanup; it must not take the data written since.
+        env_vars = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+        cleanup = subprocess.run([sys.executable, "-m", "glimpse.cli.manage", "--data-dir", str(server.data_dir),
+                                  "cleanup", "--stale-minutes", "0"], capture_output=True, text=True, timeout=120,
+                                 env={**env_vars, "GLIMPSE_STORES": json.dumps(stores)})
+        assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
+        assert "removed data of 0 location(s)" in cleanup.stdout, cleanup.stdout
+        assert backends.read("rbd", image["id"]) == data
+        assert api.http.get(f"/v2/images/{image['id']}/file").content == data
     finally:
         if not restarted:
             backends.ceph.start_osd()

@@ -329,6 +329,19 @@ class ImageRepository:
                 image_locations.c.status.in_(["active", "pending", "staged"])).limit(1)).first()
         return None if row is None else str(row.image_id)
 
+    def superseded(self, location_id: int, store: str, key: str) -> bool:
+        """Whether a later record names ``key`` in ``store`` too: the data there is that write's, not this one's.
+
+        Keys are reused (an image's data is stored under its id): an upload that
+        failed, and could not remove what it wrote, leaves its record behind, and
+        the next upload of the image writes the same key.
+        """
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(image_locations.c.id).where(
+                image_locations.c.store == store, image_locations.c.key == key,
+                image_locations.c.id > location_id).limit(1)).first()
+        return row is not None
+
     def release_location(self, location_id: int) -> None:
         """Forget a location whose data is gone (or was never written)."""
         with self._db.write() as conn:

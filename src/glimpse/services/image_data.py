@@ -28,6 +28,7 @@ from glimpse.errors import (
     RangeNotSatisfiable,
     SizeMismatch,
     StoreFull,
+    StoreNotAnswering,
     StoreReadOnly,
     StoreUnavailable,
 )
@@ -299,14 +300,30 @@ class ImageDataService:
     def _abandon(self, image_id: str, written: list[tuple[str, str, int]], *, restore: bool = True,
                  ctx: RequestContext | None = None, error: BaseException | None = None,
                  revert: Callable[[Image], Image] | None = None) -> None:
-        """Remove what a failed write stored (``(store, key, location id)`` each) and put the image back."""
+        """Remove what a failed write stored (``(store, key, location id)`` each) and put the image back.
+
+        Data that cannot be removed now (its store failed, or is the store that stopped answering, which
+        would only keep the client waiting for it again) is left marked ``pending_delete``: the next purge
+        (``glimpse-manage cleanup``, the scrubber) removes it unless the image has been written there again.
+        """
+        down = error.store_id if isinstance(error, StoreNotAnswering) else None
         for store_id, key, location_id in written:
             try:
-                with store_metrics().store_operation(store_id, "delete"):
-                    self._stores.get(store_id).delete(key)
-                self._images.release_location(location_id)
-            except Exception:  # the location stays "pending"; cleanup removes it later
-                log.exception("could not remove data of image %s from store %s after a failure", image_id, store_id)
+                if store_id == down:
+                    log.warning("image %s: store %s is not answering; what the failed write left there is removed "
+                                "by the next cleanup", image_id, store_id)
+                else:
+                    try:
+                        with store_metrics().store_operation(store_id, "delete"):
+                            self._stores.get(store_id).delete(key)
+                        self._images.release_location(location_id)
+                        continue
+                    except Exception:
+                        log.exception("could not remove data of image %s from store %s after a failure",
+                                      image_id, store_id)
+                self._images.set_location_status(location_id, "pending_delete")
+            except Exception:  # the database too: the record stays "pending", and cleanup takes it once stale
+                log.exception("could not mark the data of image %s in store %s for removal", image_id, store_id)
         if restore:
             self._restore(ctx, image_id, error, revert)
 

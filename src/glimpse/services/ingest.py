@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glimpse.domain.images import Image
-from glimpse.errors import ImageDataCorrupt, StoreFull, StoreObjectMissing, StoreUnavailable
+from glimpse.errors import ImageDataCorrupt, StoreFull, StoreNotAnswering, StoreObjectMissing, StoreUnavailable
 from glimpse.services.image_checks import FormatGate
 from glimpse.services.inbound import BodyReader, Inbound
 from glimpse.stores.base import (
@@ -37,6 +37,7 @@ from glimpse.stores.base import (
     StoreError,
     StoreFullError,
     StoreObjectNotFound,
+    StoreUnavailableError,
 )
 
 
@@ -188,6 +189,8 @@ def _check_digests(key: str, expect: Expected, checksum: str, os_hash: str) -> N
 def _store_failure(store_id: str, exc: StoreError) -> StoreFull | StoreUnavailable:
     if isinstance(exc, StoreFullError):
         return StoreFull(f"Store '{store_id}' has no room for this image: {exc}")
+    if isinstance(exc, StoreUnavailableError):
+        return StoreNotAnswering(f"Store '{store_id}' failed: {exc}", store_id=store_id)
     return StoreUnavailable(f"Store '{store_id}' failed: {exc}")
 
 

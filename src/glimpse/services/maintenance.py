@@ -84,6 +84,10 @@ class MaintenanceService:
         for expired in leases.expired(lease=lease):
             if not leases.claim(expired.location_id, lease=lease):
                 continue  # another node took it
+            if self._images.superseded(expired.location_id, expired.store, expired.key):
+                # a failed upload's record: the image's current upload writes that key now, and is not this one
+                self._images.release_location(expired.location_id)
+                continue
             try:
                 self._stores.get(expired.store).delete(expired.key)
             except Exception:  # leave it to glimpse-manage cleanup, which deletes before it resets

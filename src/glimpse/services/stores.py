@@ -162,6 +162,10 @@ class StoreSet:
                 log.info("image %s: leaving its data in read-only store %s", pending.image_id, pending.store)
                 images.release_location(pending.location_id)
                 continue
+            if images.superseded(pending.location_id, pending.store, pending.key):
+                # a later write of the same key (the image uploaded again) owns what is there now
+                images.release_location(pending.location_id)
+                continue
             try:
                 with store_metrics().store_operation(pending.store, "delete"):
                     self.get(pending.store).delete(pending.key)

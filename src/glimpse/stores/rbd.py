@@ -350,8 +350,9 @@ class RbdUpload(PieceWriter):
             self._image.create_snap(SNAPSHOT)
             self._image.protect_snap(SNAPSHOT)
         except BaseException as exc:
+            error = self._lost_if_unavailable(self._store.translate(exc))
             self.abort()
-            raise self._store.translate(exc) from None
+            raise error from None
         self._close()
         self.finished = True
         return StoredObject(key=self.key, url=self._store.url_for(self.key), size=self._offset)
@@ -390,7 +391,7 @@ class RbdUpload(PieceWriter):
             try:
                 self._image.resize(capacity)
             except BaseException as exc:
-                raise self._store.translate(exc) from None
+                raise self._lost_if_unavailable(self._store.translate(exc)) from None
             self._capacity = capacity
         if self._sends is None:
             self._sends = ParallelSends(self._store.writers(), WRITES_IN_FLIGHT)
@@ -408,6 +409,12 @@ class RbdUpload(PieceWriter):
         except StoreUnavailableError:
             self._cluster_lost = True
             raise
+
+    def _lost_if_unavailable(self, error: StoreError) -> StoreError:
+        """``error``, noted if it says the cluster stopped answering (the abort then does not wait for it again)."""
+        if isinstance(error, StoreUnavailableError):
+            self._cluster_lost = True
+        return error
 
     def _write_piece(self, piece: bytes, offset: int) -> None:
         try:
