@@ -308,24 +308,28 @@ class ImageDataService:
         """
         down = error.store_id if isinstance(error, StoreNotAnswering) else None
         for store_id, key, location_id in written:
+            if store_id == down:
+                log.warning("image %s: store %s is not answering; what the failed write left there is removed "
+                            "by the next cleanup", image_id, store_id)
+            elif self._removed(image_id, store_id, key, location_id):
+                continue
             try:
-                if store_id == down:
-                    log.warning("image %s: store %s is not answering; what the failed write left there is removed "
-                                "by the next cleanup", image_id, store_id)
-                else:
-                    try:
-                        with store_metrics().store_operation(store_id, "delete"):
-                            self._stores.get(store_id).delete(key)
-                        self._images.release_location(location_id)
-                        continue
-                    except Exception:
-                        log.exception("could not remove data of image %s from store %s after a failure",
-                                      image_id, store_id)
                 self._images.set_location_status(location_id, "pending_delete")
             except Exception:  # the database too: the record stays "pending", and cleanup takes it once stale
                 log.exception("could not mark the data of image %s in store %s for removal", image_id, store_id)
         if restore:
             self._restore(ctx, image_id, error, revert)
+
+    def _removed(self, image_id: str, store_id: str, key: str, location_id: int) -> bool:
+        """Delete what a failed write left at ``key`` in ``store_id`` and forget its record; whether it could."""
+        try:
+            with store_metrics().store_operation(store_id, "delete"):
+                self._stores.get(store_id).delete(key)
+            self._images.release_location(location_id)
+        except Exception:
+            log.exception("could not remove data of image %s from store %s after a failure", image_id, store_id)
+            return False
+        return True
 
     def _restore(self, ctx: RequestContext | None, image_id: str, error: BaseException | None,
                  revert: Callable[[Image], Image] | None = None) -> None:

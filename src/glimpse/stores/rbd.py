@@ -406,8 +406,8 @@ class RbdUpload(PieceWriter):
     def _noting_loss(self, action: Callable[[], None]) -> None:
         try:
             action()
-        except StoreUnavailableError:
-            self._cluster_lost = True
+        except StoreError as exc:
+            self._lost_if_unavailable(exc)
             raise
 
     def _lost_if_unavailable(self, error: StoreError) -> StoreError:
